@@ -1,0 +1,46 @@
+# Readiness Tracker — the two commands a new machine needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install install-test run db test test-sqlite test-postgres browsers lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install-test: $(VENV)/.installed-test
+
+# Upgrade the schema, load the library, and the demo data when there are no users yet.
+db: install
+	$(FLASK) db upgrade
+	$(FLASK) seed library
+	@if $(FLASK) users list | grep -q '^0 users'; then $(FLASK) seed demo; fi
+
+run: db
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# SQLite always; PostgreSQL too when TEST_DATABASE_URL is set
+# (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test).
+test: install-test
+	env -u TEST_DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		$(PY) -m pytest -m "not browser" $(PYTEST_ARGS); \
+	else \
+		echo "TEST_DATABASE_URL is not set: skipped the PostgreSQL run."; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache

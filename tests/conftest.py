@@ -1,0 +1,175 @@
+"""Fixtures: a real database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is
+set), built once per session by the migrations, never mocked."""
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from tests import factories
+from tracker import create_app
+from tracker.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def base_config(tmp: Path, url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "EVIDENCE_DIR": str(tmp / "evidence"),
+        "REPORTS_DIR": str(tmp / "reports"),
+        "SIGNING_KEY_PATH": str(tmp / "signing" / "key.pem"),
+        "SIGNING_CERT_PATH": str(tmp / "signing" / "cert.pem"),
+        # Cheap hashes keep the suite fast; test_passwords checks the production setting.
+        "PASSWORD_HASH_METHOD": "scrypt:2048:8:1",
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+def _migrate(url: str, tmp: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(tmp, url))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    """A migrated database: a SQLite template file, or a fresh PostgreSQL database."""
+    tmp = tmp_path_factory.mktemp("db")
+    if PG_URL:
+        name = f"rt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        _migrate(url, tmp)
+        yield {"kind": "postgresql", "url": url}
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        template = tmp / "template.db"
+        _migrate(f"sqlite:///{template}", tmp)
+        yield {"kind": "sqlite", "template": template}
+
+
+@pytest.fixture
+def database_url(database, tmp_path):
+    if database["kind"] == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(database["template"], path)
+        return f"sqlite:///{path}"
+    return database["url"]
+
+
+@pytest.fixture
+def app_config():
+    """Override in a test module to change configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(database, database_url, tmp_path, app_config):
+    app = create_app({**base_config(tmp_path, database_url), **app_config})
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        if database["kind"] == "postgresql":
+            _truncate_all()
+        db.engine.dispose()
+
+
+def _truncate_all() -> None:
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+class FreshContextClient(FlaskClient):
+    """Each request runs in its own app context — its own `g` and database session — as in
+    production, instead of reusing the test's. The test's open transaction is committed
+    first so it holds no lock the request would wait on, and its objects reload afterwards."""
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = FreshContextClient
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def library(app):
+    """The readiness library from seeds/, loaded as `flask seed library` does."""
+    from tracker.library.seeding import load_library
+
+    load_library(ROOT / "seeds" / "library")
+    db.session.commit()
+
+
+@pytest.fixture
+def people(app):
+    """Two teams and one person in each role: see tests/factories.py."""
+    return factories.make_people()
+
+
+@pytest.fixture
+def login_as(client, people):
+    def login(role: str):
+        user = people[role]
+        client.post("/logout")
+        response = client.post("/login", data={"email": user.email,
+                                               "password": factories.PASSWORD})
+        assert response.status_code == 302, f"could not sign in as {role}"
+        return user
+    return login
+
+
+class QueryCounter:
+    def __init__(self):
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "PRAGMA", "BEGIN")):
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """with count_queries() as counter: ... counter.count"""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        sa.event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", counter)
+    return counting

@@ -1,0 +1,77 @@
+"""Readiness Tracker: quarterly operational readiness audits with signed reports."""
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from tracker.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
+                template_folder=str(ROOT / "templates"))
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(load_config(app.instance_path))
+    app.config.update(config or {})
+    # Uploads above the evidence limit are cut off before they are read into memory.
+    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["MAX_EVIDENCE_BYTES"] + 1024 * 1024)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("tracker").setLevel(logging.INFO)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_templates(app)
+    _register_errors(app)
+    _register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from tracker import models  # noqa: F401 — every model registered before migrations run
+    from tracker.extensions import csrf, db, login_manager, migrate
+    from tracker.sqlite import configure_sqlite
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    with app.app_context():
+        configure_sqlite(db.engine)
+
+    from tracker.auth.loader import load_user
+
+    login_manager.user_loader(load_user)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from tracker.auth.views import bp as auth_bp
+    from tracker.home.views import bp as home_bp
+    from tracker.library.views import bp as library_bp
+
+    for bp in (auth_bp, home_bp, library_bp):
+        app.register_blueprint(bp)
+
+
+def _register_templates(app: Flask) -> None:
+    from tracker.templating import init_templating
+
+    init_templating(app)
+
+
+def _register_errors(app: Flask) -> None:
+    from tracker.errors import init_errors
+
+    init_errors(app)
+
+
+def _register_cli(app: Flask) -> None:
+    from tracker.cli import init_cli
+
+    init_cli(app)

@@ -1,0 +1,438 @@
+"""Audit writes. Each function takes the acting user first, enforces the rules of
+DESIGN.md, records an activity event, flushes, and never commits: the caller commits once,
+or rolls back when a RuleViolation is raised, so a refusal changes nothing."""
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.audits import activity
+from tracker.audits.models import (
+    Audit,
+    AuditDomainTally,
+    AuditItem,
+    AuditState,
+    Comment,
+    Evidence,
+    EvidenceKind,
+    ItemStatus,
+    Verdict,
+)
+from tracker.audits.storage import store_upload
+from tracker.auth.models import Team, User
+from tracker.canonical import sha256_hex
+from tracker.db import utcnow
+from tracker.extensions import db
+from tracker.library.models import Domain, ReadinessItem
+
+
+class RuleViolation(Exception):
+    """A business rule refused the change. `field` names the form field it concerns."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class StaleItem(RuleViolation):
+    """Someone else saved the item first; `current` is what they saved."""
+
+    def __init__(self, current: AuditItem):
+        who = current.updated_by.name if current.updated_by else "someone else"
+        super().__init__(
+            f"{current.code} was changed by {who} while you were editing it "
+            f"(now {current.status.label}, version {current.version}). "
+            "Your changes were not saved; review the newer values and save again."
+        )
+        self.current = current
+
+
+UNSET = object()
+PERIOD_RE = re.compile(r"^(\d{4})-Q([1-4])$")
+OPEN_STATUSES = (ItemStatus.NOT_STARTED, ItemStatus.IN_PROGRESS, ItemStatus.BLOCKED)
+
+
+# --- periods --------------------------------------------------------------------------
+
+def period_for(day: date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def parse_period(text: str) -> str:
+    text = (text or "").strip().upper()
+    match = PERIOD_RE.match(text)
+    if not match or not 2000 <= int(match.group(1)) <= 2100:
+        raise RuleViolation("Enter the period as YEAR-Qn, for example 2026-Q4.", "period")
+    return text
+
+
+def next_period(period: str) -> str:
+    year, quarter = int(period[:4]), int(period[-1])
+    return f"{year + 1}-Q1" if quarter == 4 else f"{year}-Q{quarter + 1}"
+
+
+def previous_period(period: str) -> str:
+    year, quarter = int(period[:4]), int(period[-1])
+    return f"{year - 1}-Q4" if quarter == 1 else f"{year}-Q{quarter - 1}"
+
+
+# --- starting audits ------------------------------------------------------------------
+
+def start_audit(actor: User, team: Team, period: str, domains: Iterable[Domain], *,
+                due_date: date | None = None, previous: Audit | None = None) -> Audit:
+    """Create an audit that snapshots every active library item of the chosen domains."""
+    period = parse_period(period)
+    domains = sorted(set(domains), key=lambda d: d.position)
+    if not domains:
+        raise RuleViolation("Choose at least one domain for the audit's scope.", "domains")
+    existing = db.session.execute(
+        sa.select(Audit.id).where(Audit.team_id == team.id, Audit.period == period)
+    ).scalar()
+    if existing:
+        raise RuleViolation(
+            f"{team.name} already has an audit for {period}. Open it instead, or choose "
+            "another period.", "period",
+        )
+    audit = Audit(team=team, period=period, state=AuditState.DRAFT, lead_id=actor.id,
+                  due_date=due_date, previous_audit_id=previous.id if previous else None)
+    audit.domains = domains
+    db.session.add(audit)
+    db.session.flush()
+
+    library = db.session.execute(
+        sa.select(ReadinessItem)
+        .where(ReadinessItem.domain_id.in_([d.id for d in domains]), ReadinessItem.active)
+        .order_by(ReadinessItem.code)
+    ).scalars().all()
+    carried = _carry_over(previous)
+    rows = []
+    for item in library:
+        owner_id, justification = carried.get(item.code, (None, None))
+        rows.append({
+            "audit_id": audit.id, "readiness_item_id": item.id, "domain_id": item.domain_id,
+            "code": item.code, "title": item.title, "guidance": item.guidance,
+            "evidence_hint": item.evidence_hint, "criticality": item.criticality,
+            "evidence_required": item.evidence_required, "status": ItemStatus.NOT_STARTED,
+            "owner_id": owner_id, "justification": justification, "due_date": due_date,
+            "version": 1, "updated_at": utcnow(),
+        })
+    if rows:
+        db.session.execute(sa.insert(AuditItem), rows)
+    recount_tallies(audit)
+    activity.record(
+        actor, "audit.start", chain=activity.audit_chain(audit.id), audit_id=audit.id,
+        subject=f"{team.name} {period}",
+        after={"period": period, "domains": [d.code for d in domains], "items": len(rows),
+               "previous_audit_id": audit.previous_audit_id},
+    )
+    return audit
+
+
+def _carry_over(previous: Audit | None) -> dict[str, tuple[int | None, str | None]]:
+    if previous is None:
+        return {}
+    rows = db.session.execute(
+        sa.select(AuditItem.code, AuditItem.owner_id, AuditItem.justification)
+        .where(AuditItem.audit_id == previous.id)
+    ).all()
+    return {code: (owner, just) for code, owner, just in rows}
+
+
+def start_next_quarter(actor: User, previous: Audit, *, due_date: date | None = None) -> Audit:
+    """The follow-up audit: same scope and owners, N/A justifications kept, statuses reset."""
+    return start_audit(actor, previous.team, next_period(previous.period), previous.domains,
+                       due_date=due_date, previous=previous)
+
+
+# --- tallies --------------------------------------------------------------------------
+
+def recount_tallies(audit: Audit) -> None:
+    """Rebuild the audit's per-domain tallies from its items (one GROUP BY)."""
+    db.session.execute(sa.delete(AuditDomainTally).where(AuditDomainTally.audit_id == audit.id))
+    weight = sa.case({"critical": 3, "high": 2}, value=AuditItem.criticality, else_=1)
+    counts: dict[int, dict] = {}
+    for domain_id, status, n, w in db.session.execute(
+        sa.select(AuditItem.domain_id, AuditItem.status, sa.func.count(), sa.func.sum(weight))
+        .where(AuditItem.audit_id == audit.id)
+        .group_by(AuditItem.domain_id, AuditItem.status)
+    ):
+        row = counts.setdefault(domain_id, {"audit_id": audit.id, "domain_id": domain_id,
+                                            "weight_met": 0, "weight_applicable": 0,
+                                            **{s.value: 0 for s in ItemStatus}})
+        row[ItemStatus(status).value] = n
+        if status != ItemStatus.NOT_APPLICABLE:
+            row["weight_applicable"] += int(w)
+        if status == ItemStatus.MET:
+            row["weight_met"] += int(w)
+    for domain in audit.domains:  # a domain with no active items still shows, empty
+        counts.setdefault(domain.id, {"audit_id": audit.id, "domain_id": domain.id,
+                                      "weight_met": 0, "weight_applicable": 0,
+                                      **{s.value: 0 for s in ItemStatus}})
+    if counts:
+        db.session.execute(sa.insert(AuditDomainTally), list(counts.values()))
+
+
+def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
+    if old == new:
+        return
+    t = AuditDomainTally
+    w = item.criticality.weight
+    values = {old.value: getattr(t, old.value) - 1, new.value: getattr(t, new.value) + 1}
+    if ItemStatus.MET in (old, new):
+        values["weight_met"] = t.weight_met + (w if new == ItemStatus.MET else -w)
+    if ItemStatus.NOT_APPLICABLE in (old, new):
+        values["weight_applicable"] = t.weight_applicable + (
+            -w if new == ItemStatus.NOT_APPLICABLE else w)
+    db.session.execute(
+        sa.update(t).where(t.audit_id == item.audit_id, t.domain_id == item.domain_id)
+        .values(**values)
+    )
+
+
+# --- working items --------------------------------------------------------------------
+
+def _require_editable(audit: Audit) -> None:
+    if audit.state == AuditState.SIGNED_OFF:
+        raise RuleViolation("This audit is signed off and can no longer change. "
+                            "Start next quarter's audit to follow up.")
+    if audit.state == AuditState.IN_REVIEW:
+        raise RuleViolation("This audit is in review and cannot change until the auditor "
+                            "sends it back or signs it off.")
+
+
+def _open_for_work(actor: User, audit: Audit) -> None:
+    if audit.state == AuditState.DRAFT:
+        audit.state = AuditState.IN_PROGRESS
+        activity.record(actor, "audit.state", chain=activity.audit_chain(audit.id),
+                        audit_id=audit.id, subject=f"{audit.team.name} {audit.period}",
+                        before={"state": "draft"}, after={"state": "in_progress"})
+
+
+def open_audit(actor: User, audit: Audit) -> None:
+    _require_editable(audit)
+    _open_for_work(actor, audit)
+    db.session.flush()
+
+
+def _item_state(item: AuditItem) -> dict:
+    return {
+        "status": item.status.value,
+        "owner": item.owner.email if item.owner else None,
+        "due_date": item.due_date.isoformat() if item.due_date else None,
+        "justification": item.justification,
+    }
+
+
+def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
+                status=UNSET, owner=UNSET, due_date=UNSET, justification=UNSET) -> AuditItem:
+    """Change an item's status, owner, due date or justification.
+
+    `expected_version` is the version the user saw; a newer one in the database means
+    someone saved in between, and nothing is written (StaleItem). None skips the check
+    (only for scripts that own the data, such as the demo seed).
+    """
+    audit = item.audit
+    _require_editable(audit)
+    if expected_version is not None and expected_version != item.version:
+        raise StaleItem(item)
+    before = _item_state(item)
+    old_status = item.status
+
+    if owner is not UNSET:
+        if owner is not None and not any(m.team_id == audit.team_id for m in owner.memberships):
+            raise RuleViolation(f"{owner.name} is not a member of {audit.team.name}; "
+                                "choose an owner from the team.", "owner")
+        item.owner = owner
+    if due_date is not UNSET:
+        item.due_date = due_date
+    if justification is not UNSET:
+        item.justification = (justification or "").strip() or None
+    if status is not UNSET:
+        item.status = ItemStatus(status)
+
+    if item.status == ItemStatus.NOT_APPLICABLE and not item.justification:
+        raise RuleViolation("Say why this item does not apply: “Not applicable” needs a "
+                            "justification.", "justification")
+    if item.status == ItemStatus.MET and item.evidence_required and not _has_evidence(item):
+        raise RuleViolation(f"{item.code} requires evidence before it can be marked met. "
+                            "Attach a file, a link or a note first.", "status")
+
+    after = _item_state(item)
+    if after == before:
+        return item
+    item.updated_by = actor
+    item.updated_at = utcnow()
+    _open_for_work(actor, audit)
+    try:
+        db.session.flush()  # UPDATE ... WHERE version = n: loses to a concurrent writer
+    except StaleDataError:
+        db.session.rollback()
+        raise StaleItem(db.session.get(AuditItem, item.id)) from None
+    _move_tally(item, old_status, item.status)
+    changed = {k for k in after if after[k] != before[k]}
+    activity.record(
+        actor, "item.update", chain=activity.audit_chain(audit.id), audit_id=audit.id,
+        audit_item_id=item.id, subject=f"{item.code} {item.title}",
+        before={k: before[k] for k in sorted(changed)}, after={k: after[k] for k in sorted(changed)},
+    )
+    return item
+
+
+def _has_evidence(item: AuditItem) -> bool:
+    return db.session.execute(
+        sa.select(sa.func.count(Evidence.id)).where(Evidence.audit_item_id == item.id)
+    ).scalar_one() > 0
+
+
+def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -> int:
+    """Apply the same change to many items; all or nothing (a refusal names the item)."""
+    ids = set(item_ids)
+    if not ids:
+        raise RuleViolation("Select at least one item first.", "items")
+    items = db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit.id, AuditItem.id.in_(ids))
+        .options(selectinload(AuditItem.owner))
+    ).scalars().all()
+    if len(items) != len(ids):
+        raise RuleViolation("Some selected items are not part of this audit.", "items")
+    for item in items:
+        try:
+            update_item(actor, item, expected_version=None, **changes)
+        except RuleViolation as exc:
+            if isinstance(exc, StaleItem):
+                raise
+            raise RuleViolation(f"{item.code}: {exc.message} No item was changed.",
+                                exc.field) from None
+    return len(items)
+
+
+def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | None = None,
+                 url: str | None = None, note: str | None = None) -> Evidence:
+    """Attach exactly one of: an uploaded file stream, a URL, or a note."""
+    _require_editable(item.audit)
+    given = [x for x in (upload, url, note) if x]
+    if len(given) != 1:
+        raise RuleViolation("Attach one piece of evidence at a time: a file, a link or a note.")
+    if upload is not None:
+        stored = store_upload(upload, filename)
+        evidence = Evidence(kind=EvidenceKind.FILE, filename=stored.filename,
+                            content_type=stored.content_type, size=stored.size,
+                            sha256=stored.sha256)
+        described = stored.filename
+    elif url:
+        url = url.strip()
+        if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url, re.I) or len(url) > 2048:
+            raise RuleViolation("Enter a full web address starting with https:// or http://.",
+                                "url")
+        evidence = Evidence(kind=EvidenceKind.URL, url=url, sha256=sha256_hex(url))
+        described = url
+    else:
+        note = note.strip()
+        if len(note) > 20_000:
+            raise RuleViolation("Keep a note under 20,000 characters; upload longer text as "
+                                "a file.", "note")
+        evidence = Evidence(kind=EvidenceKind.NOTE, note=note, sha256=sha256_hex(note))
+        described = note[:80]
+    evidence.audit_item = item
+    evidence.created_by = actor
+    db.session.add(evidence)
+    _open_for_work(actor, item.audit)
+    db.session.flush()
+    activity.record(
+        actor, "evidence.add", chain=activity.audit_chain(item.audit_id), audit_id=item.audit_id,
+        audit_item_id=item.id, subject=f"{item.code} {item.title}",
+        after={"kind": evidence.kind.value, "evidence": described, "sha256": evidence.sha256},
+    )
+    return evidence
+
+
+def add_comment(actor: User, item: AuditItem, body: str) -> Comment:
+    if item.audit.is_frozen:
+        raise RuleViolation("This audit is signed off; comments are closed.")
+    body = (body or "").strip()
+    if not body:
+        raise RuleViolation("Write a comment first.", "body")
+    if len(body) > 10_000:
+        raise RuleViolation("Keep a comment under 10,000 characters.", "body")
+    comment = Comment(audit_item=item, author=actor, body=body)
+    db.session.add(comment)
+    db.session.flush()
+    activity.record(actor, "comment.add", chain=activity.audit_chain(item.audit_id),
+                    audit_id=item.audit_id, audit_item_id=item.id,
+                    subject=f"{item.code} {item.title}", after={"comment": body})
+    return comment
+
+
+# --- review ---------------------------------------------------------------------------
+
+def submit_for_review(actor: User, audit: Audit) -> None:
+    if audit.state == AuditState.IN_REVIEW:
+        raise RuleViolation("This audit is already waiting for review.")
+    _require_editable(audit)
+    before = audit.state.value
+    audit.state = AuditState.IN_REVIEW
+    audit.submitted_at = utcnow()
+    audit.return_reason = None
+    activity.record(actor, "audit.submit", chain=activity.audit_chain(audit.id),
+                    audit_id=audit.id, subject=f"{audit.team.name} {audit.period}",
+                    before={"state": before}, after={"state": "in_review"})
+    db.session.flush()
+
+
+def _require_in_review(audit: Audit) -> None:
+    if audit.state != AuditState.IN_REVIEW:
+        raise RuleViolation("Only an audit that is in review can be reviewed; this one is "
+                            f"{audit.state.value.replace('_', ' ')}.")
+
+
+def review_item(actor: User, item: AuditItem, verdict: Verdict | str, note: str | None) -> None:
+    _require_in_review(item.audit)
+    verdict = Verdict(verdict)
+    note = (note or "").strip() or None
+    if verdict == Verdict.NEEDS_REWORK and not note:
+        raise RuleViolation("Say what needs rework: sending an item back needs a note.", "note")
+    before = {"verdict": item.verdict.value if item.verdict else None, "note": item.verdict_note}
+    item.verdict, item.verdict_note = verdict, note
+    db.session.flush()
+    activity.record(actor, "item.review", chain=activity.audit_chain(item.audit_id),
+                    audit_id=item.audit_id, audit_item_id=item.id,
+                    subject=f"{item.code} {item.title}", before=before,
+                    after={"verdict": verdict.value, "note": note})
+
+
+def return_audit(actor: User, audit: Audit, reason: str) -> None:
+    _require_in_review(audit)
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation("Say why the audit goes back: the team sees this reason.", "reason")
+    audit.state = AuditState.IN_PROGRESS
+    audit.return_reason = reason
+    activity.record(actor, "audit.return", chain=activity.audit_chain(audit.id),
+                    audit_id=audit.id, subject=f"{audit.team.name} {audit.period}",
+                    before={"state": "in_review"}, after={"state": "in_progress",
+                                                          "reason": reason})
+    db.session.flush()
+
+
+def require_sign_off_allowed(audit: Audit, statement: str) -> str:
+    _require_in_review(audit)
+    statement = (statement or "").strip()
+    if not statement:
+        raise RuleViolation("Write the sign-off statement: it is printed in the signed report.",
+                            "statement")
+    return statement
+
+
+def mark_signed_off(actor: User, audit: Audit, statement: str) -> activity.ActivityEvent:
+    """Freeze the audit; the reports feature records the SignOff and the signed PDF."""
+    audit.state = AuditState.SIGNED_OFF
+    audit.signed_off_at = utcnow()
+    return activity.record(actor, "audit.sign_off", chain=activity.audit_chain(audit.id),
+                           audit_id=audit.id, subject=f"{audit.team.name} {audit.period}",
+                           before={"state": "in_review"},
+                           after={"state": "signed_off", "statement": statement})

@@ -1,0 +1,158 @@
+"""Evidence files: type checked from the content, stored outside the web root under their
+SHA-256, and only ever served back as attachments."""
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+CHUNK = 64 * 1024
+
+# Detected type → (MIME type, the file-name endings that may carry it).
+ALLOWED_TYPES = {
+    "pdf": ("application/pdf", {".pdf"}),
+    "png": ("image/png", {".png"}),
+    "jpeg": ("image/jpeg", {".jpg", ".jpeg"}),
+    "gif": ("image/gif", {".gif"}),
+    "webp": ("image/webp", {".webp"}),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", {".docx"}),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", {".xlsx"}),
+    "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation",
+             {".pptx"}),
+    "text": ("text/plain", {".txt", ".log", ".md", ".csv", ".json", ".yaml", ".yml", ""}),
+}
+ALLOWED_DESCRIPTION = "PDF, PNG, JPEG, GIF, WebP, Word, Excel, PowerPoint or plain text"
+
+
+class EvidenceRejected(ValueError):
+    """An upload we refuse; the message says what to do instead."""
+
+
+@dataclass
+class StoredFile:
+    sha256: str
+    size: int
+    content_type: str
+    filename: str
+
+
+def evidence_dir() -> Path:
+    path = Path(current_app.config["EVIDENCE_DIR"])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def evidence_path(sha256: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError("not a SHA-256")
+    return evidence_dir() / sha256[:2] / sha256
+
+
+def clean_filename(name: str | None) -> str:
+    """A display name: the last path component, printable, at most 200 characters."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>:|?*')
+    name = name.strip(" .")[:200]
+    return name or "evidence"
+
+
+def sniff(head: bytes, path: Path) -> str | None:
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(b"PK\x03\x04"):
+        return _office_kind(path)
+    return "text" if _is_plain_text(head) else None
+
+
+def _office_kind(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except zipfile.BadZipFile:
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    for prefix, kind in (("word/", "docx"), ("xl/", "xlsx"), ("ppt/", "pptx")):
+        if any(n.startswith(prefix) for n in names):
+            return kind
+    return None
+
+
+_MARKUP = re.compile(rb"<\s*(!doctype|html|script|svg|iframe|body|head|\?xml)", re.I)
+
+
+def _is_plain_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a multi-byte character cut at the sniff boundary
+        if exc.start < len(head) - 4:
+            return False
+    # Markup would render as a page if anything ever served it inline: refuse it outright.
+    return not _MARKUP.search(head)
+
+
+def store_upload(stream, filename: str | None) -> StoredFile:
+    """Copy an upload to the evidence store, checking size and type on the way."""
+    limit = current_app.config["MAX_EVIDENCE_BYTES"]
+    name = clean_filename(filename)
+    digest, size = hashlib.sha256(), 0
+    store = evidence_dir()
+    fd, tmp_name = tempfile.mkstemp(dir=store, prefix=".upload-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise EvidenceRejected(
+                        f"The file is larger than the {limit // (1024 * 1024)} MB limit. "
+                        "Upload a smaller file, or attach a link to where it is kept."
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise EvidenceRejected("The file is empty. Choose the file again and re-upload it.")
+        with tmp.open("rb") as fh:
+            head = fh.read(8192)
+        kind = sniff(head, tmp)
+        if kind is None:
+            raise EvidenceRejected(
+                f"This kind of file is not accepted as evidence. Upload a {ALLOWED_DESCRIPTION} "
+                "file, or attach a link instead."
+            )
+        content_type, endings = ALLOWED_TYPES[kind]
+        ending = Path(name).suffix.lower()
+        if ending not in endings:
+            raise EvidenceRejected(
+                f"The file's name ends in “{ending or '(nothing)'}” but its content is "
+                f"{kind.upper()}. Rename it to end in {sorted(e for e in endings if e)[0]} "
+                "and upload it again."
+            )
+        sha = digest.hexdigest()
+        final = evidence_path(sha)
+        final.parent.mkdir(exist_ok=True)
+        if final.exists():  # the same content is already stored: keep one copy
+            tmp.unlink()
+        else:
+            os.replace(tmp, final)
+        return StoredFile(sha256=sha, size=size, content_type=content_type, filename=name)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -1,0 +1,204 @@
+"""User, team and membership writes (web, CLI and API call these)."""
+
+import hashlib
+import secrets
+from pathlib import Path
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from tracker.audits import activity
+from tracker.audits.service import RuleViolation
+from tracker.auth.models import ApiToken, Membership, Team, TeamRole, User
+from tracker.db import utcnow
+from tracker.extensions import db
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+_COMMON = None
+# A well-formed hash that no password matches, so an unknown email costs as much time as a
+# wrong password and response times do not reveal which accounts exist.
+_DUMMY_HASH = None
+
+
+def common_passwords() -> frozenset[str]:
+    global _COMMON
+    if _COMMON is None:
+        path = Path(__file__).with_name("common_passwords.txt")
+        _COMMON = frozenset(p.strip().lower() for p in path.read_text().splitlines() if p.strip())
+    return _COMMON
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise RuleViolation(f"Use at least {MIN_PASSWORD} characters.", "password")
+    if len(password) > MAX_PASSWORD:
+        raise RuleViolation(f"Use at most {MAX_PASSWORD} characters.", "password")
+    if password.lower() in common_passwords():
+        raise RuleViolation("That password is one of the most common ones and is guessed "
+                            "first. Choose another.", "password")
+
+
+def normalise_email(email: str) -> str:
+    try:
+        return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise RuleViolation("Enter a valid email address, like name@example.com.",
+                            "email") from None
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, or None — the same None whichever part was wrong."""
+    global _DUMMY_HASH
+    user = db.session.execute(
+        sa.select(User).where(User.email == (email or "").strip().lower())
+    ).scalar_one_or_none()
+    if user is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_hex(16))
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or "") or not user.active:
+        return None
+    return user
+
+
+def _admin_event(actor, action, subject, before=None, after=None):
+    activity.record(actor, action, chain="admin", subject=subject, before=before, after=after)
+
+
+def create_user(actor: User | None, email: str, name: str, password: str, *,
+                is_admin: bool = False, is_auditor: bool = False,
+                check_password: bool = True) -> User:
+    email = normalise_email(email)
+    name = (name or "").strip()
+    if not name:
+        raise RuleViolation("Enter the person's name.", "name")
+    if len(name) > 120:
+        raise RuleViolation("Keep the name under 120 characters.", "name")
+    if check_password:
+        check_new_password(password)
+    if db.session.execute(sa.select(User.id).where(User.email == email)).scalar():
+        raise RuleViolation(f"{email} already has an account.", "email")
+    user = User(email=email, name=name, password_hash=hash_password(password),
+                is_admin=is_admin, is_auditor=is_auditor)
+    db.session.add(user)
+    db.session.flush()
+    _admin_event(actor, "user.create", email,
+                 after={"name": name, "admin": is_admin, "auditor": is_auditor})
+    return user
+
+
+def set_password(actor: User | None, user: User, password: str) -> None:
+    check_new_password(password)
+    user.password_hash = hash_password(password)
+    user.session_version += 1  # every other session of this user ends
+    db.session.flush()
+    _admin_event(actor, "user.password", user.email)
+
+
+def set_roles(actor: User | None, user: User, *, is_admin: bool, is_auditor: bool) -> None:
+    before = {"admin": user.is_admin, "auditor": user.is_auditor}
+    after = {"admin": is_admin, "auditor": is_auditor}
+    if before == after:
+        return
+    if actor is not None and actor.id == user.id and not is_admin:
+        raise RuleViolation("You cannot remove your own admin role; ask another admin.")
+    user.is_admin, user.is_auditor = is_admin, is_auditor
+    db.session.flush()
+    _admin_event(actor, "user.roles", user.email, before, after)
+
+
+def set_active(actor: User | None, user: User, active: bool) -> None:
+    if user.active == active:
+        return
+    if actor is not None and actor.id == user.id and not active:
+        raise RuleViolation("You cannot deactivate your own account.")
+    user.active = active
+    user.session_version += 1
+    db.session.flush()
+    _admin_event(actor, "user.activate" if active else "user.deactivate", user.email,
+                 {"active": not active}, {"active": active})
+
+
+def end_sessions(user: User) -> None:
+    """Sign-out everywhere: cookies issued before now stop working."""
+    user.session_version += 1
+    db.session.flush()
+
+
+def create_team(actor: User | None, name: str, description: str = "") -> Team:
+    name = (name or "").strip()
+    if not name:
+        raise RuleViolation("Enter the team's name.", "name")
+    if len(name) > 120:
+        raise RuleViolation("Keep the team name under 120 characters.", "name")
+    if db.session.execute(sa.select(Team.id).where(Team.name == name)).scalar():
+        raise RuleViolation(f"A team called {name} already exists.", "name")
+    team = Team(name=name, description=(description or "").strip())
+    db.session.add(team)
+    db.session.flush()
+    _admin_event(actor, "team.create", name)
+    return team
+
+
+def set_membership(actor: User | None, team: Team, user: User, role: TeamRole | str | None) -> None:
+    """Add, change or (role None) remove a user's membership of a team."""
+    membership = db.session.execute(
+        sa.select(Membership).where(Membership.team_id == team.id, Membership.user_id == user.id)
+    ).scalar_one_or_none()
+    before = membership.role.value if membership else None
+    if role is None:
+        if membership:
+            db.session.delete(membership)
+    else:
+        role = TeamRole(role)
+        if membership:
+            membership.role = role
+        else:
+            db.session.add(Membership(team=team, user=user, role=role))
+    after = role.value if role else None
+    db.session.flush()
+    db.session.expire(user, ["memberships"])
+    if before != after:
+        _admin_event(actor, "team.membership", f"{team.name} / {user.email}",
+                     {"role": before}, {"role": after})
+
+
+# --- API tokens -----------------------------------------------------------------------
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: User, name: str) -> tuple[ApiToken, str]:
+    name = (name or "").strip() or "token"
+    if len(name) > 80:
+        raise RuleViolation("Keep the token name under 80 characters.", "name")
+    token = "rt_" + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, name=name, token_hash=hash_token(token), prefix=token[:10])
+    db.session.add(row)
+    db.session.flush()
+    _admin_event(user, "token.create", f"{user.email} / {name}")
+    return row, token
+
+
+def revoke_token(user: User, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+        _admin_event(user, "token.revoke", f"{token.user.email} / {token.name}")
+
+
+def user_for_token(token: str) -> User | None:
+    row = db.session.execute(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token or ""))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    return row.user

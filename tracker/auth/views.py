@@ -1,0 +1,243 @@
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from tracker.audits.service import RuleViolation
+from tracker.auth import service
+from tracker.auth.forms import (
+    ChangePasswordForm,
+    EmptyForm,
+    LoginForm,
+    MembershipForm,
+    PasswordResetForm,
+    TeamForm,
+    UserCreateForm,
+    UserRolesForm,
+)
+from tracker.auth.models import Membership, Team, User
+from tracker.auth.permissions import can_manage_users
+from tracker.auth.safety import safe_next
+from tracker.extensions import db
+from tracker.forms import attach_error
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = "That email and password do not match an active account. Check both and try again."
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = service.authenticate(form.email.data, form.password.data)
+        if user is None:
+            flash(LOGIN_FAILED, "error")
+        else:
+            session.clear()  # a fresh session at sign-in: nothing carried over from before
+            login_user(user, remember=form.remember.data)
+            flash(f"Signed in as {user.name}.", "success")
+            return redirect(safe_next(form.next.data, url_for("home.index")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    if EmptyForm().validate_on_submit():
+        service.end_sessions(current_user)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("Signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if service.authenticate(current_user.email, form.current_password.data) is None:
+            attach_error(form, "current_password", "That is not your current password.")
+        else:
+            try:
+                service.set_password(current_user, current_user, form.password.data)
+            except RuleViolation as exc:
+                db.session.rollback()
+                attach_error(form, exc.field, exc.message)
+            else:
+                db.session.commit()
+                login_user(current_user)  # this session continues with the new version
+                flash("Password changed. Your other sessions have been signed out.", "success")
+                return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form)
+
+
+# --- administration -------------------------------------------------------------------
+
+def _require_admin():
+    if not can_manage_users(current_user):
+        abort(403)
+
+
+@bp.get("/admin/users")
+@login_required
+def users():
+    _require_admin()
+    rows = db.session.execute(
+        sa.select(User).order_by(User.active.desc(), User.name)
+        .options(sa.orm.selectinload(User.memberships).selectinload(Membership.team))
+    ).scalars().all()
+    return render_template("admin/users.html", users=rows, form=EmptyForm())
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@login_required
+def user_new():
+    _require_admin()
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = service.create_user(current_user, form.email.data, form.name.data,
+                                       form.password.data, is_admin=form.is_admin.data,
+                                       is_auditor=form.is_auditor.data)
+        except RuleViolation as exc:
+            db.session.rollback()
+            attach_error(form, exc.field, exc.message)
+        else:
+            db.session.commit()
+            flash(f"Created {user.email}.", "success")
+            return redirect(url_for("auth.user_detail", user_id=user.id))
+    return render_template("admin/user_new.html", form=form)
+
+
+def _user_or_404(user_id: int) -> User:
+    return db.session.get(User, user_id) or abort(404)
+
+
+@bp.get("/admin/users/<int:user_id>")
+@login_required
+def user_detail(user_id):
+    _require_admin()
+    user = _user_or_404(user_id)
+    return render_template(
+        "admin/user_detail.html", user=user,
+        roles_form=UserRolesForm(is_admin=user.is_admin, is_auditor=user.is_auditor),
+        password_form=PasswordResetForm(), form=EmptyForm(),
+    )
+
+
+@bp.post("/admin/users/<int:user_id>/roles")
+@login_required
+def user_roles(user_id):
+    _require_admin()
+    user = _user_or_404(user_id)
+    form = UserRolesForm()
+    if form.validate_on_submit():
+        try:
+            service.set_roles(current_user, user, is_admin=form.is_admin.data,
+                              is_auditor=form.is_auditor.data)
+        except RuleViolation as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"Roles of {user.name} saved.", "success")
+    return redirect(url_for("auth.user_detail", user_id=user.id))
+
+
+@bp.post("/admin/users/<int:user_id>/password")
+@login_required
+def user_password(user_id):
+    _require_admin()
+    user = _user_or_404(user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            service.set_password(current_user, user, form.password.data)
+        except RuleViolation as exc:
+            db.session.rollback()
+            attach_error(form, exc.field, exc.message)
+        else:
+            db.session.commit()
+            flash(f"Password of {user.name} reset; their sessions were signed out.", "success")
+            return redirect(url_for("auth.user_detail", user_id=user.id))
+    return render_template(
+        "admin/user_detail.html", user=user, password_form=form, form=EmptyForm(),
+        roles_form=UserRolesForm(is_admin=user.is_admin, is_auditor=user.is_auditor),
+    ), 422
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@login_required
+def user_active(user_id):
+    _require_admin()
+    user = _user_or_404(user_id)
+    if EmptyForm().validate_on_submit():
+        activate = request.form.get("active") == "1"
+        try:
+            service.set_active(current_user, user, activate)
+        except RuleViolation as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{user.name} {'reactivated' if activate else 'deactivated'}.", "success")
+    return redirect(url_for("auth.user_detail", user_id=user.id))
+
+
+@bp.route("/admin/teams", methods=["GET", "POST"])
+@login_required
+def teams():
+    _require_admin()
+    form = TeamForm()
+    if form.validate_on_submit():
+        try:
+            team = service.create_team(current_user, form.name.data, form.description.data)
+        except RuleViolation as exc:
+            db.session.rollback()
+            attach_error(form, exc.field, exc.message)
+        else:
+            db.session.commit()
+            flash(f"Created team {team.name}.", "success")
+            return redirect(url_for("auth.team_detail", team_id=team.id))
+    rows = db.session.execute(
+        sa.select(Team).order_by(Team.name)
+        .options(sa.orm.selectinload(Team.memberships).selectinload(Membership.user))
+    ).scalars().all()
+    return render_template("admin/teams.html", teams=rows, form=form)
+
+
+@bp.route("/admin/teams/<int:team_id>", methods=["GET", "POST"])
+@login_required
+def team_detail(team_id):
+    _require_admin()
+    team = db.session.get(Team, team_id) or abort(404)
+    form = MembershipForm()
+    people = db.session.execute(
+        sa.select(User).where(User.active).order_by(User.name)
+    ).scalars().all()
+    form.user_id.choices = [(u.id, f"{u.name} <{u.email}>") for u in people]
+    if form.validate_on_submit():
+        user = _user_or_404(form.user_id.data)
+        service.set_membership(current_user, team, user, form.role.data)
+        db.session.commit()
+        flash(f"{user.name} is now {form.role.data} of {team.name}.", "success")
+        return redirect(url_for("auth.team_detail", team_id=team.id))
+    return render_template("admin/team_detail.html", team=team, form=form,
+                           remove_form=EmptyForm())
+
+
+@bp.post("/admin/teams/<int:team_id>/members/<int:user_id>/remove")
+@login_required
+def team_member_remove(team_id, user_id):
+    _require_admin()
+    team = db.session.get(Team, team_id) or abort(404)
+    user = _user_or_404(user_id)
+    if EmptyForm().validate_on_submit():
+        service.set_membership(current_user, team, user, None)
+        db.session.commit()
+        flash(f"{user.name} removed from {team.name}.", "success")
+    return redirect(url_for("auth.team_detail", team_id=team.id))

@@ -1,0 +1,60 @@
+"""Configuration: embedded defaults, overridden by environment variables."""
+
+import os
+from pathlib import Path
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: str) -> dict:
+    instance = Path(instance_path)
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tracker.db'}"
+    secure = _bool("SESSION_COOKIE_SECURE", False)
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR") or str(instance / "evidence"),
+        "REPORTS_DIR": os.environ.get("REPORTS_DIR") or str(instance / "reports"),
+        "MAX_EVIDENCE_BYTES": int(os.environ.get("MAX_EVIDENCE_BYTES", 20 * 1024 * 1024)),
+        "SIGNING_KEY_PATH": os.environ.get("SIGNING_KEY_PATH") or str(instance / "signing" / "key.pem"),
+        "SIGNING_CERT_PATH": os.environ.get("SIGNING_CERT_PATH")
+        or str(instance / "signing" / "cert.pem"),
+        "SIGNING_PKCS12_PATH": os.environ.get("SIGNING_PKCS12_PATH"),
+        "SIGNING_PKCS12_PASSWORD": os.environ.get("SIGNING_PKCS12_PASSWORD"),
+        "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Readiness Tracker"),
+        "REDIS_URL": os.environ.get("REDIS_URL"),
+        # scrypt with N=2^16, r=8, p=1 (64 MiB per hash): slow enough to hurt a stolen table.
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt:65536:8:1"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "PREFERRED_URL_SCHEME": "https" if secure else "http",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random secret kept in the instance folder, so `make run` needs no set-up step.
+
+    Every process on the machine reads the same file; more machines set SECRET_KEY.
+    """
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker won the race
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(os.urandom(32).hex())
+    return path.read_text().strip()

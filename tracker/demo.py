@@ -1,0 +1,189 @@
+"""Demo data: four teams, a dozen people and four quarters of audits that tell a story —
+readiness improving quarter by quarter, with the gaps an operations lead would expect."""
+
+import io
+import random
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from tracker.audits import service as audits
+from tracker.audits.models import Audit, AuditItem, ItemStatus
+from tracker.auth import service as accounts
+from tracker.auth.models import Team, User
+from tracker.extensions import db
+from tracker.library.models import Domain
+from tracker.reports import service as reports
+
+DEMO_PASSWORD = "demo-password"  # printed by `seed demo`; demo only
+
+PEOPLE = [
+    # email, name, admin, auditor
+    ("admin@example.com", "Alex Admin", True, False),
+    ("lead@example.com", "Lee Lead", False, False),
+    ("operator@example.com", "Olivia Operator", False, False),
+    ("auditor@example.com", "Avery Auditor", False, True),
+    ("priya@example.com", "Priya Raman", False, False),
+    ("marcus@example.com", "Marcus Hill", False, False),
+    ("sofia@example.com", "Sofia Brandt", False, False),
+    ("tom@example.com", "Tom Okafor", False, False),
+    ("hana@example.com", "Hana Sato", False, False),
+    ("diego@example.com", "Diego Alvarez", False, False),
+    ("grace@example.com", "Grace Liu", False, False),
+    ("ines@example.com", "Inès Moreau", False, True),
+]
+
+TEAMS = [
+    # name, description, lead, operators, domains (None = all)
+    ("Fulfillment Operations", "Warehouse, carriers and the 3PL hand-off.",
+     "lead@example.com", ["operator@example.com", "priya@example.com"], None),
+    ("Customer Support", "Tickets, chat and the escalation path to operations.",
+     "marcus@example.com", ["sofia@example.com", "operator@example.com"],
+     ["DV", "SUP", "PAY", "PEAK"]),
+    ("Commerce Platform", "Storefront, apps, integrations and payments.",
+     "tom@example.com", ["hana@example.com", "diego@example.com"], ["PLT", "PAY", "CAT", "DV"]),
+    ("Merchandising", "Catalog, pricing and inventory accuracy.",
+     "grace@example.com", ["priya@example.com"], ["CAT", "INV", "DV"]),
+]
+
+NOTES = [
+    "Reviewed with the team on the weekly ops call; runbook link in the wiki.",
+    "Checked a sample of 20 orders from last month: all passed.",
+    "Owner confirmed; last drill ran on schedule and the write-up is attached.",
+    "Dashboard screenshot taken at month end; thresholds unchanged.",
+    "Ticket tags exported from the help desk for the last 30 days.",
+]
+URLS = ["https://wiki.example.com/ops/runbooks", "https://status.example.com/history",
+        "https://helpdesk.example.com/reports/tags-weekly"]
+
+
+def last_quarters(today: date, n: int) -> list[str]:
+    periods = [audits.period_for(today)]
+    while len(periods) < n:
+        periods.insert(0, audits.previous_period(periods[0]))
+    return periods
+
+
+def seed_demo_data(progress=print, today: date | None = None) -> str:
+    """Idempotent: accounts and teams are looked up by email and name, and a team's audit
+    for a period is only created when missing."""
+    today = today or date.today()
+    rng = random.Random(20261126)
+    users = _ensure_people()
+    domains = {d.code: d for d in db.session.execute(
+        sa.select(Domain).where(Domain.active).order_by(Domain.position)).scalars()}
+    if not domains:
+        raise audits.RuleViolation("Load the library first: flask --app app seed library")
+    periods = last_quarters(today, 4)
+    created = 0
+    for t_index, (name, description, lead_email, operator_emails, scope) in enumerate(TEAMS):
+        team = _ensure_team(name, description, users[lead_email],
+                            [users[e] for e in operator_emails])
+        lead = users[lead_email]
+        members = [lead] + [users[e] for e in operator_emails]
+        chosen = [domains[c] for c in (scope or domains) if c in domains]
+        previous = None
+        for q_index, period in enumerate(periods):
+            existing = db.session.execute(
+                sa.select(Audit).where(Audit.team_id == team.id, Audit.period == period)
+            ).scalar_one_or_none()
+            if existing:
+                previous = existing
+                continue
+            progress(f"  {name} {period} …")
+            audit = (audits.start_next_quarter(lead, previous) if previous else
+                     audits.start_audit(lead, team, period, chosen))
+            audit.due_date = _quarter_end(period)
+            current = q_index == len(periods) - 1
+            if current and t_index == 3:
+                previous = audit  # Merchandising has only just started: still a draft
+                created += 1
+                continue
+            _work_audit(audit, members, rng, maturity=0.45 + 0.12 * q_index + 0.04 * t_index,
+                        finish=not current)
+            if not current:
+                audits.submit_for_review(lead, audit)
+                reports.sign_off(users["auditor@example.com"], audit,
+                                 f"Reviewed the {period} evidence with the team; the open items "
+                                 "are tracked into next quarter.")
+            elif t_index == 2:  # one team is waiting for the auditor right now
+                audits.submit_for_review(lead, audit)
+            previous = audit
+            created += 1
+            db.session.flush()
+    return f"Demo data ready: {len(users)} people, {len(TEAMS)} teams, {created} new audits."
+
+
+def _ensure_people() -> dict[str, User]:
+    users = {}
+    for email, name, admin, auditor in PEOPLE:
+        user = db.session.execute(sa.select(User).where(User.email == email)).scalar()
+        if user is None:
+            user = accounts.create_user(None, email, name, DEMO_PASSWORD, is_admin=admin,
+                                        is_auditor=auditor, check_password=False)
+        users[email] = user
+    return users
+
+
+def _ensure_team(name, description, lead, operators) -> Team:
+    team = db.session.execute(sa.select(Team).where(Team.name == name)).scalar()
+    if team is None:
+        team = accounts.create_team(None, name, description)
+        accounts.set_membership(None, team, lead, "lead")
+        for op in operators:
+            accounts.set_membership(None, team, op, "operator")
+    return team
+
+
+def _quarter_end(period: str) -> date:
+    year, quarter = int(period[:4]), int(period[-1])
+    first_of_next = date(year + (quarter == 4), 1 if quarter == 4 else quarter * 3 + 1, 1)
+    return first_of_next - timedelta(days=1)
+
+
+def _work_audit(audit: Audit, members: list[User], rng: random.Random, *, maturity: float,
+                finish: bool) -> None:
+    """Give every item an owner and a realistic status, with evidence where it is met."""
+    items = db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit.id).order_by(AuditItem.code)
+    ).scalars().all()
+    for item in items:
+        actor = item.owner or rng.choice(members)
+        owner = item.owner or actor
+        due = audit.due_date - timedelta(days=rng.randint(0, 45))
+        roll = rng.random()
+        if roll < maturity:
+            status = ItemStatus.MET
+        elif roll < maturity + 0.06:
+            status = ItemStatus.NOT_APPLICABLE
+        elif finish:
+            status = rng.choice([ItemStatus.NOT_MET, ItemStatus.NOT_MET, ItemStatus.MET])
+        else:
+            status = rng.choice([ItemStatus.NOT_STARTED, ItemStatus.IN_PROGRESS,
+                                 ItemStatus.IN_PROGRESS, ItemStatus.BLOCKED, ItemStatus.NOT_MET])
+        if status == ItemStatus.MET:
+            _attach_evidence(item, actor, rng)
+        justification = ("Not in scope for this team this quarter: handled by the 3PL under "
+                         "contract." if status == ItemStatus.NOT_APPLICABLE else audits.UNSET)
+        audits.update_item(actor, item, expected_version=None, owner=owner, due_date=due,
+                           status=status, justification=justification)
+        if rng.random() < 0.15:
+            audits.add_comment(actor, item, rng.choice([
+                "Waiting on the carrier account manager to confirm the new cut-off.",
+                "Drill scheduled for next Tuesday; will attach the notes.",
+                "Blocked until the help desk admin adds the new ticket tag.",
+                "Done for the main store; the wholesale storefront still needs it.",
+            ]))
+
+
+def _attach_evidence(item: AuditItem, actor: User, rng: random.Random) -> None:
+    kind = rng.random()
+    if kind < 0.2:
+        text = (f"{item.code} evidence export\nChecked by {actor.name}\n"
+                f"Sample size: {rng.randint(10, 50)} records, exceptions: 0\n")
+        audits.add_evidence(actor, item, upload=io.BytesIO(text.encode()),
+                            filename=f"{item.code.lower()}-check.txt")
+    elif kind < 0.45:
+        audits.add_evidence(actor, item, url=rng.choice(URLS))
+    else:
+        audits.add_evidence(actor, item, note=rng.choice(NOTES))

@@ -1,0 +1,74 @@
+"""Error pages that help, and a 500 that rolls back, logs with a request id and hides the
+traceback."""
+
+import logging
+import uuid
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from tracker.extensions import db
+
+log = logging.getLogger("tracker")
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error(status: int, code: str, message: str):
+    if wants_json():
+        return jsonify(error={"code": code, "message": message}), status
+    return render_template("errors/error.html", status=status, message=message,
+                           request_id=g.get("request_id")), status
+
+
+def init_errors(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id():
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+
+    @app.after_request
+    def echo_request_id(response):
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        return response
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        return _error(400, "bad_request", getattr(exc, "description", None) or
+                      "The request could not be understood. Check the form and try again.")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return _error(400, "csrf", "This form expired or came from another site. Go back, "
+                                   "reload the page and submit it again.")
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return _error(403, "forbidden", "You do not have permission to do that. If you think "
+                                        "you should, ask your team lead or an admin.")
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return _error(404, "not_found", "There is nothing here. The link may be old, or you "
+                                        "may not have access to it.")
+
+    @app.errorhandler(405)
+    def method_not_allowed(exc):
+        return _error(405, "method_not_allowed", "That action is not available this way.")
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        limit = app.config["MAX_EVIDENCE_BYTES"] // (1024 * 1024)
+        return _error(413, "too_large", f"The upload is larger than the {limit} MB limit. "
+                                        "Upload a smaller file or attach a link instead.")
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        db.session.rollback()
+        original = getattr(exc, "original_exception", exc)
+        log.error("request %s failed: %s %s", g.get("request_id"), request.method, request.path,
+                  exc_info=original)
+        return _error(500, "server_error", "Something went wrong on our side and nothing was "
+                                           "saved. Try again; if it keeps happening, give an admin "
+                                           f"the request id {g.get('request_id')}.")

@@ -1,0 +1,12 @@
+"""Shared form helpers."""
+
+
+def attach_error(form, field_name: str | None, message: str) -> None:
+    """Show a service's refusal next to the field it concerns (or above the form)."""
+    field = getattr(form, field_name, None) if field_name else None
+    if field is not None and hasattr(field, "errors"):
+        if not isinstance(field.errors, list):
+            field.errors = list(field.errors)
+        field.errors.append(message)
+    else:
+        form.form_errors.append(message)

@@ -1,0 +1,41 @@
+"""The landing page: what this person has to do next, by role."""
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
+
+from tracker.audits.models import Audit, AuditItem, AuditState
+from tracker.auth.models import Membership
+from tracker.auth.permissions import member_team_ids
+from tracker.extensions import db
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+@login_required
+def index():
+    team_ids = member_team_ids(current_user)
+    team_audits = db.session.execute(
+        sa.select(Audit).where(Audit.team_id.in_(team_ids))
+        .order_by(Audit.period.desc(), Audit.team_id).limit(12)
+        .options(selectinload(Audit.team))
+    ).scalars().all() if team_ids else []
+    my_open_items = db.session.execute(
+        sa.select(sa.func.count(AuditItem.id)).join(Audit)
+        .where(AuditItem.owner_id == current_user.id,
+               Audit.state.in_([AuditState.DRAFT, AuditState.IN_PROGRESS]),
+               AuditItem.status.in_(["not_started", "in_progress", "blocked"]))
+    ).scalar_one()
+    awaiting_review = db.session.execute(
+        sa.select(Audit).where(Audit.state == AuditState.IN_REVIEW)
+        .order_by(Audit.submitted_at).options(selectinload(Audit.team))
+    ).scalars().all() if current_user.is_auditor else []
+    memberships = db.session.execute(
+        sa.select(Membership).where(Membership.user_id == current_user.id)
+        .options(selectinload(Membership.team))
+    ).scalars().all()
+    return render_template("home/index.html", team_audits=team_audits,
+                           my_open_items=my_open_items, awaiting_review=awaiting_review,
+                           memberships=memberships)

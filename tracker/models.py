@@ -1,0 +1,7 @@
+"""Import every feature's models, so metadata and migrations see the whole schema."""
+
+from tracker.audits.models import *  # noqa: F403
+from tracker.auth.models import *  # noqa: F403
+from tracker.library.models import *  # noqa: F403
+from tracker.reports.models import *  # noqa: F403
+from tracker.signals.models import *  # noqa: F403

@@ -1,0 +1,40 @@
+"""Sign-offs and the signed reports they produce."""
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.audits.models import Audit
+from tracker.auth.models import User
+from tracker.db import enum_column, utcnow
+from tracker.extensions import db
+
+
+class ReportStatus(enum.StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class SignOff(db.Model):
+    __tablename__ = "sign_offs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(sa.ForeignKey("audits.id"), unique=True)
+    auditor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    statement: Mapped[str] = mapped_column(sa.Text)
+    signed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    audit_sha256: Mapped[str] = mapped_column(sa.String(64))  # of the canonical JSON
+    chain_seq: Mapped[int]
+    chain_head: Mapped[str] = mapped_column(sa.String(64))
+    report_status: Mapped[ReportStatus] = mapped_column(
+        enum_column(ReportStatus, "report_status"), default=ReportStatus.PENDING
+    )
+    report_error: Mapped[str | None] = mapped_column(sa.Text)
+    pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    pdf_size: Mapped[int | None]
+
+    audit: Mapped[Audit] = relationship()
+    auditor: Mapped[User] = relationship()

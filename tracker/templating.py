@@ -1,0 +1,67 @@
+"""Template globals and filters: the permission vocabulary and display helpers."""
+
+from datetime import date, datetime
+
+from flask import Flask, current_app
+from flask_login import current_user
+
+from tracker.auth import permissions
+from tracker.markdown import render_markdown
+
+
+def can(action: str, *args) -> bool:
+    """`{% if can("sign_off", audit) %}` in templates asks auth/permissions.py."""
+    return bool(permissions.PERMISSIONS[f"can_{action}"](current_user, *args))
+
+
+def format_date(value: date | datetime | None, with_time: bool = False) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%d %b %Y %H:%M UTC" if with_time else "%d %b %Y")
+    return value.strftime("%d %b %Y")
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+# (endpoint, label, blueprint that marks it active, who sees it)
+NAV = [
+    ("home.index", "Home", "home", lambda u: True),
+    ("dashboard.overview", "Dashboard", "dashboard", lambda u: True),
+    ("audits.index", "Audits", "audits", lambda u: True),
+    ("audits.my_items", "My items", "my_items", lambda u: bool(u.memberships)),
+    ("audits.review_queue", "Review", "review", lambda u: u.is_auditor),
+    ("signals.index", "Signals", "signals", lambda u: True),
+    ("library.index", "Library", "library", lambda u: True),
+    ("reports.verify", "Verify a report", "verify", lambda u: True),
+    ("auth.users", "Admin", "admin", lambda u: u.is_admin),
+]
+
+
+def nav_sections():
+    """The sections this user can use; features not installed yet are left out."""
+    return [(endpoint, label, blueprint, show(current_user))
+            for endpoint, label, blueprint, show in NAV
+            if endpoint in current_app.view_functions]
+
+
+ADMIN_TABS = [("library.manage", "Library"), ("admin.activity", "Activity log")]
+
+
+def admin_extra_tabs():
+    return [(e, label) for e, label in ADMIN_TABS if e in current_app.view_functions]
+
+
+def has_endpoint(endpoint: str) -> bool:
+    return endpoint in current_app.view_functions
+
+
+def init_templating(app: Flask) -> None:
+    app.jinja_env.globals.update(can=can, today=date.today, nav_sections=nav_sections,
+                                  admin_extra_tabs=admin_extra_tabs,
+                                  has_endpoint=has_endpoint)
+    app.jinja_env.filters.update(markdown=render_markdown, date=format_date, percent=percent)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
