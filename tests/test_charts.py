@@ -1,0 +1,20 @@
+from tracker.charts import Series, heat_index, heatmap, line_chart, status_bar
+
+
+def test_status_bar_labels_every_status_in_text():
+    html = str(status_bar({"met": 3, "not_met": 1, "not_applicable": 1}, title="Items"))
+    assert 'role="img"' in html and "<title" in html
+    for label in ("Met 3", "Not met 1", "N/A 1", "Blocked 0"):
+        assert label in html
+    assert "<table" in html  # the numbers behind the chart
+
+
+def test_chart_text_is_escaped():
+    html = str(line_chart(["Q1"], [Series("<script>x</script>", [0.5])], title="<b>t</b>"))
+    assert "<script>x" not in html and "&lt;script&gt;" in html
+    html = str(heatmap(['"><img src=x onerror=alert(1)>'], ["DV"], [[None]], title="h"))
+    assert "<img src=x" not in html
+
+
+def test_heat_index_buckets():
+    assert [heat_index(v) for v in (0, 0.04, 0.05, 0.5, 1, None)] == [0, 0, 0, 5, 10, None]
