@@ -136,5 +136,8 @@ def activity_verify():
 
 
 def init_cli(app: Flask) -> None:
+    from tracker.scale.cli import seed_scale
+
+    seed_cli.add_command(seed_scale)
     for group in (seed_cli, users_cli, activity_cli):
         app.cli.add_command(group)
