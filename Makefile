@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-test run db test test-sqlite test-postgres browsers lint clean
+.PHONY: install install-test run db test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ test: install-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Benchmarks (not part of `make test`): see docs/benchmarks.md.
+bench: install
+	$(PY) scripts/bench.py $(BENCH_ARGS)

@@ -39,3 +39,16 @@ def index():
     return render_template("home/index.html", team_audits=team_audits,
                            my_open_items=my_open_items, awaiting_review=awaiting_review,
                            memberships=memberships)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness for load balancers; also the benchmark's floor (no database, no session)."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: the database answers."""
+    db.session.execute(sa.select(1))
+    return {"status": "ready"}

@@ -1,0 +1,313 @@
+"""`make bench`: serve the app with gunicorn on 127.0.0.1, drive it with wrk over loopback
+for a bounded time, and print requests/s and p50/p95 latency of the pages people open every
+day, each as a ratio to a trivial route measured in the same run (the floor).
+
+    python scripts/bench.py [--db sqlite|postgresql|both] [--duration 10] [--teams 100 ...]
+
+The scale data set (`flask seed scale`) is generated once per backend and reused while its
+parameters are unchanged. Results go to stdout and docs/benchmarks.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv" / "bin"
+BENCH = ROOT / "bench"
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+LUA_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format("P50 %d\\nP95 %d\\nP99 %d\\n", latency:percentile(50),
+    latency:percentile(95), latency:percentile(99)))
+  local e = summary.errors
+  io.write(string.format("ERRORS %d\\nREQUESTS %d\\n",
+    e.connect + e.read + e.write + e.status + e.timeout, summary.requests))
+end
+"""
+LUA_UPDATE = """
+local ids = {%(ids)s}
+local statuses = {"in_progress", "blocked", "not_met", "in_progress"}
+local token = "%(token)s"
+local audit = %(audit)d
+math.randomseed(42)
+request = function()
+  local id = ids[math.random(#ids)]
+  local body = string.format('{"status": "%%s"}', statuses[math.random(#statuses)])
+  return wrk.format("PATCH", "/api/v1/audits/" .. audit .. "/items/" .. id,
+    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+end
+""" + LUA_REPORT
+
+
+def run(cmd, env, **kw):
+    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, text=True, capture_output=True,
+                          **kw)
+
+
+def flask(env, *args):
+    return run([str(VENV / "flask"), "--app", "app", *args], env).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(backend: str, args) -> dict:
+    """An instance with the scale data set, reused when its parameters match."""
+    instance = BENCH / f"instance-{backend}"
+    instance.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "INSTANCE_PATH": str(instance), "SECRET_KEY": "bench-secret",
+           "EVIDENCE_DIR": str(instance / "evidence"), "FLASK_DEBUG": "0"}
+    env.pop("REDIS_URL", None) if not args.redis else None
+    if backend == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{instance / 'bench.db'}"
+    else:
+        env["DATABASE_URL"] = f"{PG_SERVER}/rt_bench"
+    params = {"teams": args.teams, "quarters": args.quarters, "items": args.items}
+    marker = instance / "seeded.json"
+    if args.fresh or not marker.exists() or json.loads(marker.read_text()) != params:
+        print(f"[{backend}] generating the scale data set {params} …", flush=True)
+        if backend == "sqlite":
+            for f in instance.glob("bench.db*"):
+                f.unlink()
+        else:
+            import sqlalchemy as sa
+
+            admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(sa.text("DROP DATABASE IF EXISTS rt_bench WITH (FORCE)"))
+                c.execute(sa.text("CREATE DATABASE rt_bench"))
+            admin.dispose()
+        flask(env, "db", "upgrade")
+        flask(env, "seed", "library")
+        started = time.perf_counter()
+        print(flask(env, "seed", "scale", "--teams", str(args.teams), "--quarters",
+                    str(args.quarters), "--items", str(args.items)).strip().splitlines()[-2])
+        print(f"[{backend}] seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        marker.write_text(json.dumps(params))
+    return env
+
+
+def facts(env) -> dict:
+    """Ids to benchmark with: the first scale team, its latest audit and some items."""
+    code = """
+import json, sqlalchemy as sa
+from tracker import create_app
+from tracker.extensions import db
+from tracker.audits.models import Audit, AuditItem
+from tracker.auth.models import Team, User
+app = create_app()
+with app.app_context():
+    team = db.session.execute(sa.select(Team).where(Team.name == "Scale team 001")).scalar_one()
+    audit = db.session.execute(sa.select(Audit).where(Audit.team_id == team.id)
+        .order_by(Audit.period.desc()).limit(1)).scalar_one()
+    items = db.session.execute(sa.select(AuditItem.id).where(AuditItem.audit_id == audit.id)
+        .order_by(AuditItem.id)).scalars().all()
+    print(json.dumps({"team_id": team.id, "audit_id": audit.id, "items": items,
+                      "count": db.session.execute(sa.select(sa.func.count(AuditItem.id))).scalar()}))
+"""
+    return json.loads(run([str(VENV / "python"), "-c", code], env).stdout.strip().splitlines()[-1])
+
+
+def sign_in(base: str, email: str, password: str) -> str:
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/login").read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": password})
+    opener.open(f"{base}/login", data.encode())
+    cookies = {c.name: c.value for c in jar}
+    if "session" not in cookies:
+        raise SystemExit(f"could not sign in as {email}")
+    return f"session={cookies['session']}"
+
+
+def wrk(url: str, *, duration: int, connections: int, headers=(), script: str = LUA_REPORT):
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "-s", fh.name,
+           "--timeout", "30s"]
+    for h in headers:
+        cmd += ["-H", h]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    os.unlink(fh.name)
+    value = lambda key: float(re.search(rf"^{key} (\d+)", out, re.M).group(1))  # noqa: E731
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {"rps": rps, "p50": value("P50") / 1000, "p95": value("P95") / 1000,
+            "errors": int(value("ERRORS")), "requests": int(value("REQUESTS"))}
+
+
+def serve(env, workers: int):
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(VENV / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "app:app"], env=env, cwd=ROOT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1)
+            return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def bench_backend(backend: str, args) -> list[dict]:
+    env = prepare(backend, args)
+    f = facts(env)
+    token = None
+    try:
+        token = flask(env, "users", "token", "scale001.0@example.com", "--name", "bench"
+                      ).strip().split()[-1]
+    except subprocess.CalledProcessError:
+        print(f"[{backend}] no `users token` command yet: API routes skipped")
+    proc, base = serve(env, args.workers)
+    rows = []
+    try:
+        lead = sign_in(base, "scale001.0@example.com", "scale-password")
+        operator = sign_in(base, "scale001.1@example.com", "scale-password")
+        targets = [
+            ("trivial route (floor)", "/healthz", []),
+            ("organisation overview", "/dashboard/", [f"Cookie: {lead}"]),
+            ("team page", f"/dashboard/teams/{f['team_id']}", [f"Cookie: {lead}"]),
+            (f"audit page ({len(f['items'])} items)", f"/audits/{f['audit_id']}",
+             [f"Cookie: {lead}"]),
+            ("My items", "/audits/my-items", [f"Cookie: {operator}"]),
+        ]
+        if token:
+            targets.append(("API GET /audits/{id}", f"/api/v1/audits/{f['audit_id']}",
+                            [f"Authorization: Bearer {token}"]))
+        for name, path, headers in targets:
+            probe = urllib.request.Request(base + path, headers=dict(h.split(": ", 1)
+                                                                     for h in headers))
+            try:
+                status = urllib.request.urlopen(probe, timeout=60).status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            if status != 200:
+                print(f"[{backend}] {name}: {path} answered {status}; skipped")
+                continue
+            samples = [wrk(base + path, duration=args.duration, connections=args.connections,
+                           headers=headers) for _ in range(args.repeat)]
+            rows.append(_median(name, samples))
+            print(f"[{backend}] {rows[-1]}", flush=True)
+        if token:
+            script = LUA_UPDATE % {"ids": ",".join(map(str, f["items"])), "token": token,
+                                   "audit": f["audit_id"]}
+            samples = [wrk(base, duration=args.duration, connections=16, script=script)
+                       for _ in range(args.repeat)]
+            rows.append(_median("status update (PATCH, 16 clients)", samples))
+            print(f"[{backend}] {rows[-1]}", flush=True)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    report = bench_report(env, f)
+    if report:
+        rows.append(report)
+    for row in rows:
+        row["backend"], row["items_total"] = backend, f["count"]
+    return rows
+
+
+def _median(name, samples):
+    return {"name": name, "rps": statistics.median(s["rps"] for s in samples),
+            "p50": statistics.median(s["p50"] for s in samples),
+            "p95": statistics.median(s["p95"] for s in samples),
+            "errors": sum(s["errors"] for s in samples)}
+
+
+def bench_report(env, f) -> dict | None:
+    """Render and sign a 1,000-item report in-process (not over HTTP)."""
+    script = ROOT / "scripts" / "bench_reports.py"
+    if not script.exists():
+        return None
+    try:
+        out = run([str(VENV / "python"), str(script), "--items", "1000", "--json"], env).stdout
+    except subprocess.CalledProcessError as exc:
+        print("report benchmark failed:", exc.stderr[-500:])
+        return None
+    result = json.loads(out.strip().splitlines()[-1])
+    return {"name": "render + sign a 1,000-item report", "rps": None,
+            "p50": result["seconds"] * 1000, "p95": None, "errors": 0}
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor())
+    mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    return (f"{os.cpu_count()} cores ({cpu}), {mem / 1024 / 1024:.0f} GiB, Python "
+            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def table(rows) -> str:
+    out = ["| backend | what | req/s | p50 ms | p95 ms | p50 ÷ floor | errors |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    floors = {r["backend"]: r["p50"] for r in rows if r["name"].startswith("trivial")}
+    for r in rows:
+        floor = floors.get(r["backend"])
+        ratio = f"{r['p50'] / floor:.1f}×" if floor else "—"
+        rps = f"{r['rps']:.0f}" if r["rps"] is not None else "—"
+        p95 = f"{r['p95']:.1f}" if r["p95"] is not None else "—"
+        out.append(f"| {r['backend']} | {r['name']} | {rps} | {r['p50']:.1f} | {p95} | "
+                   f"{ratio} | {r['errors']} |")
+    return "\n".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--teams", type=int, default=100)
+    parser.add_argument("--quarters", type=int, default=8)
+    parser.add_argument("--items", type=int, default=250)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--repeat", type=int, default=3, help="wrk runs per route (median)")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--fresh", action="store_true", help="regenerate the data set")
+    parser.add_argument("--redis", action="store_true", help="keep REDIS_URL (RQ workers)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: sudo apt-get install wrk")
+    backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    rows = []
+    for backend in backends:
+        rows += bench_backend(backend, args)
+    text = table(rows)
+    print("\n" + text)
+    docs = ROOT / "docs" / "benchmarks.md"
+    docs.parent.mkdir(exist_ok=True)
+    existing = docs.read_text() if docs.exists() else "# Benchmarks\n"
+    section = (f"\n## `make bench` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+               f"Machine: {machine()}.\nData: {args.teams} teams × {args.quarters} quarters × "
+               f"{args.items} items ({rows[0]['items_total']:,} audit items); gunicorn "
+               f"{args.workers} workers; wrk {args.connections} connections (16 for updates), "
+               f"{args.duration} s × {args.repeat} runs per route, medians.\n\n{text}\n")
+    marker = "<!-- make bench -->"
+    head = existing.split(marker)[0].rstrip() + "\n\n" + marker + "\n"
+    docs.write_text(head + section)
+    print(f"\nWritten to {docs.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
