@@ -139,5 +139,21 @@ def init_cli(app: Flask) -> None:
     from tracker.scale.cli import seed_scale
 
     seed_cli.add_command(seed_scale)
-    for group in (seed_cli, users_cli, activity_cli):
+    for group in (seed_cli, users_cli, activity_cli, worker):
         app.cli.add_command(group)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst):
+    """Run an RQ worker for background jobs (report rendering); needs REDIS_URL."""
+    from tracker import jobs
+
+    if not jobs.redis_url():
+        raise click.ClickException("Set REDIS_URL (e.g. redis://127.0.0.1:6379/0): without it "
+                                   "jobs run inline and no worker is needed.")
+    from rq import Worker
+
+    q = jobs.queue()
+    click.echo(f"Worker listening on queue {q.name!r} at {jobs.redis_url()}")
+    Worker([q], connection=q.connection).work(burst=burst, with_scheduler=False)
