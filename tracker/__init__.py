@@ -18,7 +18,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path))
     app.config.update(config or {})
     # Uploads above the evidence limit are cut off before they are read into memory.
-    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["MAX_EVIDENCE_BYTES"] + 1024 * 1024)
+    # (Flask's defaults hold MAX_CONTENT_LENGTH = None, so setdefault would never apply.)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_EVIDENCE_BYTES"] + 1024 * 1024
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("tracker").setLevel(logging.INFO)
 

@@ -61,13 +61,15 @@ class EvidenceFileForm(FlaskForm):
 
 class EvidenceLinkForm(FlaskForm):
     kind = HiddenField(default="url")
-    url = URLField("Link", validators=[Length(max=2048)],
+    url = URLField("Link", validators=[InputRequired(message="Enter the link first."),
+                                       Length(max=2048)],
                    description="Where the evidence is kept, starting with https://")
 
 
 class EvidenceNoteForm(FlaskForm):
     kind = HiddenField(default="note")
-    note = TextAreaField("Note", validators=[Length(max=20_000)],
+    note = TextAreaField("Note", validators=[InputRequired(message="Write the note first."),
+                                            Length(max=20_000)],
                          description="What you checked and what you found.")
 
 

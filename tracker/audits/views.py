@@ -26,7 +26,7 @@ from tracker.audits.forms import (
 )
 from tracker.audits.models import STATUS_LABELS, Audit, AuditItem, AuditState, EvidenceKind
 from tracker.audits.service import RuleViolation, StaleItem
-from tracker.audits.storage import evidence_path
+from tracker.audits.storage import evidence_path, format_size, size_limit_message
 from tracker.auth.models import Team
 from tracker.auth.permissions import (
     can_add_evidence,
@@ -406,7 +406,7 @@ def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | No
     return render_template(
         "audits/item.html", audit=audit, item=item, history=queries.item_history(item),
         conflict=conflict, version=item.version if version is None else version,
-        max_mb=current_app.config["MAX_EVIDENCE_BYTES"] // (1024 * 1024),
+        max_size=format_size(current_app.config["MAX_EVIDENCE_BYTES"]),
         today=date.today(), open_statuses=service.OPEN_STATUSES, **forms,
     ), status
 
@@ -465,9 +465,7 @@ def add_evidence(audit_id, item_id):
         kind = request.form.get("kind")
     except RequestEntityTooLarge:
         form = EvidenceFileForm(formdata=None)
-        limit = current_app.config["MAX_EVIDENCE_BYTES"] // (1024 * 1024)
-        attach_error(form, "file", f"The file is larger than the {limit} MB limit. Upload a "
-                                   "smaller file, or attach a link to where it is kept.")
+        attach_error(form, "file", size_limit_message(current_app.config["MAX_EVIDENCE_BYTES"]))
         return _render_item(item, file_form=form, status=413)
     if kind == EvidenceKind.FILE:
         form, name = EvidenceFileForm(), "file_form"
