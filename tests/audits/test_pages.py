@@ -291,3 +291,12 @@ def test_item_page_shows_guidance_history_and_verdict(client, login_as, people, 
     login_as("lead")
     page = client.get(url).get_data(as_text=True)
     assert "The auditor sent this item back" in page and "The photo is unreadable." in page
+
+
+def test_the_top_bar_marks_the_section_of_the_page(client, login_as, audit):
+    login_as("member_auditor")  # sees Audits, My items and Review
+    for url, label in (("/my-items", "My items"), ("/review", "Review"),
+                       (f"/audits/{audit.id}", "Audits")):
+        page = client.get(url).get_data(as_text=True)
+        marked = re.findall(r'<a href="[^"]+" class="active" aria-current="page">([^<]+)</a>', page)
+        assert marked == [label], (url, marked)

@@ -380,7 +380,8 @@ def test_links_and_notes_are_checked(client, login_as, audit):
     before = snapshot(item.id)
     for data, message in (({"kind": "url", "url": "javascript:alert(1)"}, "full web address"),
                           ({"kind": "url", "url": ""}, "Enter the link first"),
-                          ({"kind": "note", "note": "   "}, "Write the note first")):
+                          ({"kind": "note", "note": "   "}, "Write the note first"),
+                          ({"kind": "file"}, "Choose a file first")):
         response = client.post(f"{item_url(item)}/evidence", data=data)
         assert response.status_code == 422, data
         assert message in response.get_data(as_text=True), data

@@ -1,7 +1,7 @@
 """Audit forms. Choices that depend on the team are filled in by the views."""
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     DateField,
     HiddenField,
@@ -56,7 +56,7 @@ class ItemForm(FlaskForm):
 
 class EvidenceFileForm(FlaskForm):
     kind = HiddenField(default="file")
-    file = FileField("File")
+    file = FileField("File", validators=[FileRequired(message="Choose a file first.")])
 
 
 class EvidenceLinkForm(FlaskForm):

@@ -92,6 +92,22 @@ def _state_label(audit: Audit) -> str:
     return audit.state.value.replace("_", " ")
 
 
+REFUSED = object()
+
+
+def _attempt(form, action, *args, **kwargs):
+    """Call a service as the current user for a validated form, and commit; on a refusal roll
+    back and put the message next to its field. Returns the service's result, or REFUSED."""
+    try:
+        result = action(current_user, *args, **kwargs)
+    except RuleViolation as exc:
+        db.session.rollback()
+        attach_error(form, exc.field, exc.message)
+        return REFUSED
+    db.session.commit()
+    return result
+
+
 def _page() -> int:
     return max(request.args.get("page", 1, type=int) or 1, 1)
 
@@ -174,18 +190,13 @@ def new():
         team = next(t for t in teams if t.id == form.team_id.data)
         _require(can_start_audit(current_user, team.id))
         chosen = [d for d in domains if d.id in set(form.domains.data or [])]
-        try:
-            if previous:
-                audit = service.start_next_quarter(current_user, previous, domains=chosen,
-                                                   due_date=form.due_date.data)
-            else:
-                audit = service.start_audit(current_user, team, form.period.data, chosen,
-                                            due_date=form.due_date.data)
-        except RuleViolation as exc:
-            db.session.rollback()
-            attach_error(form, exc.field, exc.message)
+        if previous:
+            audit = _attempt(form, service.start_next_quarter, previous, domains=chosen,
+                             due_date=form.due_date.data)
         else:
-            db.session.commit()
+            audit = _attempt(form, service.start_audit, team, form.period.data, chosen,
+                             due_date=form.due_date.data)
+        if audit is not REFUSED:
             flash(f"Started the {audit.period} audit of {audit.team.name} with "
                   f"{len(audit.items)} items. Assign owners, then open it for work.", "success")
             return redirect(url_for("audits.detail", audit_id=audit.id))
@@ -268,13 +279,8 @@ def bulk(audit_id):
             changes["status"] = form.status.data
         if form.justification.data:
             changes["justification"] = form.justification.data
-        try:
-            count = service.bulk_update(current_user, audit, form.item_ids.data or [], **changes)
-        except RuleViolation as exc:
-            db.session.rollback()
-            attach_error(form, exc.field, exc.message)
-        else:
-            db.session.commit()
+        count = _attempt(form, service.bulk_update, audit, form.item_ids.data or [], **changes)
+        if count is not REFUSED:
             flash(f"Updated {count} item{'s' if count != 1 else ''}.", "success")
             return redirect(url_for("audits.detail", audit_id=audit.id, **request.args))
     return _render_detail(audit, bulk_form=form, status=422)
@@ -326,16 +332,10 @@ def return_audit(audit_id):
     _require_in_review(audit)
     _require(can_return(current_user, audit), audit, "Only an auditor can send an audit back.")
     form = ReturnForm()
-    if form.validate_on_submit():
-        try:
-            service.return_audit(current_user, audit, form.reason.data)
-        except RuleViolation as exc:
-            db.session.rollback()
-            attach_error(form, exc.field, exc.message)
-        else:
-            db.session.commit()
-            flash(f"Sent back to {audit.team.name} with your reason.", "success")
-            return redirect(url_for("audits.detail", audit_id=audit.id))
+    if form.validate_on_submit() and _attempt(
+            form, service.return_audit, audit, form.reason.data) is not REFUSED:
+        flash(f"Sent back to {audit.team.name} with your reason.", "success")
+        return redirect(url_for("audits.detail", audit_id=audit.id))
     return _render_review(audit, return_form=form, status=422)
 
 
@@ -348,21 +348,12 @@ def sign_off(audit_id):
     _require_in_review(audit)
     _require(can_sign_off(current_user, audit), audit, "Only an auditor can sign off audits.")
     form = SignOffForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            reports.sign_off(current_user, audit, form.statement.data)
-        except RuleViolation as exc:
-            db.session.rollback()
-            attach_error(form, exc.field, exc.message)
-            status = 422
-        else:
-            db.session.commit()
-            flash(f"Signed off the {audit.period} audit of {audit.team.name}. It is now "
-                  "read-only for everyone.", "success")
-            return redirect(url_for("audits.detail", audit_id=audit.id))
-    elif request.method == "POST":
-        status = 422
+    if form.validate_on_submit() and _attempt(
+            form, reports.sign_off, audit, form.statement.data) is not REFUSED:
+        flash(f"Signed off the {audit.period} audit of {audit.team.name}. It is now "
+              "read-only for everyone.", "success")
+        return redirect(url_for("audits.detail", audit_id=audit.id))
+    status = 422 if request.method == "POST" else 200
     return render_template("audits/sign_off.html", audit=audit, form=form,
                            summary=queries.audit_summary(audit),
                            verdicts=queries.verdict_counts(audit)), status
@@ -445,9 +436,9 @@ def update_item(audit_id, item_id):
                             status=409)
     except RuleViolation as exc:
         db.session.rollback()
-        item = _load_item(audit_id, item_id)
         attach_error(form, exc.field, exc.message)
-        return _render_item(item, item_form=form, version=form.version.data, status=422)
+        return _render_item(_load_item(audit_id, item_id), item_form=form,
+                            version=form.version.data, status=422)
     db.session.commit()
     flash(f"Saved {item.code}.", "success")
     return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id))
@@ -476,27 +467,13 @@ def add_evidence(audit_id, item_id):
     else:
         abort(400)
     if form.validate_on_submit():
-        try:
-            if kind == EvidenceKind.FILE:
-                upload = form.file.data
-                if not upload or not upload.filename:
-                    raise RuleViolation("Choose a file first.", "file")
-                service.add_evidence(current_user, item, upload=upload.stream,
-                                     filename=upload.filename)
-            elif kind == EvidenceKind.URL:
-                service.add_evidence(current_user, item, url=form.url.data or "")
-            else:
-                service.add_evidence(current_user, item, note=form.note.data or "")
-        except RuleViolation as exc:
-            db.session.rollback()
-            item = _load_item(audit_id, item_id)
-            attach_error(form, exc.field, exc.message)
-        else:
-            db.session.commit()
+        given = ({"upload": form.file.data.stream, "filename": form.file.data.filename}
+                 if kind == EvidenceKind.FILE else {kind: form[kind].data})
+        if _attempt(form, service.add_evidence, item, **given) is not REFUSED:
             flash(f"Evidence added to {item.code}.", "success")
-            return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id,
+            return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,
                                     _anchor="evidence"))
-    return _render_item(item, status=422, **{name: form})
+    return _render_item(_load_item(audit_id, item_id), status=422, **{name: form})
 
 
 @bp.get("/audits/<int:audit_id>/items/<int:item_id>/evidence/<int:evidence_id>")
@@ -526,19 +503,12 @@ def comment(audit_id, item_id):
     _require(can_comment(current_user, item), audit,
              "Only the team and auditors can comment on its items.")
     form = CommentForm()
-    if form.validate_on_submit():
-        try:
-            service.add_comment(current_user, item, form.body.data)
-        except RuleViolation as exc:
-            db.session.rollback()
-            item = _load_item(audit_id, item_id)
-            attach_error(form, exc.field, exc.message)
-        else:
-            db.session.commit()
-            flash("Comment added.", "success")
-            return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id,
-                                    _anchor="comments"))
-    return _render_item(item, comment_form=form, status=422)
+    if form.validate_on_submit() and _attempt(
+            form, service.add_comment, item, form.body.data) is not REFUSED:
+        flash("Comment added.", "success")
+        return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,
+                                _anchor="comments"))
+    return _render_item(_load_item(audit_id, item_id), comment_form=form, status=422)
 
 
 @bp.post("/audits/<int:audit_id>/items/<int:item_id>/verdict")
@@ -549,16 +519,9 @@ def verdict(audit_id, item_id):
     _require_in_review(audit)
     _require(can_review(current_user, audit), audit, "Only an auditor can review items.")
     form = VerdictForm()
-    if form.validate_on_submit():
-        try:
-            service.review_item(current_user, item, form.verdict.data, form.note.data)
-        except RuleViolation as exc:
-            db.session.rollback()
-            item = _load_item(audit_id, item_id)
-            attach_error(form, exc.field, exc.message)
-        else:
-            db.session.commit()
-            flash(f"{item.code}: {'accepted' if form.verdict.data == 'accepted' else 'sent back for rework'}.",
-                  "success")
-            return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id))
-    return _render_item(item, verdict_form=form, status=422)
+    if form.validate_on_submit() and _attempt(
+            form, service.review_item, item, form.verdict.data, form.note.data) is not REFUSED:
+        outcome = "accepted" if form.verdict.data == "accepted" else "sent back for rework"
+        flash(f"{item.code}: {outcome}.", "success")
+        return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id))
+    return _render_item(_load_item(audit_id, item_id), verdict_form=form, status=422)
