@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tests.audits.conftest import PNG, first_item, move_to
+from tests.audits.conftest import PNG, first_item
 from tracker.audits import service
 from tracker.audits.models import ActivityEvent, Audit, AuditItem, AuditState, Evidence, ItemStatus
 from tracker.audits.service import RuleViolation, StaleItem

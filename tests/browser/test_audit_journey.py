@@ -3,6 +3,7 @@ operator works items with uploaded evidence, the lead submits, an auditor signs 
 
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from tests.browser.conftest import sign_in
@@ -14,6 +15,12 @@ from tracker.extensions import db
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff"
        b"\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+@pytest.fixture
+def app_config():
+    """CSRF on, as in production: every form of the journey must carry its token."""
+    return {"WTF_CSRF_ENABLED": True}
 
 
 def sign_out(page):
@@ -135,3 +142,44 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
         assert page.get_by_role("button", name="Upload file").count() == 0
         assert page.get_by_role("button", name="Comment").count() == 0
     screenshot("13-signed-off-item")
+
+
+def test_two_people_editing_the_same_item(browser, live_server, people, library, screenshot,
+                                          page):
+    """The second save gets the conflict box with the newer values; what they typed stays."""
+    from tests.audits.conftest import domains
+    from tests.factories import PASSWORD
+    from tracker.audits import service
+
+    audit = service.start_audit(people["lead"], people["alpha"], "2026-Q4", domains("PEAK"))
+    service.open_audit(people["lead"], audit)
+    db.session.commit()
+    url = f"/audits/{audit.id}/items/{audit.items[0].id}"
+    db.session.rollback()
+
+    other = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    lead = other.new_page()
+    sign_in(lead, "lead@test.example", PASSWORD)
+    sign_in(page, "operator@test.example", PASSWORD)
+    lead.goto(url)
+    page.goto(url)  # both loaded the same version
+
+    lead.get_by_label("Status").select_option("blocked")
+    lead.get_by_label("Justification").fill("Waiting for the peak calendar.")
+    lead.get_by_role("button", name="Save", exact=True).click()
+    assert lead.get_by_text("Saved").is_visible()
+    other.close()
+
+    page.get_by_label("Status").select_option("in_progress")
+    page.get_by_label("Justification").fill("Drafting the staffing plan.")
+    page.get_by_role("button", name="Save", exact=True).click()
+    conflict = page.get_by_role("alert").filter(has_text="Someone else saved this item first")
+    assert conflict.is_visible()
+    assert conflict.get_by_text("Blocked", exact=True).is_visible()
+    assert conflict.get_by_text("Waiting for the peak calendar.").is_visible()
+    assert page.get_by_label("Justification").input_value() == "Drafting the staffing plan."
+    assert page.get_by_label("Status").input_value() == "in_progress"
+    screenshot("conflict")
+    item = db.session.get(AuditItem, audit.items[0].id)
+    assert item.status == ItemStatus.BLOCKED
+    db.session.rollback()

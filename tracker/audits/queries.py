@@ -22,11 +22,11 @@ from tracker.audits.models import (
     Evidence,
     ItemStatus,
 )
-from tracker.audits.service import OPEN_STATUSES, period_for
+from tracker.audits.service import OPEN_STATUSES, next_period
 from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import can_view_audit, member_team_ids
 from tracker.extensions import db
-from tracker.library.models import CRITICALITY_WEIGHTS, Domain
+from tracker.library.models import Domain
 
 DUE_SOON_DAYS = 14
 STATUS_ORDER = list(ItemStatus)
@@ -252,8 +252,6 @@ def group_by_domain(items: list[AuditItem], summary: AuditSummary):
 
 def next_audit_of(audit: Audit) -> Audit | None:
     """The team's audit for the following quarter, if someone already started it."""
-    from tracker.audits.service import next_period
-
     return db.session.execute(
         sa.select(Audit).where(Audit.team_id == audit.team_id,
                                Audit.period == next_period(audit.period))
@@ -462,10 +460,3 @@ def own_team_reviews(user: User) -> list[Audit]:
         sa.select(Audit).where(Audit.state == AuditState.IN_REVIEW, Audit.team_id.in_(ids))
         .order_by(Audit.submitted_at).options(selectinload(Audit.team))
     ).scalars().all()
-
-
-def current_period(today: date) -> str:
-    return period_for(today)
-
-
-WEIGHTS = CRITICALITY_WEIGHTS
