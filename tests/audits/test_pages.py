@@ -106,6 +106,8 @@ def test_the_audit_page_counts_filters_and_links(client, login_as, people, make_
     assert codes_on(client.get(f"{url}?status=blocked").get_data(True)) == [dv[1].code]
     assert codes_on(client.get(f"{url}?domain=PAY").get_data(True)) == [i.code for i in pay]
     assert codes_on(client.get(f"{url}?overdue=1").get_data(True)) == [pay[1].code]
+    critical = [i.code for i in audit.items if i.criticality == "critical"]
+    assert codes_on(client.get(f"{url}?criticality=critical").get_data(True)) == critical
     mine = f"{url}?owner={people['operator'].id}"
     assert codes_on(client.get(mine).get_data(True)) == [pay[1].code]
     unassigned = codes_on(client.get(f"{url}?owner=none&domain=PAY").get_data(True))
@@ -185,6 +187,13 @@ def test_my_items_lists_overdue_first_then_due_soon(client, login_as, people, ma
     assert signed.items[0].code not in found
     everything = client.get("/my-items?show=all").get_data(as_text=True)
     assert audit.items[4].code in everything
+    # The dashboards link here with these, and count with the same definitions.
+    overdue = client.get("/my-items?overdue=1").get_data(as_text=True)
+    assert re.findall(r'<span class="code">([A-Z]+-\d+)</span>', overdue) == [audit.items[2].code]
+    soon = client.get("/my-items?due=soon").get_data(as_text=True)
+    assert re.findall(r'<span class="code">([A-Z]+-\d+)</span>', soon) == [audit.items[1].code]
+    alias = client.get("/audits/my-items").get_data(as_text=True)
+    assert re.findall(r"<span class=\"code\">([A-Z]+-\d+)</span>", alias) == found
     login_as("lead")
     empty = client.get("/my-items").get_data(as_text=True)
     assert "You have no open items" in empty

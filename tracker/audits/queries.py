@@ -26,10 +26,13 @@ from tracker.audits.service import OPEN_STATUSES, next_period
 from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import can_view_audit, member_team_ids
 from tracker.extensions import db
-from tracker.library.models import Domain
+from tracker.library.models import Criticality, Domain
 
 DUE_SOON_DAYS = 14
 STATUS_ORDER = list(ItemStatus)
+# Audits whose items can still be worked: only their items are "open", "overdue" or "due soon"
+# (the dashboards count with the same definitions, and link here).
+WORKING_STATES = (AuditState.DRAFT, AuditState.IN_PROGRESS)
 
 
 # --- loading one audit or item ---------------------------------------------------------
@@ -178,6 +181,7 @@ class ItemFilters:
     status: str = ""
     owner: str = ""       # a user id, "none" for unassigned, or "" for anyone
     domain: str = ""      # a domain code
+    criticality: str = ""
     overdue: bool = False
 
     @classmethod
@@ -185,27 +189,36 @@ class ItemFilters:
         status = args.get("status", "")
         owner = args.get("owner", "")
         domain = args.get("domain", "").upper()
+        criticality = args.get("criticality", "")
         return cls(
             status=status if status in {s.value for s in ItemStatus} else "",
             owner=owner if owner == "none" or owner.isdigit() else "",
             domain=domain if domain in domain_codes else "",
+            criticality=criticality if criticality in {c.value for c in Criticality} else "",
             overdue=args.get("overdue") in ("1", "on", "true", "y"),
         )
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.owner or self.domain or self.overdue)
+        return bool(self.status or self.owner or self.domain or self.criticality
+                    or self.overdue)
 
     def args(self, **override) -> dict:
         """Query parameters for a link that keeps these filters and changes some."""
         values = {"status": self.status, "owner": self.owner, "domain": self.domain,
-                  "overdue": "1" if self.overdue else ""}
+                  "criticality": self.criticality, "overdue": "1" if self.overdue else ""}
         values.update(override)
         return {k: v for k, v in values.items() if v}
 
 
-def overdue_clause(today: date):
+def late_clause(today: date):
+    """Due date passed and the work still open; overdue when the audit is being worked."""
     return sa.and_(AuditItem.due_date < today, AuditItem.status.in_(OPEN_STATUSES))
+
+
+def due_soon_clause(today: date):
+    return sa.and_(AuditItem.due_date >= today, AuditItem.due_date <= due_soon_limit(today),
+                   AuditItem.status.in_(OPEN_STATUSES))
 
 
 def audit_items(audit: Audit, filters: ItemFilters, today: date) -> list[AuditItem]:
@@ -222,8 +235,10 @@ def audit_items(audit: Audit, filters: ItemFilters, today: date) -> list[AuditIt
         query = query.where(AuditItem.owner_id == int(filters.owner))
     if filters.domain:
         query = query.where(Domain.code == filters.domain)
+    if filters.criticality:
+        query = query.where(AuditItem.criticality == filters.criticality)
     if filters.overdue:
-        query = query.where(overdue_clause(today))
+        query = query.where(late_clause(today) if audit.is_editable else sa.false())
     return db.session.execute(query).scalars().all()
 
 
@@ -236,9 +251,12 @@ def evidence_counts(audit: Audit) -> dict[int, int]:
 
 
 def overdue_count(audit: Audit, today: date) -> int:
+    """Nothing is overdue in an audit that is in review or signed off: it cannot be worked."""
+    if not audit.is_editable:
+        return 0
     return db.session.execute(
         sa.select(sa.func.count(AuditItem.id))
-        .where(AuditItem.audit_id == audit.id, overdue_clause(today))
+        .where(AuditItem.audit_id == audit.id, late_clause(today))
     ).scalar_one()
 
 
@@ -422,18 +440,33 @@ def latest_audits_of(team_ids: list[int]) -> dict[int, Audit]:
     return {a.team_id: a for a in rows}
 
 
-def my_items(user: User, today: date, *, show_all: bool, page: int, per_page: int = 50):
-    """Items the user owns in audits that are not signed off: overdue first, then by due
-    date (soonest first, undated last), then by code."""
-    overdue = sa.case((overdue_clause(today), 0), else_=1)
+MY_ITEMS_VIEWS = {
+    "open": "Open",
+    "overdue": "Overdue",
+    "soon": "Due soon",
+    "all": "All, including decided",
+}
+
+
+def my_items(user: User, today: date, *, view: str, page: int, per_page: int = 50):
+    """Items the user owns, overdue first, then by due date (soonest first, undated last).
+
+    open: work still to do in audits being worked (draft, in progress); overdue and soon:
+    the open ones past their due date or due within DUE_SOON_DAYS; all: every item of the
+    user's audits that are not signed off, whatever its status."""
+    working = Audit.state.in_(WORKING_STATES)
+    late = sa.and_(working, late_clause(today))
     undated = sa.case((AuditItem.due_date.is_(None), 1), else_=0)
     query = (sa.select(AuditItem).join(Audit)
-             .where(AuditItem.owner_id == user.id, Audit.state != AuditState.SIGNED_OFF,
-                    Audit.team_id.in_(member_team_ids(user)))
-             .order_by(overdue, undated, AuditItem.due_date, Audit.period, AuditItem.code)
+             .where(AuditItem.owner_id == user.id, Audit.team_id.in_(member_team_ids(user)))
+             .order_by(sa.case((late, 0), else_=1), undated, AuditItem.due_date, Audit.period,
+                       AuditItem.code)
              .options(selectinload(AuditItem.audit).selectinload(Audit.team)))
-    if not show_all:
-        query = query.where(AuditItem.status.in_(OPEN_STATUSES))
+    query = query.where({
+        "open": sa.and_(working, AuditItem.status.in_(OPEN_STATUSES)),
+        "overdue": late,
+        "soon": sa.and_(working, due_soon_clause(today)),
+    }.get(view, Audit.state != AuditState.SIGNED_OFF))
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 
