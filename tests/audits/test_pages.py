@@ -35,6 +35,18 @@ def test_start_form_defaults_to_this_quarter_and_every_active_domain(client, log
                          rf'value="{domain_id}">', page), domain_id
 
 
+def test_the_empty_state_link_preselects_the_team(client, login_as, people, library):
+    from tests.factories import make_team
+
+    second = make_team("Gamma", people["lead"])
+    db.session.commit()
+    login_as("lead")
+    page = client.get("/audits/").get_data(as_text=True)
+    assert f'href="/audits/new?team={second.id}"' in page
+    form = client.get(f"/audits/new?team={second.id}").get_data(as_text=True)
+    assert f'<option selected value="{second.id}">Gamma</option>' in form
+
+
 def test_starting_an_audit_snapshots_the_library(client, login_as, people, library):
     login_as("lead")
     dv = domains("DV")[0]

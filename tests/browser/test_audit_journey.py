@@ -53,10 +53,11 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     for box in page.locator("input[name=domains]").all():
         box.uncheck()
     page.get_by_label("DV · Data & Visibility").check()
+    screenshot("03-start-next-quarter")
     page.get_by_role("button", name="Start audit").click()
     assert page.get_by_role("heading", name=f"Fulfillment Operations · {upcoming}").is_visible()
     assert page.get_by_text("Draft", exact=True).first.is_visible()
-    screenshot("03-new-draft")
+    screenshot("04-new-draft")
 
     # Owners came over from the previous quarter; the lead reassigns them all in bulk.
     page.locator("details.group input.select-all").first.check()
@@ -65,7 +66,7 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     assert page.get_by_text("Updated").is_visible()
     page.get_by_role("button", name="Open for work").click()
     assert page.get_by_text("open for work").first.is_visible()
-    screenshot("04-open-for-work")
+    screenshot("04b-open-for-work")
 
     audit_id = db.session.execute(sa.select(Audit.id).where(Audit.period == upcoming)).scalar_one()
     items = db.session.execute(sa.select(AuditItem.id, AuditItem.code).where(

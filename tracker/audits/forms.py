@@ -41,6 +41,17 @@ class StartAuditForm(FlaskForm):
                                      "one or in bulk later.")
     previous_id = HiddenField()
 
+    def fill_defaults(self, *, period: str, team_id: int | None, domain_ids: list[int],
+                      previous=None) -> None:
+        """What the form shows first: the period's end as due date, the given scope."""
+        from tracker.audits.service import quarter_end
+
+        self.period.data = period
+        self.team_id.data = team_id
+        self.domains.data = domain_ids
+        self.due_date.data = quarter_end(period)
+        self.previous_id.data = str(previous.id) if previous else ""
+
 
 class ItemForm(FlaskForm):
     """The item's status form; carries the version the page was loaded with."""

@@ -24,7 +24,7 @@ from tracker.audits.models import (
 )
 from tracker.audits.service import OPEN_STATUSES, next_period
 from tracker.auth.models import Membership, Team, User
-from tracker.auth.permissions import can_view_audit, member_team_ids
+from tracker.auth.permissions import can_view_audit, lead_team_ids, member_team_ids
 from tracker.extensions import db
 from tracker.library.models import Criticality, Domain
 
@@ -388,6 +388,21 @@ def _visible(query, user: User):
     return query.where(Audit.team_id.in_(member_team_ids(user)))
 
 
+def teams_led_by(user: User) -> list[Team]:
+    return db.session.execute(
+        sa.select(Team).where(Team.id.in_(lead_team_ids(user))).order_by(Team.name)
+    ).scalars().all()
+
+
+def scope_choices(previous: Audit | None) -> list[Domain]:
+    """The domains an audit can cover: the active ones, and those of the audit it follows."""
+    kept = [d.id for d in previous.domains] if previous else []
+    return db.session.execute(
+        sa.select(Domain).where(sa.or_(Domain.active, Domain.id.in_(kept)))
+        .order_by(Domain.position, Domain.code)
+    ).scalars().all()
+
+
 def visible_audits(user: User, filters: AuditFilters, page: int, per_page: int = 25):
     query = _visible(sa.select(Audit), user).join(Team)
     if filters.team:
@@ -416,8 +431,6 @@ def visible_periods(user: User) -> list[str]:
 
 def teams_missing_period(user: User, period: str) -> list[Team]:
     """Teams this user leads that have no audit for `period` yet."""
-    from tracker.auth.permissions import lead_team_ids
-
     ids = lead_team_ids(user)
     if not ids:
         return []
@@ -446,6 +459,15 @@ MY_ITEMS_VIEWS = {
     "soon": "Due soon",
     "all": "All, including decided",
 }
+
+
+def my_items_view(args) -> str:
+    """Which of MY_ITEMS_VIEWS a request asks for (?overdue=1, ?due=soon, ?show=all)."""
+    if args.get("overdue"):
+        return "overdue"
+    if args.get("due") == "soon":
+        return "soon"
+    return args.get("show") if args.get("show") in MY_ITEMS_VIEWS else "open"
 
 
 def my_items(user: User, today: date, *, view: str, page: int, per_page: int = 50):

@@ -2,7 +2,6 @@
 
 from datetime import date
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import send_file
 from flask_login import current_user, login_required
@@ -27,7 +26,6 @@ from tracker.audits.forms import (
 from tracker.audits.models import STATUS_LABELS, Audit, AuditItem, AuditState, EvidenceKind
 from tracker.audits.service import RuleViolation, StaleItem
 from tracker.audits.storage import evidence_path, format_size, size_limit_message
-from tracker.auth.models import Team
 from tracker.auth.permissions import (
     can_add_evidence,
     can_comment,
@@ -41,11 +39,9 @@ from tracker.auth.permissions import (
     can_submit,
     can_update_item,
     is_member,
-    lead_team_ids,
 )
 from tracker.extensions import db
 from tracker.forms import attach_error
-from tracker.library.models import Domain
 
 bp = Blueprint("audits", __name__)
 
@@ -136,9 +132,7 @@ def index():
 @login_required
 def my_items():
     today = date.today()
-    view = ("overdue" if request.args.get("overdue") else "soon"
-            if request.args.get("due") == "soon" else request.args.get("show", "open"))
-    view = view if view in queries.MY_ITEMS_VIEWS else "open"
+    view = queries.my_items_view(request.args)
     page = queries.my_items(current_user, today, view=view, page=_page())
     return render_template("audits/my_items.html", page=page, view=view,
                            views=queries.MY_ITEMS_VIEWS, today=today,
@@ -169,27 +163,18 @@ def new():
         previous = queries.audit_or_404(current_user, int(previous_id))
         _require(can_start_next_quarter(current_user, previous), previous,
                  f"Only a lead of {previous.team.name} can start its next audit.")
-    teams = ([previous.team] if previous else db.session.execute(
-        sa.select(Team).where(Team.id.in_(lead_team_ids(current_user))).order_by(Team.name)
-    ).scalars().all())
-    domains = db.session.execute(
-        sa.select(Domain).where(sa.or_(Domain.active, Domain.id.in_(
-            [d.id for d in previous.domains] if previous else [])))
-        .order_by(Domain.position, Domain.code)
-    ).scalars().all()
-
+    teams = [previous.team] if previous else queries.teams_led_by(current_user)
+    domains = queries.scope_choices(previous)
     form = StartAuditForm()
     form.team_id.choices = [(t.id, t.name) for t in teams]
     form.domains.choices = [(d.id, f"{d.code} · {d.name}") for d in domains]
-    if previous:
+    if previous:  # the quarter after it, whatever was posted
         form.period.data = service.next_period(previous.period)
     if request.method == "GET":
-        period = form.period.data or service.period_for(date.today())
-        form.period.data = period
-        form.domains.data = ([d.id for d in previous.domains] if previous
-                             else [d.id for d in domains if d.active])
-        form.due_date.data = service.quarter_end(period)
-        form.previous_id.data = str(previous.id) if previous else ""
+        form.fill_defaults(period=form.period.data or service.period_for(date.today()),
+                           team_id=request.args.get("team", type=int), previous=previous,
+                           domain_ids=[d.id for d in previous.domains] if previous
+                           else [d.id for d in domains if d.active])
     elif form.validate_on_submit():
         team = next(t for t in teams if t.id == form.team_id.data)
         _require(can_start_audit(current_user, team.id))
