@@ -18,7 +18,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path))
     app.config.update(config or {})
     # Uploads above the evidence limit are cut off before they are read into memory.
-    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["MAX_EVIDENCE_BYTES"] + 1024 * 1024)
+    # (Flask's defaults hold MAX_CONTENT_LENGTH = None, so setdefault would never apply.)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_EVIDENCE_BYTES"] + 1024 * 1024
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("tracker").setLevel(logging.INFO)
 
@@ -51,11 +53,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from tracker.audits.views import bp as audits_bp
     from tracker.auth.views import bp as auth_bp
     from tracker.home.views import bp as home_bp
     from tracker.library.views import bp as library_bp
 
-    for bp in (auth_bp, home_bp, library_bp):
+    for bp in (auth_bp, home_bp, library_bp, audits_bp):
         app.register_blueprint(bp)
 
 

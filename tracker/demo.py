@@ -93,7 +93,7 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
             progress(f"  {name} {period} …")
             audit = (audits.start_next_quarter(lead, previous) if previous else
                      audits.start_audit(lead, team, period, chosen))
-            audit.due_date = _quarter_end(period)
+            audit.due_date = audits.quarter_end(period)
             current = q_index == len(periods) - 1
             if current and t_index == 3:
                 previous = audit  # Merchandising has only just started: still a draft
@@ -133,12 +133,6 @@ def _ensure_team(name, description, lead, operators) -> Team:
         for op in operators:
             accounts.set_membership(None, team, op, "operator")
     return team
-
-
-def _quarter_end(period: str) -> date:
-    year, quarter = int(period[:4]), int(period[-1])
-    first_of_next = date(year + (quarter == 4), 1 if quarter == 4 else quarter * 3 + 1, 1)
-    return first_of_next - timedelta(days=1)
 
 
 def _work_audit(audit: Audit, members: list[User], rng: random.Random, *, maturity: float,

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_login import current_user
 
 from tracker.auth import permissions
@@ -41,10 +41,20 @@ NAV = [
 
 
 def nav_sections():
-    """The sections this user can use; features not installed yet are left out."""
-    return [(endpoint, label, blueprint, show(current_user))
-            for endpoint, label, blueprint, show in NAV
-            if endpoint in current_app.view_functions]
+    """The sections this user can use; features not installed yet are left out.
+
+    The third value is what base.html compares with request.blueprint to mark the current
+    section. A page that is itself a section (My items, Review: endpoints of the audits
+    blueprint) marks only its own entry, not Audits too."""
+    own_entry = any(endpoint == request.endpoint for endpoint, *_ in NAV)
+    sections = []
+    for endpoint, label, blueprint, show in NAV:
+        if endpoint not in current_app.view_functions:
+            continue
+        active = endpoint == request.endpoint if own_entry else blueprint == request.blueprint
+        sections.append((endpoint, label, request.blueprint if active else f"({blueprint})",
+                         show(current_user)))
+    return sections
 
 
 ADMIN_TABS = [("library.manage", "Library"), ("admin.activity", "Activity log")]

@@ -4,9 +4,10 @@ or rolls back when a RuleViolation is raised, so a refusal changes nothing."""
 
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -22,7 +23,7 @@ from tracker.audits.models import (
     ItemStatus,
     Verdict,
 )
-from tracker.audits.storage import store_upload
+from tracker.audits.storage import EvidenceRejected, store_upload
 from tracker.auth.models import Team, User
 from tracker.canonical import sha256_hex
 from tracker.db import utcnow
@@ -81,6 +82,13 @@ def previous_period(period: str) -> str:
     return f"{year - 1}-Q4" if quarter == 1 else f"{year}-Q{quarter - 1}"
 
 
+def quarter_end(period: str) -> date:
+    """The last day of the quarter: the default due date of its audit."""
+    year, quarter = int(period[:4]), int(period[-1])
+    first_of_next = date(year + (quarter == 4), 1 if quarter == 4 else quarter * 3 + 1, 1)
+    return first_of_next - timedelta(days=1)
+
+
 # --- starting audits ------------------------------------------------------------------
 
 def start_audit(actor: User, team: Team, period: str, domains: Iterable[Domain], *,
@@ -90,19 +98,19 @@ def start_audit(actor: User, team: Team, period: str, domains: Iterable[Domain],
     domains = sorted(set(domains), key=lambda d: d.position)
     if not domains:
         raise RuleViolation("Choose at least one domain for the audit's scope.", "domains")
-    existing = db.session.execute(
+    if db.session.execute(
         sa.select(Audit.id).where(Audit.team_id == team.id, Audit.period == period)
-    ).scalar()
-    if existing:
-        raise RuleViolation(
-            f"{team.name} already has an audit for {period}. Open it instead, or choose "
-            "another period.", "period",
-        )
+    ).scalar():
+        raise _duplicate(team, period)
     audit = Audit(team=team, period=period, state=AuditState.DRAFT, lead_id=actor.id,
                   due_date=due_date, previous_audit_id=previous.id if previous else None)
     audit.domains = domains
-    db.session.add(audit)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # two leads starting the same period at once
+            db.session.add(audit)
+            db.session.flush()
+    except IntegrityError:
+        raise _duplicate(team, period) from None
 
     library = db.session.execute(
         sa.select(ReadinessItem)
@@ -133,19 +141,30 @@ def start_audit(actor: User, team: Team, period: str, domains: Iterable[Domain],
     return audit
 
 
+def _duplicate(team: Team, period: str) -> RuleViolation:
+    return RuleViolation(f"{team.name} already has an audit for {period}. Open it from the "
+                         "audits list instead, or choose another period.", "period")
+
+
 def _carry_over(previous: Audit | None) -> dict[str, tuple[int | None, str | None]]:
+    """Owners of every item, and the justification of the items that were not applicable
+    (a justification left over from an earlier N/A on an item since met is not carried)."""
     if previous is None:
         return {}
     rows = db.session.execute(
-        sa.select(AuditItem.code, AuditItem.owner_id, AuditItem.justification)
+        sa.select(AuditItem.code, AuditItem.owner_id, AuditItem.status, AuditItem.justification)
         .where(AuditItem.audit_id == previous.id)
     ).all()
-    return {code: (owner, just) for code, owner, just in rows}
+    return {code: (owner, just if status == ItemStatus.NOT_APPLICABLE else None)
+            for code, owner, status, just in rows}
 
 
-def start_next_quarter(actor: User, previous: Audit, *, due_date: date | None = None) -> Audit:
-    """The follow-up audit: same scope and owners, N/A justifications kept, statuses reset."""
-    return start_audit(actor, previous.team, next_period(previous.period), previous.domains,
+def start_next_quarter(actor: User, previous: Audit, *, due_date: date | None = None,
+                       domains: Iterable[Domain] | None = None) -> Audit:
+    """The follow-up audit: same scope (unless narrowed or widened with `domains`) and owners,
+    N/A justifications kept, statuses reset."""
+    return start_audit(actor, previous.team, next_period(previous.period),
+                       previous.domains if domains is None else domains,
                        due_date=due_date, previous=previous)
 
 
@@ -196,13 +215,20 @@ def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
 
 # --- working items --------------------------------------------------------------------
 
-def _require_editable(audit: Audit) -> None:
+def closed_message(audit: Audit) -> str | None:
+    """Why this audit's items cannot change now, or None while work is open."""
     if audit.state == AuditState.SIGNED_OFF:
-        raise RuleViolation("This audit is signed off and can no longer change. "
-                            "Start next quarter's audit to follow up.")
+        return ("This audit is signed off and can no longer change. "
+                "Start next quarter's audit to follow up.")
     if audit.state == AuditState.IN_REVIEW:
-        raise RuleViolation("This audit is in review and cannot change until the auditor "
-                            "sends it back or signs it off.")
+        return ("This audit is in review and cannot change until the auditor "
+                "sends it back or signs it off.")
+    return None
+
+
+def require_editable(audit: Audit) -> None:
+    if message := closed_message(audit):
+        raise RuleViolation(message)
 
 
 def _open_for_work(actor: User, audit: Audit) -> None:
@@ -214,7 +240,7 @@ def _open_for_work(actor: User, audit: Audit) -> None:
 
 
 def open_audit(actor: User, audit: Audit) -> None:
-    _require_editable(audit)
+    require_editable(audit)
     _open_for_work(actor, audit)
     db.session.flush()
 
@@ -237,37 +263,39 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
     (only for scripts that own the data, such as the demo seed).
     """
     audit = item.audit
-    _require_editable(audit)
+    require_editable(audit)
     if expected_version is not None and expected_version != item.version:
         raise StaleItem(item)
-    before = _item_state(item)
-    old_status = item.status
-
-    if owner is not UNSET:
-        if owner is not None and not any(m.team_id == audit.team_id for m in owner.memberships):
-            raise RuleViolation(f"{owner.name} is not a member of {audit.team.name}; "
-                                "choose an owner from the team.", "owner")
-        item.owner = owner
-    if due_date is not UNSET:
-        item.due_date = due_date
-    if justification is not UNSET:
-        item.justification = (justification or "").strip() or None
-    if status is not UNSET:
-        item.status = ItemStatus(status)
-
-    if item.status == ItemStatus.NOT_APPLICABLE and not item.justification:
+    if owner is not UNSET and owner is not None and not any(
+            m.team_id == audit.team_id for m in owner.memberships):
+        raise RuleViolation(f"{owner.name} is not a member of {audit.team.name}; "
+                            "choose an owner from the team.", "owner")
+    new_status = item.status if status is UNSET else ItemStatus(status)
+    new_justification = (item.justification if justification is UNSET
+                         else (justification or "").strip() or None)
+    if new_status == ItemStatus.NOT_APPLICABLE and not new_justification:
         raise RuleViolation("Say why this item does not apply: “Not applicable” needs a "
                             "justification.", "justification")
-    if item.status == ItemStatus.MET and item.evidence_required and not _has_evidence(item):
+    if (new_status == ItemStatus.MET and item.status != ItemStatus.MET
+            and item.evidence_required and not _has_evidence(item)):
         raise RuleViolation(f"{item.code} requires evidence before it can be marked met. "
                             "Attach a file, a link or a note first.", "status")
 
-    after = _item_state(item)
-    if after == before:
-        return item
-    item.updated_by = actor
-    item.updated_at = utcnow()
-    _open_for_work(actor, audit)
+    before = _item_state(item)
+    old_status = item.status
+    # Nothing is flushed until every rule has passed: a refusal leaves no half-written row.
+    with db.session.no_autoflush:
+        if owner is not UNSET:
+            item.owner = owner
+        if due_date is not UNSET:
+            item.due_date = due_date
+        item.justification = new_justification
+        item.status = new_status
+        after = _item_state(item)
+        if after == before:
+            return item
+        item.updated_by = actor
+        item.updated_at = utcnow()
     try:
         db.session.flush()  # UPDATE ... WHERE version = n: loses to a concurrent writer
     except StaleDataError:
@@ -275,6 +303,8 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
         raise StaleItem(db.session.get(AuditItem, item.id)) from None
     _move_tally(item, old_status, item.status)
     changed = {k for k in after if after[k] != before[k]}
+    if changed - {"owner", "due_date"}:  # planning (owners, dates) leaves a draft a draft
+        _open_for_work(actor, audit)
     activity.record(
         actor, "item.update", chain=activity.audit_chain(audit.id), audit_id=audit.id,
         audit_item_id=item.id, subject=f"{item.code} {item.title}",
@@ -291,15 +321,21 @@ def _has_evidence(item: AuditItem) -> bool:
 
 def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -> int:
     """Apply the same change to many items; all or nothing (a refusal names the item)."""
+    require_editable(audit)
     ids = set(item_ids)
     if not ids:
-        raise RuleViolation("Select at least one item first.", "items")
+        raise RuleViolation("Select at least one item first, with the boxes in the first "
+                            "column.", "item_ids")
+    if not changes:
+        raise RuleViolation("Choose what to set on the selected items: an owner, a due date "
+                            "or a status.", "status")
     items = db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id, AuditItem.id.in_(ids))
         .options(selectinload(AuditItem.owner))
     ).scalars().all()
     if len(items) != len(ids):
-        raise RuleViolation("Some selected items are not part of this audit.", "items")
+        raise RuleViolation("Some selected items are not part of this audit. Reload the "
+                            "page and select again.", "item_ids")
     for item in items:
         try:
             update_item(actor, item, expected_version=None, **changes)
@@ -314,12 +350,15 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
 def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | None = None,
                  url: str | None = None, note: str | None = None) -> Evidence:
     """Attach exactly one of: an uploaded file stream, a URL, or a note."""
-    _require_editable(item.audit)
-    given = [x for x in (upload, url, note) if x]
+    require_editable(item.audit)
+    given = [x for x in (upload, url, note) if x is not None and x != ""]
     if len(given) != 1:
         raise RuleViolation("Attach one piece of evidence at a time: a file, a link or a note.")
     if upload is not None:
-        stored = store_upload(upload, filename)
+        try:
+            stored = store_upload(upload, filename)
+        except EvidenceRejected as exc:
+            raise RuleViolation(str(exc), "file") from None
         evidence = Evidence(kind=EvidenceKind.FILE, filename=stored.filename,
                             content_type=stored.content_type, size=stored.size,
                             sha256=stored.sha256)
@@ -333,6 +372,8 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
         described = url
     else:
         note = note.strip()
+        if not note:
+            raise RuleViolation("Write the note first.", "note")
         if len(note) > 20_000:
             raise RuleViolation("Keep a note under 20,000 characters; upload longer text as "
                                 "a file.", "note")
@@ -373,7 +414,7 @@ def add_comment(actor: User, item: AuditItem, body: str) -> Comment:
 def submit_for_review(actor: User, audit: Audit) -> None:
     if audit.state == AuditState.IN_REVIEW:
         raise RuleViolation("This audit is already waiting for review.")
-    _require_editable(audit)
+    require_editable(audit)
     before = audit.state.value
     audit.state = AuditState.IN_REVIEW
     audit.submitted_at = utcnow()

@@ -42,6 +42,19 @@ class StoredFile:
     filename: str
 
 
+def format_size(size: int) -> str:
+    """1536 → "1.5 KB", 20 * 1024 * 1024 → "20 MB": for limits in messages."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def size_limit_message(limit: int) -> str:
+    return (f"The file is larger than the {format_size(limit)} limit. Upload a smaller file, "
+            "or attach a link to where it is kept.")
+
+
 def evidence_dir() -> Path:
     path = Path(current_app.config["EVIDENCE_DIR"])
     path.mkdir(parents=True, exist_ok=True)
@@ -121,10 +134,7 @@ def store_upload(stream, filename: str | None) -> StoredFile:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise EvidenceRejected(
-                        f"The file is larger than the {limit // (1024 * 1024)} MB limit. "
-                        "Upload a smaller file, or attach a link to where it is kept."
-                    )
+                    raise EvidenceRejected(size_limit_message(limit))
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:

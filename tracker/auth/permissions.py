@@ -64,7 +64,9 @@ def can_update_item(user: User, item) -> bool:
 
 
 def can_add_evidence(user: User, item) -> bool:
-    return can_update_item(user, item)
+    """Team members while work is open — but never an auditor, even one who is a member:
+    whoever may judge evidence must not be able to supply it."""
+    return can_update_item(user, item) and not user.is_auditor
 
 
 def can_comment(user: User, item) -> bool:
@@ -104,7 +106,12 @@ def can_download_report(user: User, audit) -> bool:
 
 
 def can_start_next_quarter(user: User, audit) -> bool:
-    return is_lead(user, audit.team_id)
+    return user.is_authenticated and is_lead(user, audit.team_id)
+
+
+def can_start_any_audit(user: User) -> bool:
+    """Shows "Start audit": a lead of at least one team."""
+    return user.is_authenticated and bool(lead_team_ids(user))
 
 
 # --- signals --------------------------------------------------------------------------

@@ -1,0 +1,84 @@
+"""Audit fixtures: Alpha's audits in each state, built through the services."""
+
+import copy
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tracker.audits import service
+from tracker.audits.models import Audit, AuditItem, AuditState
+from tracker.extensions import db
+from tracker.library.models import Domain
+from tracker.reports import service as reports
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
+       b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff"
+       b"\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "library"
+_parsed: dict[str, list] = {}
+
+
+@pytest.fixture
+def library(app, monkeypatch):
+    """The library from seeds/, as the root fixture loads it — but the YAML is parsed once per
+    run (the files do not change during it), which saves most of a second per test."""
+    from tracker.library import seeding
+
+    parse = seeding.parse_library
+
+    def parsed_once(directory):
+        if str(directory) not in _parsed:
+            _parsed[str(directory)] = parse(directory)
+        return copy.deepcopy(_parsed[str(directory)])
+
+    monkeypatch.setattr(seeding, "parse_library", parsed_once)
+    seeding.load_library(SEEDS)
+    db.session.commit()
+
+
+def domains(*codes) -> list[Domain]:
+    query = sa.select(Domain).where(Domain.active).order_by(Domain.position)
+    if codes:
+        query = query.where(Domain.code.in_(codes))
+    return db.session.execute(query).scalars().all()
+
+
+def move_to(audit: Audit, state: str, people) -> Audit:
+    """Walk an audit through its lifecycle, as the lead and the outside auditor would."""
+    state = AuditState(state)
+    if state != AuditState.DRAFT:
+        service.open_audit(people["lead"], audit)
+    if state in (AuditState.IN_REVIEW, AuditState.SIGNED_OFF):
+        service.submit_for_review(people["lead"], audit)
+    if state == AuditState.SIGNED_OFF:
+        reports.sign_off(people["auditor"], audit, "Reviewed with the team.")
+    db.session.flush()
+    return audit
+
+
+@pytest.fixture
+def make_audit(people, library):
+    def make(codes=("DV",), state="draft", period="2026-Q4", team="alpha") -> Audit:
+        audit = service.start_audit(people["lead"], people[team], period, domains(*codes),
+                                    due_date=date(2026, 12, 31))
+        move_to(audit, state, people)
+        db.session.commit()
+        return audit
+    return make
+
+
+@pytest.fixture
+def audit(make_audit):
+    """Alpha's 2026-Q4 audit of Data & Visibility, in progress."""
+    return make_audit(state="in_progress")
+
+
+def first_item(audit: Audit, **where) -> AuditItem:
+    query = sa.select(AuditItem).where(AuditItem.audit_id == audit.id).order_by(AuditItem.code)
+    for key, value in where.items():
+        query = query.where(getattr(AuditItem, key) == value)
+    return db.session.execute(query).scalars().first()

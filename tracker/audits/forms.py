@@ -1,0 +1,120 @@
+"""Audit forms. Choices that depend on the team are filled in by the views."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from tracker.audits.models import ItemStatus
+
+STATUS_CHOICES = [(s.value, s.label) for s in ItemStatus]
+NO_CHANGE = ""
+UNASSIGNED = "none"
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class StartAuditForm(FlaskForm):
+    team_id = SelectField("Team", coerce=int)
+    period = StringField("Period", validators=[InputRequired(message="Enter the period.")],
+                         description="YEAR-Qn, for example 2026-Q4. One audit per team and "
+                                     "period.")
+    domains = MultiCheckboxField("Domains in scope", coerce=int,
+                                 description="The audit snapshots every active readiness item "
+                                             "of these domains.")
+    due_date = DateField("Due date", validators=[Optional()],
+                         description="Every item starts with this due date; change them one by "
+                                     "one or in bulk later.")
+    previous_id = HiddenField()
+
+    def fill_defaults(self, *, period: str, team_id: int | None, domain_ids: list[int],
+                      previous=None) -> None:
+        """What the form shows first: the period's end as due date, the given scope."""
+        from tracker.audits.service import quarter_end
+
+        self.period.data = period
+        self.team_id.data = team_id
+        self.domains.data = domain_ids
+        self.due_date.data = quarter_end(period)
+        self.previous_id.data = str(previous.id) if previous else ""
+
+
+class ItemForm(FlaskForm):
+    """The item's status form; carries the version the page was loaded with."""
+
+    status = SelectField("Status", choices=STATUS_CHOICES)
+    justification = TextAreaField(
+        "Justification", validators=[Optional(), Length(max=5000)],
+        description="Required for “N/A”: say why this item does not apply to the team.")
+    owner_id = SelectField("Owner")
+    due_date = DateField("Due date", validators=[Optional()])
+    version = IntegerField(validators=[InputRequired()])
+
+
+class EvidenceFileForm(FlaskForm):
+    kind = HiddenField(default="file")
+    file = FileField("File", validators=[FileRequired(message="Choose a file first.")])
+
+
+class EvidenceLinkForm(FlaskForm):
+    kind = HiddenField(default="url")
+    url = URLField("Link", validators=[InputRequired(message="Enter the link first."),
+                                       Length(max=2048)],
+                   description="Where the evidence is kept, starting with https://")
+
+
+class EvidenceNoteForm(FlaskForm):
+    kind = HiddenField(default="note")
+    note = TextAreaField("Note", validators=[InputRequired(message="Write the note first."),
+                                            Length(max=20_000)],
+                         description="What you checked and what you found.")
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Comment", validators=[Length(max=10_000)])
+
+
+class VerdictForm(FlaskForm):
+    verdict = RadioField("Verdict", choices=[("accepted", "Accept"),
+                                             ("needs_rework", "Send back for rework")],
+                         validators=[InputRequired(message="Choose accept or send back.")])
+    note = TextAreaField("Note to the team", validators=[Optional(), Length(max=5000)],
+                         description="Required when you send the item back.")
+
+
+class BulkForm(FlaskForm):
+    item_ids = SelectMultipleField("Items", coerce=int, validate_choice=False)
+    owner_id = SelectField("Set owner")
+    due_date = DateField("Set due date", validators=[Optional()])
+    status = SelectField("Set status", choices=[(NO_CHANGE, "— keep —"), *STATUS_CHOICES])
+    justification = StringField("Justification (for N/A)",
+                                validators=[Optional(), Length(max=5000)])
+
+
+class SubmitForm(FlaskForm):
+    """Confirmation only."""
+
+
+class ReturnForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Length(max=5000)],
+                           description="The team sees this on the audit page: say what to fix.")
+
+
+class SignOffForm(FlaskForm):
+    statement = TextAreaField("Sign-off statement", validators=[Length(max=5000)],
+                              description="Printed in the signed report, with your name and "
+                                          "the time.")

@@ -1,0 +1,517 @@
+"""Audit reads: each page's data in a fixed number of queries, whatever the number of items.
+
+Counts come from the per-domain tallies the services keep (a few rows per audit); item lists
+are one query with their owners eager-loaded; evidence counts are one GROUP BY.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import abort
+from sqlalchemy.orm import selectinload
+
+from tracker.audits.models import (
+    ActivityEvent,
+    Audit,
+    AuditDomainTally,
+    AuditItem,
+    AuditState,
+    Comment,
+    Evidence,
+    ItemStatus,
+)
+from tracker.audits.service import OPEN_STATUSES, next_period
+from tracker.auth.models import Membership, Team, User
+from tracker.auth.permissions import can_view_audit, lead_team_ids, member_team_ids
+from tracker.extensions import db
+from tracker.library.models import Criticality, Domain
+
+DUE_SOON_DAYS = 14
+STATUS_ORDER = list(ItemStatus)
+# Audits whose items can still be worked: only their items are "open", "overdue" or "due soon"
+# (the dashboards count with the same definitions, and link here).
+WORKING_STATES = (AuditState.DRAFT, AuditState.IN_PROGRESS)
+
+
+# --- loading one audit or item ---------------------------------------------------------
+
+def audit_or_404(user: User, audit_id: int) -> Audit:
+    """The audit, or 404 — also when the user may not see it, so that another team's audits
+    do not even reveal that they exist."""
+    audit = db.session.execute(
+        sa.select(Audit).where(Audit.id == audit_id)
+        .options(selectinload(Audit.team), selectinload(Audit.lead),
+                 selectinload(Audit.domains))
+    ).scalar_one_or_none()
+    if audit is None or not can_view_audit(user, audit):
+        abort(404)
+    return audit
+
+
+def item_or_404(audit: Audit, item_id: int) -> AuditItem:
+    item = db.session.execute(
+        sa.select(AuditItem).where(AuditItem.id == item_id, AuditItem.audit_id == audit.id)
+        .options(selectinload(AuditItem.owner), selectinload(AuditItem.updated_by),
+                 selectinload(AuditItem.domain), selectinload(AuditItem.readiness_item),
+                 selectinload(AuditItem.evidence).selectinload(Evidence.created_by),
+                 selectinload(AuditItem.comments).selectinload(Comment.author))
+    ).scalar_one_or_none()
+    if item is None:
+        abort(404)
+    item.audit = audit  # already loaded, with its team and scope
+    return item
+
+
+def evidence_or_404(item: AuditItem, evidence_id: int) -> Evidence:
+    for evidence in item.evidence:
+        if evidence.id == evidence_id:
+            return evidence
+    abort(404)
+
+
+def team_members(team_id: int) -> list[User]:
+    """Everyone in the team, active first, by name: the owners an item can have."""
+    return db.session.execute(
+        sa.select(User).join(Membership).where(Membership.team_id == team_id)
+        .order_by(User.active.desc(), User.name)
+        .options(selectinload(User.memberships))
+    ).scalars().all()
+
+
+# --- the audit page's numbers ------------------------------------------------------------
+
+@dataclass
+class DomainCount:
+    domain: Domain
+    counts: dict[str, int]
+    weight_met: int
+    weight_applicable: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def score(self) -> float | None:
+        return self.weight_met / self.weight_applicable if self.weight_applicable else None
+
+
+@dataclass
+class AuditSummary:
+    domains: list[DomainCount]
+    counts: dict[str, int] = field(default_factory=dict)
+    weight_met: int = 0
+    weight_applicable: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def decided(self) -> int:
+        """Items with a final answer: met, not met or not applicable."""
+        return sum(self.counts[s] for s in ("met", "not_met", "not_applicable"))
+
+    @property
+    def progress(self) -> float:
+        return self.decided / self.total if self.total else 0.0
+
+    @property
+    def score(self) -> float | None:
+        return self.weight_met / self.weight_applicable if self.weight_applicable else None
+
+    def share(self, status: str) -> int:
+        """Whole percent of items in `status`, for the stacked bar."""
+        return round(100 * self.counts[status] / self.total) if self.total else 0
+
+
+def _blank_counts() -> dict[str, int]:
+    return {s.value: 0 for s in STATUS_ORDER}
+
+
+def audit_summary(audit: Audit) -> AuditSummary:
+    """Counts by status and by domain, score and progress: one query over the tallies."""
+    rows = db.session.execute(
+        sa.select(AuditDomainTally, Domain).join(Domain)
+        .where(AuditDomainTally.audit_id == audit.id)
+        .order_by(Domain.position, Domain.code)
+    ).all()
+    summary = AuditSummary(domains=[], counts=_blank_counts())
+    for tally, domain in rows:
+        counts = {s.value: getattr(tally, s.value) for s in STATUS_ORDER}
+        summary.domains.append(DomainCount(domain, counts, tally.weight_met,
+                                           tally.weight_applicable))
+        for key, n in counts.items():
+            summary.counts[key] += n
+        summary.weight_met += tally.weight_met
+        summary.weight_applicable += tally.weight_applicable
+    return summary
+
+
+def summaries_for(audit_ids: list[int]) -> dict[int, AuditSummary]:
+    """Summaries of many audits (lists, queues) in one GROUP BY over their tallies."""
+    if not audit_ids:
+        return {}
+    t = AuditDomainTally
+    columns = [sa.func.sum(getattr(t, s.value)) for s in STATUS_ORDER]
+    rows = db.session.execute(
+        sa.select(t.audit_id, *columns, sa.func.sum(t.weight_met),
+                  sa.func.sum(t.weight_applicable))
+        .where(t.audit_id.in_(audit_ids)).group_by(t.audit_id)
+    ).all()
+    result = {}
+    for audit_id, *numbers in rows:
+        counts = {s.value: int(n or 0) for s, n in zip(STATUS_ORDER, numbers, strict=False)}
+        result[audit_id] = AuditSummary(domains=[], counts=counts,
+                                        weight_met=int(numbers[-2] or 0),
+                                        weight_applicable=int(numbers[-1] or 0))
+    for audit_id in audit_ids:
+        result.setdefault(audit_id, AuditSummary(domains=[], counts=_blank_counts()))
+    return result
+
+
+# --- the audit page's items ----------------------------------------------------------------
+
+@dataclass
+class ItemFilters:
+    """The audit page's filters, from GET query parameters (so they work without JS)."""
+
+    status: str = ""
+    owner: str = ""       # a user id, "none" for unassigned, or "" for anyone
+    domain: str = ""      # a domain code
+    criticality: str = ""
+    overdue: bool = False
+
+    @classmethod
+    def from_args(cls, args, domain_codes: set[str]) -> "ItemFilters":
+        status = args.get("status", "")
+        owner = args.get("owner", "")
+        domain = args.get("domain", "").upper()
+        criticality = args.get("criticality", "")
+        return cls(
+            status=status if status in {s.value for s in ItemStatus} else "",
+            owner=owner if owner == "none" or owner.isdigit() else "",
+            domain=domain if domain in domain_codes else "",
+            criticality=criticality if criticality in {c.value for c in Criticality} else "",
+            overdue=args.get("overdue") in ("1", "on", "true", "y"),
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.owner or self.domain or self.criticality
+                    or self.overdue)
+
+    def args(self, **override) -> dict:
+        """Query parameters for a link that keeps these filters and changes some."""
+        values = {"status": self.status, "owner": self.owner, "domain": self.domain,
+                  "criticality": self.criticality, "overdue": "1" if self.overdue else ""}
+        values.update(override)
+        return {k: v for k, v in values.items() if v}
+
+
+def late_clause(today: date):
+    """Due date passed and the work still open; overdue when the audit is being worked."""
+    return sa.and_(AuditItem.due_date < today, AuditItem.status.in_(OPEN_STATUSES))
+
+
+def due_soon_clause(today: date):
+    return sa.and_(AuditItem.due_date >= today, AuditItem.due_date <= due_soon_limit(today),
+                   AuditItem.status.in_(OPEN_STATUSES))
+
+
+def audit_items(audit: Audit, filters: ItemFilters, today: date) -> list[AuditItem]:
+    """The filtered items with their owners: two queries whatever their number."""
+    query = (sa.select(AuditItem).join(Domain, AuditItem.domain_id == Domain.id)
+             .where(AuditItem.audit_id == audit.id)
+             .order_by(Domain.position, AuditItem.code)
+             .options(selectinload(AuditItem.owner)))
+    if filters.status:
+        query = query.where(AuditItem.status == filters.status)
+    if filters.owner == "none":
+        query = query.where(AuditItem.owner_id.is_(None))
+    elif filters.owner:
+        query = query.where(AuditItem.owner_id == int(filters.owner))
+    if filters.domain:
+        query = query.where(Domain.code == filters.domain)
+    if filters.criticality:
+        query = query.where(AuditItem.criticality == filters.criticality)
+    if filters.overdue:
+        query = query.where(late_clause(today) if audit.is_editable else sa.false())
+    return db.session.execute(query).scalars().all()
+
+
+def evidence_counts(audit: Audit) -> dict[int, int]:
+    return dict(db.session.execute(
+        sa.select(Evidence.audit_item_id, sa.func.count(Evidence.id))
+        .join(AuditItem).where(AuditItem.audit_id == audit.id)
+        .group_by(Evidence.audit_item_id)
+    ).all())
+
+
+def overdue_count(audit: Audit, today: date) -> int:
+    """Nothing is overdue in an audit that is in review or signed off: it cannot be worked."""
+    if not audit.is_editable:
+        return 0
+    return db.session.execute(
+        sa.select(sa.func.count(AuditItem.id))
+        .where(AuditItem.audit_id == audit.id, late_clause(today))
+    ).scalar_one()
+
+
+def group_by_domain(items: list[AuditItem], summary: AuditSummary):
+    """[(DomainCount, [items])] in scope order; a domain without matching items is left out."""
+    by_domain: dict[int, list[AuditItem]] = {}
+    for item in items:
+        by_domain.setdefault(item.domain_id, []).append(item)
+    return [(d, by_domain[d.domain.id]) for d in summary.domains if d.domain.id in by_domain]
+
+
+def next_audit_of(audit: Audit) -> Audit | None:
+    """The team's audit for the following quarter, if someone already started it."""
+    return db.session.execute(
+        sa.select(Audit).where(Audit.team_id == audit.team_id,
+                               Audit.period == next_period(audit.period))
+    ).scalar_one_or_none()
+
+
+def sign_off_of(audit: Audit):
+    from tracker.reports.models import SignOff
+
+    if audit.state != AuditState.SIGNED_OFF:
+        return None
+    return db.session.execute(
+        sa.select(SignOff).where(SignOff.audit_id == audit.id)
+        .options(selectinload(SignOff.auditor))
+    ).scalar_one_or_none()
+
+
+def verdict_counts(audit: Audit) -> dict[str | None, int]:
+    """Items by auditor verdict (None: not reviewed yet)."""
+    rows = db.session.execute(
+        sa.select(AuditItem.verdict, sa.func.count(AuditItem.id))
+        .where(AuditItem.audit_id == audit.id).group_by(AuditItem.verdict)
+    ).all()
+    return {(v.value if v else None): n for v, n in rows}
+
+
+def items_needing_rework(audit: Audit) -> list[AuditItem]:
+    return db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit.id,
+                                   AuditItem.verdict == "needs_rework")
+        .order_by(AuditItem.code)
+    ).scalars().all()
+
+
+# --- history ----------------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "audit.start": "started the audit",
+    "audit.state": "opened the audit for work",
+    "audit.submit": "submitted the audit for review",
+    "audit.return": "sent the audit back",
+    "audit.sign_off": "signed the audit off",
+    "item.update": "changed",
+    "item.review": "reviewed",
+    "evidence.add": "added evidence",
+    "comment.add": "commented",
+}
+
+
+@dataclass
+class Change:
+    key: str
+    before: object
+    after: object
+
+
+@dataclass
+class HistoryEntry:
+    event: ActivityEvent
+    label: str
+    changes: list[Change]
+
+
+def _history(events: list[ActivityEvent]) -> list[HistoryEntry]:
+    entries = []
+    for event in events:
+        before = json.loads(event.before) if event.before else {}
+        after = json.loads(event.after) if event.after else {}
+        keys = [k for k in (*before, *after) if k != "sha256"]
+        changes = [Change(k, before.get(k), after.get(k)) for k in dict.fromkeys(keys)]
+        entries.append(HistoryEntry(event, ACTION_LABELS.get(event.action, event.action),
+                                    changes))
+    return entries
+
+
+def item_history(item: AuditItem) -> list[HistoryEntry]:
+    """Every activity event of the item, newest first."""
+    return _history(db.session.execute(
+        sa.select(ActivityEvent).where(ActivityEvent.audit_item_id == item.id)
+        .order_by(ActivityEvent.seq.desc()).options(selectinload(ActivityEvent.actor))
+    ).scalars().all())
+
+
+def audit_activity(audit: Audit, limit: int = 10) -> list[HistoryEntry]:
+    return _history(db.session.execute(
+        sa.select(ActivityEvent).where(ActivityEvent.audit_id == audit.id)
+        .order_by(ActivityEvent.seq.desc()).limit(limit)
+        .options(selectinload(ActivityEvent.actor))
+    ).scalars().all())
+
+
+# --- lists across audits --------------------------------------------------------------------
+
+@dataclass
+class AuditFilters:
+    team: int | None = None
+    period: str = ""
+    state: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "AuditFilters":
+        team = args.get("team", "")
+        state = args.get("state", "")
+        return cls(team=int(team) if team.isdigit() else None,
+                   period=args.get("period", "").strip().upper()[:7],
+                   state=state if state in {s.value for s in AuditState} else "")
+
+    def args(self) -> dict:
+        return {k: v for k, v in (("team", self.team), ("period", self.period),
+                                  ("state", self.state)) if v}
+
+
+def _visible(query, user: User):
+    if user.is_admin or user.is_auditor:
+        return query
+    return query.where(Audit.team_id.in_(member_team_ids(user)))
+
+
+def teams_led_by(user: User) -> list[Team]:
+    return db.session.execute(
+        sa.select(Team).where(Team.id.in_(lead_team_ids(user))).order_by(Team.name)
+    ).scalars().all()
+
+
+def scope_choices(previous: Audit | None) -> list[Domain]:
+    """The domains an audit can cover: the active ones, and those of the audit it follows."""
+    kept = [d.id for d in previous.domains] if previous else []
+    return db.session.execute(
+        sa.select(Domain).where(sa.or_(Domain.active, Domain.id.in_(kept)))
+        .order_by(Domain.position, Domain.code)
+    ).scalars().all()
+
+
+def visible_audits(user: User, filters: AuditFilters, page: int, per_page: int = 25):
+    query = _visible(sa.select(Audit), user).join(Team)
+    if filters.team:
+        query = query.where(Audit.team_id == filters.team)
+    if filters.period:
+        query = query.where(Audit.period == filters.period)
+    if filters.state:
+        query = query.where(Audit.state == filters.state)
+    query = query.order_by(Audit.period.desc(), Team.name).options(
+        selectinload(Audit.team), selectinload(Audit.lead))
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def visible_teams(user: User) -> list[Team]:
+    query = sa.select(Team).order_by(Team.name)
+    if not (user.is_admin or user.is_auditor):
+        query = query.where(Team.id.in_(member_team_ids(user)))
+    return db.session.execute(query).scalars().all()
+
+
+def visible_periods(user: User) -> list[str]:
+    return db.session.execute(
+        _visible(sa.select(Audit.period).distinct(), user).order_by(Audit.period.desc())
+    ).scalars().all()
+
+
+def teams_missing_period(user: User, period: str) -> list[Team]:
+    """Teams this user leads that have no audit for `period` yet."""
+    ids = lead_team_ids(user)
+    if not ids:
+        return []
+    taken = sa.select(Audit.team_id).where(Audit.period == period)
+    return db.session.execute(
+        sa.select(Team).where(Team.id.in_(ids), Team.id.not_in(taken)).order_by(Team.name)
+    ).scalars().all()
+
+
+def latest_audits_of(team_ids: list[int]) -> dict[int, Audit]:
+    """Each team's most recent audit (the one "Start next quarter" follows on from)."""
+    if not team_ids:
+        return {}
+    latest = (sa.select(Audit.team_id, sa.func.max(Audit.period).label("period"))
+              .where(Audit.team_id.in_(team_ids)).group_by(Audit.team_id).subquery())
+    rows = db.session.execute(
+        sa.select(Audit).join(latest, sa.and_(Audit.team_id == latest.c.team_id,
+                                              Audit.period == latest.c.period))
+    ).scalars().all()
+    return {a.team_id: a for a in rows}
+
+
+MY_ITEMS_VIEWS = {
+    "open": "Open",
+    "overdue": "Overdue",
+    "soon": "Due soon",
+    "all": "All, including decided",
+}
+
+
+def my_items_view(args) -> str:
+    """Which of MY_ITEMS_VIEWS a request asks for (?overdue=1, ?due=soon, ?show=all)."""
+    if args.get("overdue"):
+        return "overdue"
+    if args.get("due") == "soon":
+        return "soon"
+    return args.get("show") if args.get("show") in MY_ITEMS_VIEWS else "open"
+
+
+def my_items(user: User, today: date, *, view: str, page: int, per_page: int = 50):
+    """Items the user owns, overdue first, then by due date (soonest first, undated last).
+
+    open: work still to do in audits being worked (draft, in progress); overdue and soon:
+    the open ones past their due date or due within DUE_SOON_DAYS; all: every item of the
+    user's audits that are not signed off, whatever its status."""
+    working = Audit.state.in_(WORKING_STATES)
+    late = sa.and_(working, late_clause(today))
+    undated = sa.case((AuditItem.due_date.is_(None), 1), else_=0)
+    query = (sa.select(AuditItem).join(Audit)
+             .where(AuditItem.owner_id == user.id, Audit.team_id.in_(member_team_ids(user)))
+             .order_by(sa.case((late, 0), else_=1), undated, AuditItem.due_date, Audit.period,
+                       AuditItem.code)
+             .options(selectinload(AuditItem.audit).selectinload(Audit.team)))
+    query = query.where({
+        "open": sa.and_(working, AuditItem.status.in_(OPEN_STATUSES)),
+        "overdue": late,
+        "soon": sa.and_(working, due_soon_clause(today)),
+    }.get(view, Audit.state != AuditState.SIGNED_OFF))
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def due_soon_limit(today: date) -> date:
+    return today + timedelta(days=DUE_SOON_DAYS)
+
+
+def review_queue(user: User) -> list[Audit]:
+    """Audits waiting for review that this auditor may review: not their own teams'."""
+    return db.session.execute(
+        sa.select(Audit).where(Audit.state == AuditState.IN_REVIEW,
+                               Audit.team_id.not_in(member_team_ids(user) or [0]))
+        .order_by(Audit.submitted_at, Audit.id)
+        .options(selectinload(Audit.team), selectinload(Audit.lead))
+    ).scalars().all()
+
+
+def own_team_reviews(user: User) -> list[Audit]:
+    """Audits in review from the auditor's own teams: listed, but for someone else."""
+    ids = member_team_ids(user)
+    if not ids:
+        return []
+    return db.session.execute(
+        sa.select(Audit).where(Audit.state == AuditState.IN_REVIEW, Audit.team_id.in_(ids))
+        .order_by(Audit.submitted_at).options(selectinload(Audit.team))
+    ).scalars().all()

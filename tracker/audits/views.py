@@ -1,0 +1,516 @@
+"""Audit pages: thin views — load (or 404) → authorize → validate → service → commit once."""
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import send_file
+from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from tracker.audits import queries, service
+from tracker.audits.forms import (
+    NO_CHANGE,
+    UNASSIGNED,
+    BulkForm,
+    CommentForm,
+    EvidenceFileForm,
+    EvidenceLinkForm,
+    EvidenceNoteForm,
+    ItemForm,
+    ReturnForm,
+    SignOffForm,
+    StartAuditForm,
+    SubmitForm,
+    VerdictForm,
+)
+from tracker.audits.models import STATUS_LABELS, Audit, AuditItem, AuditState, EvidenceKind
+from tracker.audits.service import RuleViolation, StaleItem
+from tracker.audits.storage import evidence_path, format_size, size_limit_message
+from tracker.auth.permissions import (
+    can_add_evidence,
+    can_comment,
+    can_manage_audit,
+    can_return,
+    can_review,
+    can_sign_off,
+    can_start_any_audit,
+    can_start_audit,
+    can_start_next_quarter,
+    can_submit,
+    can_update_item,
+    is_member,
+)
+from tracker.extensions import db
+from tracker.forms import attach_error
+
+bp = Blueprint("audits", __name__)
+
+OPEN_GROUPS_UP_TO = 40  # more matching items than this: domain groups start collapsed
+
+
+class Refused(Exception):
+    """An action this user cannot take here, with the reason and what to do instead."""
+
+    def __init__(self, message: str, status: int = 403, audit: Audit | None = None):
+        super().__init__(message)
+        self.message, self.status, self.audit = message, status, audit
+
+
+@bp.errorhandler(Refused)
+def refused(exc: Refused):
+    db.session.rollback()
+    return render_template("audits/refused.html", message=exc.message, audit=exc.audit,
+                           status=exc.status), exc.status
+
+
+def _require(allowed: bool, audit: Audit | None = None, message: str | None = None) -> None:
+    if not allowed:
+        raise Refused(message or "You do not have permission to do that. If you think you "
+                                 "should, ask your team lead or an admin.", 403, audit)
+
+
+def _require_open(audit: Audit) -> None:
+    """A submitted or signed-off audit refuses every edit, saying why (409)."""
+    if message := service.closed_message(audit):
+        raise Refused(message, 409, audit)
+
+
+def _require_in_review(audit: Audit) -> None:
+    if audit.state != AuditState.IN_REVIEW:
+        raise Refused("Only an audit that is in review can be reviewed, sent back or signed "
+                      f"off; this one is {_state_label(audit)}.", 409, audit)
+    if current_user.is_auditor and is_member(current_user, audit.team_id):
+        raise Refused(f"You are a member of {audit.team.name}, so you cannot review or sign "
+                      "off its audit. Another auditor must.", 403, audit)
+
+
+def _state_label(audit: Audit) -> str:
+    return audit.state.value.replace("_", " ")
+
+
+REFUSED = object()
+
+
+def _attempt(form, action, *args, **kwargs):
+    """Call a service as the current user for a validated form, and commit; on a refusal roll
+    back and put the message next to its field. Returns the service's result, or REFUSED."""
+    try:
+        result = action(current_user, *args, **kwargs)
+    except RuleViolation as exc:
+        db.session.rollback()
+        attach_error(form, exc.field, exc.message)
+        return REFUSED
+    db.session.commit()
+    return result
+
+
+def _page() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+# --- lists -------------------------------------------------------------------------------
+
+@bp.get("/audits/")
+@login_required
+def index():
+    today = date.today()
+    filters = queries.AuditFilters.from_args(request.args)
+    page = queries.visible_audits(current_user, filters, _page())
+    summaries = queries.summaries_for([a.id for a in page.items])
+    current = service.period_for(today)
+    missing = queries.teams_missing_period(current_user, current)
+    return render_template(
+        "audits/index.html", page=page, summaries=summaries, filters=filters,
+        teams=queries.visible_teams(current_user), periods=queries.visible_periods(current_user),
+        states=list(AuditState), current_period=current, missing=missing,
+        latest=queries.latest_audits_of([t.id for t in missing]),
+    )
+
+
+@bp.get("/audits/my-items")  # the same page under the audits path (make bench asks for it)
+@bp.get("/my-items")  # registered first: the address url_for builds
+@login_required
+def my_items():
+    today = date.today()
+    view = queries.my_items_view(request.args)
+    page = queries.my_items(current_user, today, view=view, page=_page())
+    return render_template("audits/my_items.html", page=page, view=view,
+                           views=queries.MY_ITEMS_VIEWS, today=today,
+                           due_soon=queries.due_soon_limit(today),
+                           open_statuses=service.OPEN_STATUSES)
+
+
+@bp.get("/review")
+@login_required
+def review_queue():
+    _require(current_user.is_auditor, message="The review queue is for auditors.")
+    audits = queries.review_queue(current_user)
+    return render_template("audits/review_queue.html", audits=audits,
+                           summaries=queries.summaries_for([a.id for a in audits]),
+                           own_team=queries.own_team_reviews(current_user))
+
+
+# --- starting an audit ---------------------------------------------------------------------
+
+@bp.route("/audits/new", methods=["GET", "POST"])
+@login_required
+def new():
+    _require(can_start_any_audit(current_user),
+             message="Only a team lead can start an audit. Ask your team lead.")
+    previous = None
+    previous_id = request.values.get("previous", request.values.get("previous_id", ""))
+    if previous_id.isdigit():
+        previous = queries.audit_or_404(current_user, int(previous_id))
+        _require(can_start_next_quarter(current_user, previous), previous,
+                 f"Only a lead of {previous.team.name} can start its next audit.")
+    teams = [previous.team] if previous else queries.teams_led_by(current_user)
+    domains = queries.scope_choices(previous)
+    form = StartAuditForm()
+    form.team_id.choices = [(t.id, t.name) for t in teams]
+    form.domains.choices = [(d.id, f"{d.code} · {d.name}") for d in domains]
+    if previous:  # the quarter after it, whatever was posted
+        form.period.data = service.next_period(previous.period)
+    if request.method == "GET":
+        form.fill_defaults(period=form.period.data or service.period_for(date.today()),
+                           team_id=request.args.get("team", type=int), previous=previous,
+                           domain_ids=[d.id for d in previous.domains] if previous
+                           else [d.id for d in domains if d.active])
+    elif form.validate_on_submit():
+        team = next(t for t in teams if t.id == form.team_id.data)
+        _require(can_start_audit(current_user, team.id))
+        chosen = [d for d in domains if d.id in set(form.domains.data or [])]
+        if previous:
+            audit = _attempt(form, service.start_next_quarter, previous, domains=chosen,
+                             due_date=form.due_date.data)
+        else:
+            audit = _attempt(form, service.start_audit, team, form.period.data, chosen,
+                             due_date=form.due_date.data)
+        if audit is not REFUSED:
+            flash(f"Started the {audit.period} audit of {audit.team.name} with "
+                  f"{len(audit.items)} items. Assign owners, then open it for work.", "success")
+            return redirect(url_for("audits.detail", audit_id=audit.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("audits/new.html", form=form, previous=previous), status
+
+
+# --- the audit page ---------------------------------------------------------------------------
+
+@bp.get("/audits/<int:audit_id>")
+@login_required
+def detail(audit_id):
+    return _render_detail(queries.audit_or_404(current_user, audit_id))
+
+
+def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:
+    choices = [(NO_CHANGE, "— keep —")] if keep else []
+    choices.append((UNASSIGNED, "Unassigned"))
+    choices += [(str(u.id), u.name if u.active else f"{u.name} (deactivated)") for u in members]
+    return choices
+
+
+def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: int = 200):
+    today = date.today()
+    summary = queries.audit_summary(audit)
+    filters = queries.ItemFilters.from_args(request.args,
+                                            {d.domain.code for d in summary.domains})
+    items = queries.audit_items(audit, filters, today)
+    members = queries.team_members(audit.team_id)
+    if bulk_form is None and can_manage_audit(current_user, audit):
+        bulk_form = BulkForm(formdata=None)
+    if bulk_form is not None:
+        bulk_form.owner_id.choices = _owner_choices(members, keep=True)
+    lead_here = can_start_next_quarter(current_user, audit)
+    return render_template(
+        "audits/detail.html", audit=audit, summary=summary, filters=filters,
+        groups=queries.group_by_domain(items, summary), item_count=len(items),
+        open_groups=len(items) <= OPEN_GROUPS_UP_TO, members=members,
+        evidence=queries.evidence_counts(audit), overdue=queries.overdue_count(audit, today),
+        sign_off=queries.sign_off_of(audit), activity=queries.audit_activity(audit),
+        next_audit=queries.next_audit_of(audit) if lead_here else None,
+        bulk_form=bulk_form, selected=set(bulk_form.item_ids.data or []) if bulk_form else set(),
+        today=today, open_statuses=service.OPEN_STATUSES, status_labels=STATUS_LABELS,
+    ), status
+
+
+@bp.post("/audits/<int:audit_id>/open")
+@login_required
+def open_for_work(audit_id):
+    audit = queries.audit_or_404(current_user, audit_id)
+    _require_open(audit)
+    _require(can_manage_audit(current_user, audit), audit,
+             f"Only a lead of {audit.team.name} can open its audit for work.")
+    if SubmitForm().validate_on_submit():
+        service.open_audit(current_user, audit)
+        db.session.commit()
+        flash("The audit is open for work: the team can update items and attach evidence.",
+              "success")
+    return redirect(url_for("audits.detail", audit_id=audit.id))
+
+
+@bp.post("/audits/<int:audit_id>/bulk")
+@login_required
+def bulk(audit_id):
+    audit = queries.audit_or_404(current_user, audit_id)
+    _require_open(audit)
+    _require(can_manage_audit(current_user, audit), audit,
+             f"Only a lead of {audit.team.name} can change many items at once.")
+    form = BulkForm()
+    members = queries.team_members(audit.team_id)
+    form.owner_id.choices = _owner_choices(members, keep=True)
+    if form.validate_on_submit():
+        changes = {}
+        if form.owner_id.data != NO_CHANGE:
+            changes["owner"] = (None if form.owner_id.data == UNASSIGNED else
+                                next(u for u in members if str(u.id) == form.owner_id.data))
+        if form.due_date.data:
+            changes["due_date"] = form.due_date.data
+        if form.status.data != NO_CHANGE:
+            changes["status"] = form.status.data
+        if form.justification.data:
+            changes["justification"] = form.justification.data
+        count = _attempt(form, service.bulk_update, audit, form.item_ids.data or [], **changes)
+        if count is not REFUSED:
+            flash(f"Updated {count} item{'s' if count != 1 else ''}.", "success")
+            return redirect(url_for("audits.detail", audit_id=audit.id, **request.args))
+    return _render_detail(audit, bulk_form=form, status=422)
+
+
+# --- submit, review, return, sign off ---------------------------------------------------------
+
+@bp.route("/audits/<int:audit_id>/submit", methods=["GET", "POST"])
+@login_required
+def submit(audit_id):
+    audit = queries.audit_or_404(current_user, audit_id)
+    _require_open(audit)
+    _require(can_submit(current_user, audit), audit,
+             f"Only a lead of {audit.team.name} can submit its audit for review.")
+    form = SubmitForm()
+    if form.validate_on_submit():
+        service.submit_for_review(current_user, audit)
+        db.session.commit()
+        flash("Submitted for review. The items are read-only until an auditor sends the audit "
+              "back or signs it off.", "success")
+        return redirect(url_for("audits.detail", audit_id=audit.id))
+    today = date.today()
+    return render_template("audits/submit.html", audit=audit, form=form,
+                           summary=queries.audit_summary(audit),
+                           overdue=queries.overdue_count(audit, today))
+
+
+def _render_review(audit: Audit, *, return_form=None, status=200):
+    return render_template("audits/review.html", audit=audit,
+                           summary=queries.audit_summary(audit),
+                           verdicts=queries.verdict_counts(audit),
+                           rework=queries.items_needing_rework(audit),
+                           return_form=return_form or ReturnForm(formdata=None)), status
+
+
+@bp.get("/audits/<int:audit_id>/review")
+@login_required
+def review(audit_id):
+    audit = queries.audit_or_404(current_user, audit_id)
+    _require_in_review(audit)
+    _require(can_review(current_user, audit), audit, "Only an auditor can review audits.")
+    return _render_review(audit)
+
+
+@bp.post("/audits/<int:audit_id>/return")
+@login_required
+def return_audit(audit_id):
+    audit = queries.audit_or_404(current_user, audit_id)
+    _require_in_review(audit)
+    _require(can_return(current_user, audit), audit, "Only an auditor can send an audit back.")
+    form = ReturnForm()
+    if form.validate_on_submit() and _attempt(
+            form, service.return_audit, audit, form.reason.data) is not REFUSED:
+        flash(f"Sent back to {audit.team.name} with your reason.", "success")
+        return redirect(url_for("audits.detail", audit_id=audit.id))
+    return _render_review(audit, return_form=form, status=422)
+
+
+@bp.route("/audits/<int:audit_id>/sign-off", methods=["GET", "POST"])
+@login_required
+def sign_off(audit_id):
+    from tracker.reports import service as reports
+
+    audit = queries.audit_or_404(current_user, audit_id)
+    _require_in_review(audit)
+    _require(can_sign_off(current_user, audit), audit, "Only an auditor can sign off audits.")
+    form = SignOffForm()
+    if form.validate_on_submit() and _attempt(
+            form, reports.sign_off, audit, form.statement.data) is not REFUSED:
+        flash(f"Signed off the {audit.period} audit of {audit.team.name}. It is now "
+              "read-only for everyone.", "success")
+        return redirect(url_for("audits.detail", audit_id=audit.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("audits/sign_off.html", audit=audit, form=form,
+                           summary=queries.audit_summary(audit),
+                           verdicts=queries.verdict_counts(audit)), status
+
+
+# --- one item ----------------------------------------------------------------------------------
+
+def _load_item(audit_id: int, item_id: int) -> AuditItem:
+    audit = queries.audit_or_404(current_user, audit_id)
+    return queries.item_or_404(audit, item_id)
+
+
+def _item_form(item: AuditItem, members, manage: bool, *, submitted: bool) -> ItemForm:
+    if submitted:
+        form = ItemForm()
+    else:
+        form = ItemForm(formdata=None, status=item.status.value, justification=item.justification,
+                        owner_id=str(item.owner_id) if item.owner_id else UNASSIGNED,
+                        due_date=item.due_date, version=item.version)
+    if manage:
+        form.owner_id.choices = _owner_choices(members, keep=False)
+    else:
+        del form.owner_id
+        del form.due_date
+    return form
+
+
+def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | None = None,
+                 version: int | None = None, **forms):
+    audit = item.audit
+    manage = can_manage_audit(current_user, audit)
+    members = queries.team_members(audit.team_id) if manage else []
+    forms.setdefault("item_form", _item_form(item, members, manage, submitted=False))
+    forms.setdefault("file_form", EvidenceFileForm(formdata=None))
+    forms.setdefault("link_form", EvidenceLinkForm(formdata=None))
+    forms.setdefault("note_form", EvidenceNoteForm(formdata=None))
+    forms.setdefault("comment_form", CommentForm(formdata=None))
+    forms.setdefault("verdict_form", VerdictForm(
+        formdata=None, verdict=item.verdict.value if item.verdict else None,
+        note=item.verdict_note))
+    return render_template(
+        "audits/item.html", audit=audit, item=item, history=queries.item_history(item),
+        conflict=conflict, version=item.version if version is None else version,
+        max_size=format_size(current_app.config["MAX_EVIDENCE_BYTES"]),
+        today=date.today(), open_statuses=service.OPEN_STATUSES, **forms,
+    ), status
+
+
+@bp.get("/audits/<int:audit_id>/items/<int:item_id>")
+@login_required
+def item(audit_id, item_id):
+    return _render_item(_load_item(audit_id, item_id))
+
+
+@bp.post("/audits/<int:audit_id>/items/<int:item_id>")
+@login_required
+def update_item(audit_id, item_id):
+    item = _load_item(audit_id, item_id)
+    audit = item.audit
+    _require_open(audit)
+    _require(can_update_item(current_user, item), audit,
+             f"Only members of {audit.team.name} can update its items.")
+    manage = can_manage_audit(current_user, audit)
+    members = queries.team_members(audit.team_id) if manage else []
+    form = _item_form(item, members, manage, submitted=True)
+    if not form.validate_on_submit():
+        return _render_item(item, item_form=form, version=form.version.data, status=422)
+    changes = {"status": form.status.data, "justification": form.justification.data}
+    if manage:
+        changes["due_date"] = form.due_date.data
+        changes["owner"] = next((u for u in members if str(u.id) == form.owner_id.data), None)
+    try:
+        service.update_item(current_user, item, expected_version=form.version.data, **changes)
+    except StaleItem as exc:
+        db.session.rollback()
+        current = _load_item(audit_id, item_id)
+        # What they typed stays in the form; the version becomes the one now shown, so saving
+        # again is a deliberate choice made after seeing the newer values.
+        return _render_item(current, item_form=form, conflict=exc, version=current.version,
+                            status=409)
+    except RuleViolation as exc:
+        db.session.rollback()
+        attach_error(form, exc.field, exc.message)
+        return _render_item(_load_item(audit_id, item_id), item_form=form,
+                            version=form.version.data, status=422)
+    db.session.commit()
+    flash(f"Saved {item.code}.", "success")
+    return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id))
+
+
+@bp.post("/audits/<int:audit_id>/items/<int:item_id>/evidence")
+@login_required
+def add_evidence(audit_id, item_id):
+    item = _load_item(audit_id, item_id)
+    audit = item.audit
+    _require_open(audit)
+    _require(can_add_evidence(current_user, item), audit,
+             "Only members of the team, other than auditors, can attach evidence.")
+    try:
+        kind = request.form.get("kind")
+    except RequestEntityTooLarge:
+        form = EvidenceFileForm(formdata=None)
+        attach_error(form, "file", size_limit_message(current_app.config["MAX_EVIDENCE_BYTES"]))
+        return _render_item(item, file_form=form, status=413)
+    if kind == EvidenceKind.FILE:
+        form, name = EvidenceFileForm(), "file_form"
+    elif kind == EvidenceKind.URL:
+        form, name = EvidenceLinkForm(), "link_form"
+    elif kind == EvidenceKind.NOTE:
+        form, name = EvidenceNoteForm(), "note_form"
+    else:
+        abort(400)
+    if form.validate_on_submit():
+        given = ({"upload": form.file.data.stream, "filename": form.file.data.filename}
+                 if kind == EvidenceKind.FILE else {kind: form[kind].data})
+        if _attempt(form, service.add_evidence, item, **given) is not REFUSED:
+            flash(f"Evidence added to {item.code}.", "success")
+            return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,
+                                    _anchor="evidence"))
+    return _render_item(_load_item(audit_id, item_id), status=422, **{name: form})
+
+
+@bp.get("/audits/<int:audit_id>/items/<int:item_id>/evidence/<int:evidence_id>")
+@login_required
+def download_evidence(audit_id, item_id, evidence_id):
+    evidence = queries.evidence_or_404(_load_item(audit_id, item_id), evidence_id)
+    if evidence.kind != EvidenceKind.FILE:
+        abort(404)
+    path = evidence_path(evidence.sha256)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=evidence.content_type, as_attachment=True,
+                         download_name=evidence.filename or "evidence", max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/audits/<int:audit_id>/items/<int:item_id>/comments")
+@login_required
+def comment(audit_id, item_id):
+    item = _load_item(audit_id, item_id)
+    audit = item.audit
+    if audit.is_frozen:
+        raise Refused(service.closed_message(audit), 409, audit)
+    _require(can_comment(current_user, item), audit,
+             "Only the team and auditors can comment on its items.")
+    form = CommentForm()
+    if form.validate_on_submit() and _attempt(
+            form, service.add_comment, item, form.body.data) is not REFUSED:
+        flash("Comment added.", "success")
+        return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,
+                                _anchor="comments"))
+    return _render_item(_load_item(audit_id, item_id), comment_form=form, status=422)
+
+
+@bp.post("/audits/<int:audit_id>/items/<int:item_id>/verdict")
+@login_required
+def verdict(audit_id, item_id):
+    item = _load_item(audit_id, item_id)
+    audit = item.audit
+    _require_in_review(audit)
+    _require(can_review(current_user, audit), audit, "Only an auditor can review items.")
+    form = VerdictForm()
+    if form.validate_on_submit() and _attempt(
+            form, service.review_item, item, form.verdict.data, form.note.data) is not REFUSED:
+        outcome = "accepted" if form.verdict.data == "accepted" else "sent back for rework"
+        flash(f"{item.code}: {outcome}.", "success")
+        return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id))
+    return _render_item(_load_item(audit_id, item_id), verdict_form=form, status=422)
