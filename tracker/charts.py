@@ -126,8 +126,10 @@ class Series:
 
 
 def line_chart(x_labels: list[str], series: list[Series], *, title: str, width: int = 640,
-               height: int = 240, table: bool = True, as_table: bool = False) -> Markup:
-    """Scores (0..1) over periods, one line per series, y axis 0–100%."""
+               height: int = 240, table: bool = True, as_table: bool = False,
+               table_series: list[Series] | None = None) -> Markup:
+    """Scores (0..1) over periods, one line per series, y axis 0–100%. `table_series`, when
+    given, is what the table lists (more rows than a chart can show lines)."""
     uid = _uid("lc")
     left, right, top, bottom = 44, 36, 16, 44
     legend_rows = (len(series) + 2) // 3
@@ -176,7 +178,7 @@ def line_chart(x_labels: list[str], series: list[Series], *, title: str, width: 
     rows = "".join(
         f'<tr><th scope="row">{_e(s.name)}</th>' + "".join(
             f'<td class="num">{"—" if v is None else f"{v * 100:.0f}%"}</td>' for v in s.values)
-        + "</tr>" for s in series)
+        + "</tr>" for s in (series if table_series is None else table_series))
     tbl = (f'<table class="table table-compact"><caption class="visually-hidden">{_e(title)}'
            f'</caption><thead><tr><th scope="col"></th>{head}</tr></thead><tbody>{rows}'
            f'</tbody></table>')

@@ -36,7 +36,7 @@ def independent():
     assert len(rows) > 500  # the demo is big enough to mean something
     for team, period, state, domain, status, crit, due in rows:
         w = WEIGHT[crit.value]
-        for key in ((team, period, domain), (team, period)):
+        for key in ((team, period, domain), (team, period), (period,)):
             if status.value != "not_applicable":
                 applicable[key] += w
             if status.value == "met":
@@ -89,6 +89,8 @@ def test_overview_numbers_equal_an_independent_computation(demo):
                                  f"/audits/{audit_id}?criticality=critical&status=not_met")
             checked_overdue += overdue[(team.id, period)]
             checked_critical += critical[(team.id, period)]
+        assert (f'<span class="value">{pct(score((period,)))}</span><span class="label">'
+                "readiness score of the organisation") in html
         total_overdue = sum(overdue[(t.id, period)] for t in teams)
         assert f'<span class="value">{total_overdue}</span><span class="label">overdue' in html
         for state in ("draft", "in_progress", "in_review", "signed_off"):

@@ -101,3 +101,31 @@ def test_domain_hub_shows_each_teams_latest_status(client, login_as, two_teams):
     table = table_with_header(client.get("/library/DV").get_data(as_text=True), "Code",
                               contains="Control")
     assert [c[0] for c in table[0]][-1] == "Alpha 2026-Q4"
+
+
+def test_a_large_organisation_pages_its_teams_and_counts_them_all(client, login_as, people,
+                                                                   library):
+    import random
+
+    from tests.dashboard.conftest import build_teams
+
+    today = date.today()
+    teams = build_teams("Org", 28, ["2026-Q4"], domains("DV"), random.Random(4),
+                        due_dates=[today - timedelta(days=2), today + timedelta(days=30)])
+    overdue = db.session.execute(
+        sa.select(sa.func.count(AuditItem.id))
+        .where(AuditItem.status.in_(["not_started", "in_progress", "blocked"]),
+               AuditItem.due_date < today)).scalar_one()
+    login_as("admin")
+    first = client.get("/dashboard?view=table").get_data(as_text=True)
+    second = client.get("/dashboard?view=table&page=2").get_data(as_text=True)
+    names = sorted(t.name for t in teams) + ["Alpha", "Beta"]
+    shown = heatmap_rows(first) + heatmap_rows(second)
+    assert len(heatmap_rows(first)) == 25 and sorted(shown) == sorted(names)
+    assert "teams 1–25 of 30" in first and "teams 26–30 of 30" in second
+    for html in (first, second):  # the totals are over every team, whichever page
+        assert f'<span class="value">{overdue}</span><span class="label">overdue' in html
+    # The domain hub switches to counts per status instead of 30 team columns.
+    hub = client.get("/library/DV").get_data(as_text=True)
+    assert "Teams&#39; latest audits" in hub or "Teams' latest audits" in hub
+    assert "(30 teams)" in hub

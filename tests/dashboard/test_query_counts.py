@@ -116,4 +116,4 @@ def test_page_query_counts_are_the_same_at_ten_times_the_data(
         sa.select(sa.func.count(AuditItem.id))).scalar_one() >= 10 * items_before
     after = measure()
     assert after == before
-    assert max(before[0].values()) <= 20, before
+    assert max(before[0].values()) <= 25, before  # and a small number to begin with

@@ -43,17 +43,45 @@ def _scoped(stmt, team_ids):
 # --- the filters behind every number ----------------------------------------------------
 # These are the definitions the audit page's query parameters apply
 # (/audits/<id>?overdue=1, ?status=not_met&criticality=critical, ?domain=DV), so a number
-# and the list it links to always agree.
+# and the list it links to always agree. Both counts are index ranges per audit
+# (migration 0002_dashboard), never a read of every item of the quarter.
 
 def overdue_clause(today: date):
-    """Due date passed, work still open, in an audit the team can still work on."""
-    return sa.and_(AuditItem.due_date < today, AuditItem.status.in_(PENDING),
-                   Audit.state.in_(OPEN_AUDIT_STATES))
+    """Due date passed, work still open (not started, in progress, blocked), in an audit the
+    team can still work on (draft or in progress)."""
+    return sa.and_(
+        AuditItem.status.in_(PENDING), AuditItem.due_date < today,
+        AuditItem.audit_id.in_(sa.select(Audit.id).where(Audit.state.in_(OPEN_AUDIT_STATES))))
 
 
 def critical_not_met_clause():
-    return sa.and_(AuditItem.criticality == Criticality.CRITICAL,
-                   AuditItem.status == ItemStatus.NOT_MET)
+    return sa.and_(AuditItem.status == ItemStatus.NOT_MET,
+                   AuditItem.criticality == Criticality.CRITICAL)
+
+
+def _period_audit_ids(period: str, team_ids):
+    return _scoped(sa.select(Audit.id).where(Audit.period == period), team_ids)
+
+
+def item_alerts(audit_ids, today: date) -> dict[int, tuple[int, int]]:
+    """{audit_id: (overdue, critical not met)} for a list (or select) of audit ids."""
+    counts: dict[int, list[int]] = {}
+    for k, clause in enumerate((overdue_clause(today), critical_not_met_clause())):
+        for audit_id, n in db.session.execute(
+            sa.select(AuditItem.audit_id, sa.func.count())
+            .where(AuditItem.audit_id.in_(audit_ids), clause).group_by(AuditItem.audit_id)
+        ):
+            counts.setdefault(audit_id, [0, 0])[k] = n
+    return {audit_id: (o, c) for audit_id, (o, c) in counts.items()}
+
+
+def item_alert_totals(period: str, team_ids, today: date) -> tuple[int, int]:
+    """(overdue, critical not met) over every audit of the period in scope."""
+    audit_ids = _period_audit_ids(period, team_ids)
+    return tuple(db.session.execute(
+        sa.select(sa.func.count()).select_from(AuditItem)
+        .where(AuditItem.audit_id.in_(audit_ids), clause)).scalar_one()
+        for clause in (overdue_clause(today), critical_not_met_clause()))
 
 
 # --- pickers and lists ------------------------------------------------------------------
@@ -78,11 +106,9 @@ def history_window(period: str, available: list[str]) -> list[str]:
     return sorted(older[:HISTORY_QUARTERS])
 
 
-def teams(team_ids=None) -> list[Team]:
+def teams_select(team_ids=None):
     stmt = sa.select(Team).order_by(Team.name)
-    if team_ids is not None:
-        stmt = stmt.where(Team.id.in_(team_ids))
-    return list(db.session.execute(stmt).scalars())
+    return stmt if team_ids is None else stmt.where(Team.id.in_(team_ids))
 
 
 def active_domains() -> list[Domain]:
@@ -128,7 +154,7 @@ def _tally_sums():
 def audit_summaries(period: str, team_ids=None, *, today: date | None = None,
                     team_id: int | None = None) -> dict[int, AuditSummary]:
     """Each team's audit of `period` (team_id → summary): tallies summed in one GROUP BY,
-    overdue and critical-not-met counted in a second."""
+    then the overdue and critical-not-met counts of those audits."""
     stmt = _scoped(
         sa.select(Audit.id, Audit.team_id, Audit.period, Audit.state, Audit.due_date,
                   *_tally_sums())
@@ -148,25 +174,11 @@ def audit_summaries(period: str, team_ids=None, *, today: date | None = None,
             weight_met=int(row["weight_met"]), weight_applicable=int(row["weight_applicable"]))
         summaries[summary.team_id] = by_audit[summary.audit_id] = summary
     if by_audit:
-        for audit_id, overdue, critical in item_alerts(list(by_audit), today or date.today()):
+        for audit_id, (overdue, critical) in item_alerts(list(by_audit),
+                                                         today or date.today()).items():
             by_audit[audit_id].overdue = overdue
             by_audit[audit_id].critical_not_met = critical
     return summaries
-
-
-def item_alerts(audit_ids: list[int], today: date):
-    """(audit_id, overdue, critical not met) for the given audits: one GROUP BY over their
-    items, narrowed by the index on audit_items.audit_id."""
-    overdue = overdue_clause(today)
-    critical = critical_not_met_clause()
-    return db.session.execute(
-        sa.select(AuditItem.audit_id,
-                  sa.func.sum(sa.case((overdue, 1), else_=0)),
-                  sa.func.sum(sa.case((critical, 1), else_=0)))
-        .join(Audit, Audit.id == AuditItem.audit_id)
-        .where(AuditItem.audit_id.in_(audit_ids), sa.or_(overdue, critical))
-        .group_by(AuditItem.audit_id)
-    ).all()
 
 
 def audits_by_state(period: str, team_ids=None) -> dict[str, int]:
@@ -208,14 +220,14 @@ def score_history(window: list[str], team_ids=None, *, team_id: int | None = Non
     return db.session.execute(stmt).all()
 
 
-def organisation_history(window: list[str], team_ids=None) -> dict[str, float | None]:
-    """The score of every team in scope taken together, per quarter."""
+def organisation_score(period: str, team_ids=None) -> tuple[float | None, int]:
+    """The score of every team in scope taken together for one quarter, and its audits."""
     t = AuditDomainTally
-    rows = db.session.execute(_scoped(
-        sa.select(Audit.period, sa.func.sum(t.weight_met), sa.func.sum(t.weight_applicable))
-        .join(Audit, Audit.id == t.audit_id)
-        .where(Audit.period.in_(window)).group_by(Audit.period), team_ids)).all()
-    return {period: score(wm, wa) for period, wm, wa in rows}
+    wm, wa, audits = db.session.execute(_scoped(
+        sa.select(sa.func.sum(t.weight_met), sa.func.sum(t.weight_applicable),
+                  sa.func.count(sa.distinct(t.audit_id)))
+        .join(Audit, Audit.id == t.audit_id).where(Audit.period == period), team_ids)).one()
+    return score(wm, wa), int(audits or 0)
 
 
 # --- my work ------------------------------------------------------------------------------
@@ -352,14 +364,20 @@ def quarter_diff(current: Audit, previous: Audit | None) -> QuarterDiff:
 
 # --- status of library items in each team's latest audit -------------------------------
 
+# Beyond this many teams a table of items × teams stops being readable: the pages show the
+# count of teams in each status per item instead.
+MAX_TEAM_COLUMNS = 12
+
+
 def latest_audits(team_ids=None):
-    """A subquery of each team's newest audit (by period): audit_id, team_id, period."""
-    rank = sa.func.row_number().over(partition_by=Audit.team_id,
-                                     order_by=Audit.period.desc()).label("rank")
-    ranked = _scoped(sa.select(Audit.id.label("audit_id"), Audit.team_id, Audit.period, rank),
-                     team_ids).subquery("ranked")
-    return (sa.select(ranked.c.audit_id, ranked.c.team_id, ranked.c.period)
-            .where(ranked.c.rank == 1).subquery("latest"))
+    """A subquery of each team's newest audit (by period): audit_id, team_id, period. Both
+    steps read the (team_id, period) unique index."""
+    newest = _scoped(sa.select(Audit.team_id, sa.func.max(Audit.period).label("period"))
+                     .group_by(Audit.team_id), team_ids).subquery("newest")
+    return (sa.select(Audit.id.label("audit_id"), Audit.team_id, Audit.period)
+            .join(newest, sa.and_(newest.c.team_id == Audit.team_id,
+                                  newest.c.period == Audit.period))
+            .subquery("latest"))
 
 
 @dataclass
@@ -368,18 +386,25 @@ class TeamColumn:
     name: str
     audit_id: int | None
     period: str | None
-    linkable: bool = False  # whether the viewer may open this team's audit pages
 
 
 @dataclass
 class ItemStatusGrid:
-    """Readiness items × teams: each cell the item's status in the team's latest audit."""
+    """Readiness items × teams: each cell the item's status in the team's latest audit —
+    or, for more than MAX_TEAM_COLUMNS teams (`compact`), per item the number of teams in
+    each status."""
 
     teams: list[TeamColumn]
     cells: dict[tuple[int, int], tuple[ItemStatus, int, int]]  # (item, team) → status, ids
+    counts: dict[int, dict[str, int]] = field(default_factory=dict)  # compact: item → counts
+    compact: bool = False
 
     def cell(self, readiness_item_id: int, team_id: int):
         return self.cells.get((readiness_item_id, team_id))
+
+    def status_counts(self, readiness_item_id: int) -> list[tuple[str, int]]:
+        counts = self.counts.get(readiness_item_id, {})
+        return [(s, counts[s]) for s in STATUS_COLUMNS if counts.get(s)]
 
     def gaps(self, items) -> list[tuple[TeamColumn, list[str]]]:
         """Per team, the codes of these items that are unmet in its latest audit."""
@@ -393,22 +418,33 @@ class ItemStatusGrid:
 
 
 def item_status_grid(team_ids=None, *, domain_id: int | None = None,
-                     readiness_item_ids: list[int] | None = None) -> ItemStatusGrid:
-    """Two statements: the teams with their latest audit, and the matching audit items."""
+                     readiness_item_ids: list[int] | None = None,
+                     compact_allowed: bool = True) -> ItemStatusGrid:
+    """Two statements: the teams with their latest audit, then the matching audit items
+    (or, compact, their count per item and status)."""
     latest = latest_audits(team_ids)
     team_stmt = (sa.select(Team.id, Team.name, latest.c.audit_id, latest.c.period)
                  .outerjoin(latest, latest.c.team_id == Team.id).order_by(Team.name))
     if team_ids is not None:
         team_stmt = team_stmt.where(Team.id.in_(team_ids))
-    columns = [TeamColumn(*row) for row in db.session.execute(team_stmt)]
-    stmt = (sa.select(AuditItem.readiness_item_id, latest.c.team_id, AuditItem.status,
-                      AuditItem.audit_id, AuditItem.id)
-            .join(latest, latest.c.audit_id == AuditItem.audit_id)
-            .where(AuditItem.readiness_item_id.is_not(None)))
+    grid = ItemStatusGrid(teams=[TeamColumn(*row) for row in db.session.execute(team_stmt)],
+                          cells={})
+    where = [AuditItem.readiness_item_id.is_not(None)]
     if domain_id is not None:
-        stmt = stmt.where(AuditItem.domain_id == domain_id)
+        where.append(AuditItem.domain_id == domain_id)
     if readiness_item_ids is not None:
-        stmt = stmt.where(AuditItem.readiness_item_id.in_(readiness_item_ids or [-1]))
-    cells = {(item_id, team_id): (ItemStatus(status), audit_id, audit_item_id)
-             for item_id, team_id, status, audit_id, audit_item_id in db.session.execute(stmt)}
-    return ItemStatusGrid(teams=columns, cells=cells)
+        where.append(AuditItem.readiness_item_id.in_(readiness_item_ids or [-1]))
+    joined = lambda stmt: stmt.join(latest, latest.c.audit_id == AuditItem.audit_id)  # noqa: E731
+    grid.compact = compact_allowed and len(grid.teams) > MAX_TEAM_COLUMNS
+    if grid.compact:
+        for item_id, status, n in db.session.execute(joined(
+                sa.select(AuditItem.readiness_item_id, AuditItem.status, sa.func.count()))
+                .where(*where).group_by(AuditItem.readiness_item_id, AuditItem.status)):
+            grid.counts.setdefault(item_id, {})[ItemStatus(status).value] = n
+        return grid
+    grid.cells = {(item_id, team_id): (ItemStatus(status), audit_id, audit_item_id)
+                  for item_id, team_id, status, audit_id, audit_item_id in db.session.execute(
+                      joined(sa.select(AuditItem.readiness_item_id, latest.c.team_id,
+                                       AuditItem.status, AuditItem.audit_id, AuditItem.id))
+                      .where(*where))}
+    return grid

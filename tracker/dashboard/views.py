@@ -1,8 +1,9 @@
 """Read-only pages: the organisation overview and each team's readiness over time."""
 
 from datetime import date
+from urllib.parse import urlencode
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from tracker import charts
@@ -19,21 +20,40 @@ from tracker.signals import queries as signal_queries
 from tracker.templating import has_endpoint
 
 bp = Blueprint("dashboard", __name__)
+TEAMS_PER_PAGE = 25
+TREND_SERIES = 8  # lines on the trend chart beyond which it stops being readable
+
+
+def _bases() -> dict:
+    if "dashboard_link_bases" not in g:
+        g.dashboard_link_bases = {}
+    return g.dashboard_link_bases
 
 
 def audit_link(team_id: int, audit_id: int | None, period: str | None = None,
                **filters) -> str:
     """Where a number about a team's audit leads: the audit page filtered to the items
     behind it (/audits/<id>?status=…&domain=…&overdue=1&criticality=…), or — for a viewer
-    who may not open that team's audits, or before the audit pages exist — the team page."""
-    if audit_id and has_endpoint("audits.detail") and can_open_team_audits(current_user,
-                                                                             team_id):
-        return url_for("audits.detail", audit_id=audit_id, **filters)
-    return url_for("dashboard.team", team_id=team_id, period=period)
+    who may not open that team's audits, or before the audit pages exist — the team page.
+    A page can hold thousands of these, so url_for runs once per audit, not per number."""
+    bases = _bases()
+    key = ("audit", team_id, audit_id, period)
+    if key not in bases:
+        if audit_id and has_endpoint("audits.detail") and can_open_team_audits(current_user,
+                                                                                 team_id):
+            bases[key] = (url_for("audits.detail", audit_id=audit_id), True)
+        else:
+            bases[key] = (url_for("dashboard.team", team_id=team_id, period=period), False)
+    base, filterable = bases[key]
+    return f"{base}?{urlencode(filters)}" if filterable and filters else base
 
 
 def item_link(team_id: int, audit_id: int, audit_item_id: int) -> str | None:
-    if has_endpoint("audits.item") and can_open_team_audits(current_user, team_id):
+    bases = _bases()
+    key = ("item", team_id)
+    if key not in bases:
+        bases[key] = has_endpoint("audits.item") and can_open_team_audits(current_user, team_id)
+    if bases[key]:
         return url_for("audits.item", audit_id=audit_id, item_id=audit_item_id)
     return None
 
@@ -80,14 +100,21 @@ def overview():
 
 
 def _quarter_view(period: str, available: list[str], scope) -> dict:
-    teams = queries.teams(scope)
+    """The heatmap, team table and trend for one page of teams; the totals over every team
+    in scope. Long organisations page through their teams instead of one endless chart."""
+    today = date.today()
+    page = db.paginate(queries.teams_select(scope), per_page=TEAMS_PER_PAGE, error_out=False)
+    teams = page.items
+    on_page = [t.id for t in teams]
     domains = queries.active_domains()
-    summaries = queries.audit_summaries(period, scope)
-    cells = queries.domain_cells(period, scope)
+    summaries = queries.audit_summaries(period, on_page, today=today)
+    cells = queries.domain_cells(period, on_page)
     window = queries.history_window(period, available)
     history = {(team, per): queries.score(wm, wa)
-               for team, per, wm, wa in queries.score_history(window, scope)}
-    organisation = queries.organisation_history(window, scope)
+               for team, per, wm, wa in queries.score_history(window, on_page)}
+    organisation = queries.organisation_score(period, scope)[0]
+    overdue, critical = queries.item_alert_totals(period, scope, today)
+    state_counts = queries.audits_by_state(period, scope)
     tables = as_tables()
 
     def cell(team, domain):
@@ -104,26 +131,32 @@ def _quarter_view(period: str, available: list[str], scope) -> dict:
                for row, s, t in zip(rows, overall, teams)],
         title=f"Readiness score by team and domain, {period}", as_table=tables)
     series = [charts.Series(t.name, [history.get((t.id, p)) for p in window]) for t in teams]
-    if len(teams) > 1:
-        series.append(charts.Series("All teams", [organisation.get(p) for p in window]))
-    trend = charts.line_chart(window, series, title="Readiness score by quarter",
-                              as_table=tables)
-    state_counts = queries.audits_by_state(period, scope)
+    trend = charts.line_chart(window, _weakest(series, TREND_SERIES),
+                              title="Readiness score by quarter", as_table=tables,
+                              table_series=series)
     return {
-        "teams": teams, "domains": domains, "summaries": summaries, "heatmap": heatmap,
-        "trend": trend, "state_counts": state_counts, "states": list(AuditState),
-        "totals": {
-            "overdue": sum(s.overdue for s in summaries.values()),
-            "critical_not_met": sum(s.critical_not_met for s in summaries.values()),
-            "audits": sum(state_counts.values()),
-        },
+        "teams": teams, "page": page, "summaries": summaries, "heatmap": heatmap,
+        "trend": trend, "trend_note": len(series) > TREND_SERIES,
+        "state_counts": state_counts, "states": list(AuditState),
+        "totals": {"overdue": overdue, "critical_not_met": critical,
+                   "audits": sum(state_counts.values()), "score": organisation},
     }
+
+
+def _weakest(series: list, limit: int) -> list:
+    """Up to `limit` lines: the teams with the lowest latest score, where readiness slips."""
+    if len(series) <= limit:
+        return list(series)
+    def latest(s):
+        known = [v for v in s.values if v is not None]
+        return known[-1] if known else 2.0
+    weakest = {id(s) for s in sorted(series, key=latest)[:limit]}
+    return [s for s in series if id(s) in weakest]  # in the table's order
 
 
 def _signal_panel() -> dict:
     by_domain = signal_queries.unresolved_by_domain()
     median, acknowledged = signal_queries.median_seconds_to_acknowledge()
-    flagged, flagged_total = signal_queries.flagged_unresolved()
     bar = charts.bar_chart(
         [name or "No domain" for _, name, _, _ in by_domain],
         [int(o) + int(a) for _, _, o, a in by_domain],
@@ -132,9 +165,7 @@ def _signal_panel() -> dict:
                for code, _, _, _ in by_domain],
         value_label="Signals", as_table=as_tables()) if by_domain else None
     return {"signals_by_domain": by_domain, "signals_bar": bar, "median_ack": median,
-            "acknowledged_count": acknowledged, "flagged": flagged,
-            "flagged_total": flagged_total,
-            "unmet_codes": signal_queries.unmet_codes([s.id for s in flagged])}
+            "acknowledged_count": acknowledged, "flagged": signal_queries.flagged_unresolved()}
 
 
 @bp.get("/teams/<int:team_id>")

@@ -32,7 +32,7 @@ def domain(code):
 def item(code):
     item = queries.item_or_404(code)
     grid = readiness.item_status_grid(dashboard_team_scope(current_user),
-                                      readiness_item_ids=[item.id])
+                                      readiness_item_ids=[item.id], compact_allowed=False)
     return render_template("dashboard/library_item.html", item=item, grid=grid,
                            signals=signal_queries.signals_guarded_by(item),
                            unmet=item.id in signal_queries.unmet_items_in_latest([item.id]))

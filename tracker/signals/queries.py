@@ -6,6 +6,8 @@ unmet control" while any guarding item is not met, or not yet assessed, in some 
 latest audit — computed when read, so it clears the moment the item becomes met.
 """
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask import abort
 from sqlalchemy.ext.compiler import compiles
@@ -66,17 +68,26 @@ def guard_pairs():
     return sa.union(by_failure, by_domain).subquery("guards")
 
 
-def unmet_guards():
-    """(signal_id, item_id, team_id) where the guarding item is unmet in the team's latest
-    audit. Audit items are found by (audit_id, code), the unique index, so this reads only
-    the latest audits' rows for the guarding codes."""
+def unmet_guards(signal_ids=None, *, team_id: int | None = None):
+    """(signal_id, code, teams): each signal's guarding item codes that are unmet in some
+    team's latest audit (or in `team_id`'s), with how many teams. Each distinct guarding
+    code is looked up once per latest audit, through the (audit_id, code) unique index —
+    the cost follows the number of teams, never the number of items."""
     guards = guard_pairs()
-    latest = latest_audits()
-    return (sa.select(guards.c.signal_id, guards.c.item_id, latest.c.team_id)
-            .join(ReadinessItem, ReadinessItem.id == guards.c.item_id)
-            .join(AuditItem, AuditItem.code == ReadinessItem.code)
-            .join(latest, latest.c.audit_id == AuditItem.audit_id)
-            .where(AuditItem.status.in_(UNMET)))
+    by_code = (sa.select(guards.c.signal_id, ReadinessItem.code)
+               .join(ReadinessItem, ReadinessItem.id == guards.c.item_id))
+    if signal_ids is not None:
+        by_code = by_code.where(guards.c.signal_id.in_(signal_ids))
+    by_code = by_code.subquery("by_code")
+    codes = sa.select(by_code.c.code).distinct().subquery("codes")
+    latest = latest_audits(None if team_id is None else [team_id])
+    unmet = (sa.select(AuditItem.code, sa.func.count().label("teams"))
+             .join(codes, codes.c.code == AuditItem.code)
+             .where(AuditItem.audit_id.in_(sa.select(latest.c.audit_id)),
+                    AuditItem.status.in_(UNMET))
+             .group_by(AuditItem.code).subquery("unmet"))
+    return (sa.select(by_code.c.signal_id, by_code.c.code, unmet.c.teams)
+            .join(unmet, unmet.c.code == by_code.c.code))
 
 
 def flagged_signal_ids_select():
@@ -87,10 +98,8 @@ def flagged_ids(signal_ids: list[int]) -> set[int]:
     """Which of these signals are on an unmet control (one statement)."""
     if not signal_ids:
         return set()
-    flagged = unmet_guards().subquery()
-    return set(db.session.execute(
-        sa.select(flagged.c.signal_id).where(flagged.c.signal_id.in_(signal_ids)).distinct()
-    ).scalars())
+    rows = unmet_guards(signal_ids).subquery()
+    return set(db.session.execute(sa.select(rows.c.signal_id).distinct()).scalars())
 
 
 def unmet_items_in_latest(readiness_item_ids: list[int]) -> set[int]:
@@ -206,32 +215,28 @@ def median_seconds_to_acknowledge() -> tuple[float | None, int]:
     return (float(value) if value is not None else None), int(n or 0)
 
 
-def flagged_unresolved(limit: int = 8) -> tuple[list[Signal], int]:
-    """The most severe unresolved signals on an unmet control, and how many there are."""
-    where = (Signal.state.in_(UNRESOLVED), Signal.id.in_(flagged_signal_ids_select()))
-    total = db.session.execute(sa.select(sa.func.count(Signal.id)).where(*where)).scalar_one()
-    rows = list(db.session.execute(
-        sa.select(Signal).where(*where)
+@dataclass
+class FlaggedPanel:
+    signals: list[Signal]  # the most severe, up to the limit
+    total: int
+    codes: dict[int, list[tuple[str, int]]]  # signal → [(unmet item code, teams)]
+
+
+def flagged_unresolved(limit: int = 8) -> FlaggedPanel:
+    """Unresolved signals on an unmet control: the guard lookup runs once, then the most
+    severe `limit` signals are loaded."""
+    unresolved = sa.select(Signal.id).where(Signal.state.in_(UNRESOLVED))
+    codes: dict[int, list[tuple[str, int]]] = {}
+    stmt = unmet_guards(unresolved)
+    for signal_id, code, teams in db.session.execute(
+            stmt.order_by(stmt.selected_columns.code)):
+        codes.setdefault(signal_id, []).append((code, teams))
+    signals = list(db.session.execute(
+        sa.select(Signal).where(Signal.id.in_(list(codes) or [-1]))
         .order_by(SEVERITY_RANK.desc(), Signal.observed_at.desc(), Signal.id.desc())
         .limit(limit).options(selectinload(Signal.failures), selectinload(Signal.domain))
     ).scalars())
-    return rows, total
-
-
-def unmet_codes(signal_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
-    """For each signal, its unmet guarding item codes with how many teams they are unmet in."""
-    if not signal_ids:
-        return {}
-    rows = unmet_guards().subquery()
-    result: dict[int, list[tuple[str, int]]] = {}
-    for signal_id, code, teams in db.session.execute(
-        sa.select(rows.c.signal_id, ReadinessItem.code, sa.func.count(sa.distinct(rows.c.team_id)))
-        .join(ReadinessItem, ReadinessItem.id == rows.c.item_id)
-        .where(rows.c.signal_id.in_(signal_ids))
-        .group_by(rows.c.signal_id, ReadinessItem.code).order_by(ReadinessItem.code)
-    ):
-        result.setdefault(signal_id, []).append((code, teams))
-    return result
+    return FlaggedPanel(signals=signals, total=len(codes), codes=codes)
 
 
 def failures_by_domain():
@@ -245,16 +250,10 @@ def failures_by_domain():
 def flagged_for_team(team_id: int) -> list[tuple[Signal, list[str]]]:
     """Unresolved signals on a control this team has not met (or not yet assessed) in its
     latest audit, with those item codes: two statements."""
-    unmet = unmet_guards().subquery()
-    pairs = db.session.execute(
-        sa.select(unmet.c.signal_id, ReadinessItem.code).distinct()
-        .join(ReadinessItem, ReadinessItem.id == unmet.c.item_id)
-        .join(Signal, Signal.id == unmet.c.signal_id)
-        .where(unmet.c.team_id == team_id, Signal.state.in_(UNRESOLVED))
-        .order_by(ReadinessItem.code)
-    ).all()
+    unresolved = sa.select(Signal.id).where(Signal.state.in_(UNRESOLVED))
     codes: dict[int, list[str]] = {}
-    for signal_id, code in pairs:
+    stmt = unmet_guards(unresolved, team_id=team_id)
+    for signal_id, code, _ in db.session.execute(stmt.order_by(stmt.selected_columns.code)):
         codes.setdefault(signal_id, []).append(code)
     signals = db.session.execute(
         sa.select(Signal).where(Signal.id.in_(list(codes) or [-1]))
