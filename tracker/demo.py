@@ -224,6 +224,8 @@ SIGNALS = [
 def _ensure_signals(users: dict[str, User], today: date) -> int:
     failures = {f.code: f for f in db.session.execute(sa.select(FailurePattern)).scalars()}
     existing = set(db.session.execute(sa.select(Signal.summary)).scalars())
+    if SIGNALS[0][0] not in existing:
+        _po_box_gap(users["lead@example.com"])
     logged = 0
     for (summary, source, severity, codes, reporter, days_ago, hour, ack_after, acker,
          ack_note, resolve_after, resolve_note) in SIGNALS:
@@ -242,3 +244,19 @@ def _ensure_signals(users: dict[str, User], today: date) -> int:
                             now=logged_at + timedelta(minutes=resolve_after))
         logged += 1
     return logged
+
+
+def _po_box_gap(lead: User) -> None:
+    """The story behind the first signal: Fulfillment's current audit found the PO-box
+    checkout rule (DV-02) not met — the control the support tickets point at."""
+    item = db.session.execute(
+        sa.select(AuditItem).join(Audit).join(Team, Team.id == Audit.team_id)
+        .where(Team.name == TEAMS[0][0], AuditItem.code == "DV-02")
+        .order_by(Audit.period.desc()).limit(1)
+    ).scalar_one_or_none()
+    if item is None or not item.audit.is_editable or item.status == ItemStatus.NOT_MET:
+        return
+    audits.update_item(lead, item, expected_version=None, status=ItemStatus.NOT_MET)
+    audits.add_comment(lead, item, "The PO-box rule only covers the main storefront; the "
+                                   "wholesale checkout still accepts PO boxes for courier "
+                                   "services.")

@@ -4,13 +4,15 @@ HTML table reader for asserting what the pages show."""
 
 import random
 import shutil
+import uuid
+from contextlib import contextmanager
 from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
 
 from tests import factories
-from tests.conftest import ROOT, base_config
+from tests.conftest import PG_URL, ROOT, _migrate, base_config
 from tracker import create_app
 from tracker.audits import service as audits
 from tracker.audits.models import Audit, AuditItem, ItemStatus
@@ -37,40 +39,74 @@ def audit_pages(app):
 
 @pytest.fixture(scope="session")
 def demo_template(database, tmp_path_factory):
-    """On SQLite, the demo data seeded once per run into a file each test copies (seeding
-    takes seconds); on PostgreSQL each test seeds its own (see `demo`)."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    shutil.copy(database["template"], path)
-    app = create_app(base_config(path.parent, f"sqlite:///{path}"))
+    """The demo data seeded once per run (seeding takes seconds): a SQLite file each test
+    copies, or a PostgreSQL database each test clones with CREATE DATABASE … TEMPLATE."""
+    tmp = tmp_path_factory.mktemp("demo")
+    if database["kind"] == "sqlite":
+        path = tmp / "demo.db"
+        shutil.copy(database["template"], path)
+        _seed_demo(f"sqlite:///{path}", tmp)
+        yield path
+        return
+    name = f"{sa.engine.make_url(database['url']).database}_demo"
+    with _pg_admin() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = _pg_url(database["url"], name)
+    _migrate(url, tmp)
+    _seed_demo(url, tmp)
+    yield name
+    with _pg_admin() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _seed_demo(url, tmp) -> None:
+    app = create_app(base_config(tmp, url))
     with app.app_context():
-        _seed_demo()
+        load_library(ROOT / "seeds" / "library")
+        seed_demo_data(progress=lambda *_: None)
+        db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    return path
 
 
-def _seed_demo():
-    load_library(ROOT / "seeds" / "library")
-    seed_demo_data(progress=lambda *_: None)
-    db.session.commit()
+@contextmanager
+def _pg_admin():
+    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _pg_url(url: str, name: str) -> str:
+    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
 def database_url(database, tmp_path, request):
+    """As the root fixture; a test that asks for `demo` starts from the demo template."""
+    wants_demo = "demo" in request.fixturenames
     if database["kind"] == "sqlite":
         path = tmp_path / "test.db"
-        wants_demo = "demo" in request.fixturenames
         shutil.copy(request.getfixturevalue("demo_template") if wants_demo
                     else database["template"], path)
-        return f"sqlite:///{path}"
-    return database["url"]
+        yield f"sqlite:///{path}"
+    elif wants_demo:
+        template = request.getfixturevalue("demo_template")
+        name = f"{template}_{uuid.uuid4().hex[:6]}"
+        with _pg_admin() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        yield _pg_url(database["url"], name)
+        with _pg_admin() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        yield database["url"]
 
 
 @pytest.fixture
-def demo(app, database, audit_pages, client):
+def demo(app, audit_pages, client):
     """The demo data, and a client signed in as the demo admin."""
-    if database["kind"] != "sqlite":
-        _seed_demo()
     client.post("/login", data={"email": "admin@example.com", "password": DEMO_PASSWORD})
     return client
 
