@@ -117,12 +117,7 @@ def _quarter_view(period: str, available: list[str], scope) -> dict:
     state_counts = queries.audits_by_state(period, scope)
     tables = as_tables()
 
-    def cell(team, domain):
-        audit_id, wm, wa = cells.get((team.id, period, domain.id), (None, 0, 0))
-        return queries.score(wm, wa), (audit_link(team.id, audit_id, period, domain=domain.code)
-                                       if audit_id else None)
-
-    rows = [[cell(t, d) for d in domains] for t in teams]
+    rows = [[score_cell(cells, t.id, period, d) for d in domains] for t in teams]
     overall = [summaries.get(t.id) for t in teams]
     heatmap = charts.heatmap(
         [t.name for t in teams], [d.code for d in domains] + ["Overall"],
@@ -141,6 +136,13 @@ def _quarter_view(period: str, available: list[str], scope) -> dict:
         "totals": {"overdue": overdue, "critical_not_met": critical,
                    "audits": sum(state_counts.values()), "score": organisation},
     }
+
+
+def score_cell(cells: dict, team_id: int, period: str, domain) -> tuple:
+    """A heatmap cell from queries.domain_cells: the score, and the link to its items."""
+    audit_id, wm, wa = cells.get((team_id, period, domain.id), (None, 0, 0))
+    link = audit_link(team_id, audit_id, period, domain=domain.code) if audit_id else None
+    return queries.score(wm, wa), link
 
 
 def _weakest(series: list, limit: int) -> list:
@@ -196,12 +198,7 @@ def team(team_id):
     domain_rows = [d for _, d in breakdown]
     tables = as_tables()
 
-    def domain_cell(domain, per):
-        audit_id, wm, wa = cells.get((team.id, per, domain.id), (None, 0, 0))
-        return queries.score(wm, wa), (audit_link(team.id, audit_id, per, domain=domain.code)
-                                       if audit_id else None)
-
-    grid = [[domain_cell(d, p) for p in window] for d in domain_rows]
+    grid = [[score_cell(cells, team.id, p, d) for p in window] for d in domain_rows]
     context.update({
         "current": current, "previous": previous, "summary": summary,
         "breakdown": breakdown,
