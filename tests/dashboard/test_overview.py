@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask import url_for
 
 from tests.dashboard.conftest import domains, force_statuses, table_with_header
 from tests.factories import make_user
@@ -63,9 +64,12 @@ def test_my_work_panel(client, login_as, two_teams, people, audit_pages):
     db.session.commit()
     login_as("operator")
     html = client.get("/dashboard").get_data(as_text=True)
-    assert 'href="/my-items"><span class="value">3</span><span class="label">open items' in html
-    assert 'href="/my-items?due=soon"><span class="value">1</span>' in html
-    assert 'href="/my-items?overdue=1"><span class="value">1</span>' in html
+    with client.application.test_request_context():
+        mine = {args: url_for("audits.my_items", **dict(args)).replace("&", "&amp;")
+                for args in ((), (("due", "soon"),), (("overdue", 1),))}
+    assert f'href="{mine[()]}"><span class="value">3</span><span class="label">open' in html
+    assert f'href="{mine[(("due", "soon"),)]}"><span class="value">1</span>' in html
+    assert f'href="{mine[(("overdue", 1),)]}"><span class="value">1</span>' in html
     login_as("auditor")  # in no team: no panel
     assert "My work" not in client.get("/dashboard").get_data(as_text=True)
 
