@@ -18,3 +18,18 @@ def test_chart_text_is_escaped():
 
 def test_heat_index_buckets():
     assert [heat_index(v) for v in (0, 0.04, 0.05, 0.5, 1, None)] == [0, 0, 0, 5, 10, None]
+
+
+def test_bar_chart_writes_each_value_and_links_it():
+    from tracker.charts import bar_chart
+
+    html = str(bar_chart(["Data & Visibility", "Support"], [3, 1], title="Open signals",
+                         links=["/signals/?domain=DV", None]))
+    assert 'role="img"' in html and "Data &amp; Visibility 3, Support 1" in html
+    assert '<a href="/signals/?domain=DV">' in html and "<table" in html
+
+
+def test_as_table_puts_the_numbers_first():
+    html = str(line_chart(["Q1", "Q2"], [Series("Team", [0.5, 0.75])], title="t", as_table=True))
+    assert html.index("<table") < html.index("<svg")
+    assert "Show as chart" in html and "75%" in html

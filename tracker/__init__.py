@@ -55,10 +55,12 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from tracker.audits.views import bp as audits_bp
     from tracker.auth.views import bp as auth_bp
+    from tracker.dashboard.views import bp as dashboard_bp
     from tracker.home.views import bp as home_bp
     from tracker.library.views import bp as library_bp
+    from tracker.signals.views import bp as signals_bp
 
-    for bp in (auth_bp, home_bp, library_bp, audits_bp):
+    for bp in (auth_bp, home_bp, library_bp, audits_bp, dashboard_bp, signals_bp):
         app.register_blueprint(bp)
 
 

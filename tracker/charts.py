@@ -35,11 +35,18 @@ def _e(text) -> str:
     return escape(str(text), quote=True)
 
 
-def _figure(svg: str, caption: str, table: str, *, show_table_toggle: bool = True) -> Markup:
+def _figure(svg: str, caption: str, table: str, *, show_table_toggle: bool = True,
+            as_table: bool = False) -> Markup:
+    """The chart with its table behind a toggle — or, as_table, the table first and the
+    chart behind the toggle (for readers who prefer numbers)."""
+    caption_html = f'<figcaption class="small muted">{_e(caption)}</figcaption>'
+    if as_table:
+        return Markup(f'<figure class="chart-figure">{table}{caption_html}<details '
+                      f'class="chart-table"><summary>Show as chart</summary>{svg}</details>'
+                      '</figure>')
     toggle = (f'<details class="chart-table"><summary>Show as table</summary>{table}</details>'
               if show_table_toggle else "")
-    return Markup(f'<figure class="chart-figure">{svg}<figcaption class="small muted">'
-                  f'{_e(caption)}</figcaption>{toggle}</figure>')
+    return Markup(f'<figure class="chart-figure">{svg}{caption_html}{toggle}</figure>')
 
 
 def heat_index(fraction: float | None) -> int | None:
@@ -58,7 +65,8 @@ def _hatch(pattern_id: str) -> str:
 
 
 def status_bar(counts: dict[str, int], *, title: str = "Items by status", width: int = 640,
-               links: dict[str, str] | None = None, table: bool = True) -> Markup:
+               links: dict[str, str] | None = None, table: bool = True,
+               as_table: bool = False) -> Markup:
     """A horizontal stacked bar of item counts by status, with a labelled legend."""
     total = sum(counts.get(s, 0) for s in STATUS_ORDER)
     uid = _uid("sb")
@@ -107,7 +115,8 @@ def status_bar(counts: dict[str, int], *, title: str = "Items by status", width:
            f'</caption><thead><tr><th scope="col">Status</th><th scope="col" class="num">Items'
            f'</th></tr></thead><tbody>{rows}<tr><th scope="row">Total</th>'
            f'<td class="num">{total}</td></tr></tbody></table>')
-    return _figure("".join(parts), f"{title}: {desc}.", tbl, show_table_toggle=table)
+    return _figure("".join(parts), f"{title}: {desc}.", tbl, show_table_toggle=table,
+                   as_table=as_table)
 
 
 @dataclass
@@ -117,8 +126,10 @@ class Series:
 
 
 def line_chart(x_labels: list[str], series: list[Series], *, title: str, width: int = 640,
-               height: int = 240, table: bool = True) -> Markup:
-    """Scores (0..1) over periods, one line per series, y axis 0–100%."""
+               height: int = 240, table: bool = True, as_table: bool = False,
+               table_series: list[Series] | None = None) -> Markup:
+    """Scores (0..1) over periods, one line per series, y axis 0–100%. `table_series`, when
+    given, is what the table lists (more rows than a chart can show lines)."""
     uid = _uid("lc")
     left, right, top, bottom = 44, 36, 16, 44
     legend_rows = (len(series) + 2) // 3
@@ -167,17 +178,17 @@ def line_chart(x_labels: list[str], series: list[Series], *, title: str, width: 
     rows = "".join(
         f'<tr><th scope="row">{_e(s.name)}</th>' + "".join(
             f'<td class="num">{"—" if v is None else f"{v * 100:.0f}%"}</td>' for v in s.values)
-        + "</tr>" for s in series)
+        + "</tr>" for s in (series if table_series is None else table_series))
     tbl = (f'<table class="table table-compact"><caption class="visually-hidden">{_e(title)}'
            f'</caption><thead><tr><th scope="col"></th>{head}</tr></thead><tbody>{rows}'
            f'</tbody></table>')
-    return _figure("".join(parts), title, tbl, show_table_toggle=table)
+    return _figure("".join(parts), title, tbl, show_table_toggle=table, as_table=as_table)
 
 
 def heatmap(row_labels: list[str], col_labels: list[str],
             values: list[list[float | None]], *, title: str,
             links: list[list[str | None]] | None = None, cell_w: int = 72, cell_h: int = 30,
-            label_w: int = 180, table: bool = True) -> Markup:
+            label_w: int = 180, table: bool = True, as_table: bool = False) -> Markup:
     """Scores (0..1) per row × column, red → green, the percentage written in each cell."""
     uid = _uid("hm")
     width = label_w + cell_w * len(col_labels)
@@ -220,7 +231,45 @@ def heatmap(row_labels: list[str], col_labels: list[str],
            f'</caption><thead><tr><th scope="col"></th>{head}</tr></thead>'
            f'<tbody>{"".join(body)}</tbody></table>')
     return _figure("".join(parts), title + " (— means no audit in scope).", tbl,
-                   show_table_toggle=table)
+                   show_table_toggle=table, as_table=as_table)
+
+
+def bar_chart(labels: list[str], values: list[int], *, title: str, value_label: str = "Count",
+              links: list[str | None] | None = None, width: int = 640, label_w: int = 180,
+              table: bool = True, as_table: bool = False) -> Markup:
+    """Counts as horizontal bars, the number written beside each bar."""
+    uid = _uid("bc")
+    bar_h, gap = 22, 8
+    height = gap + len(labels) * (bar_h + gap)
+    plot_w = width - label_w - 48
+    top = max(values, default=0) or 1
+    desc = ", ".join(f"{label} {v}" for label, v in zip(labels, values, strict=True))
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" role="img" aria-labelledby="{uid}t {uid}d" '
+             f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="12">',
+             f'<title id="{uid}t">{_e(title)}</title>', f'<desc id="{uid}d">{_e(desc)}</desc>']
+    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+        y = gap + i * (bar_h + gap)
+        w = plot_w * v / top
+        bar = (f'<text x="{label_w - 8}" y="{y + bar_h / 2 + 4}" text-anchor="end" '
+               f'fill="#1f2328">{_e(label)}</text>'
+               f'<rect x="{label_w}" y="{y}" width="{max(w, 2):.1f}" height="{bar_h}" rx="3" '
+               f'fill="{SERIES_COLOURS[0]}"><title>{_e(label)}: {v}</title></rect>'
+               f'<text x="{label_w + max(w, 2) + 6:.1f}" y="{y + bar_h / 2 + 4}" '
+               f'fill="#1f2328" font-weight="bold">{v}</text>')
+        href = links[i] if links else None
+        parts.append(f'<a href="{_e(href)}">{bar}</a>' if href else bar)
+    parts.append("</svg>")
+    rows = []
+    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+        href = links[i] if links else None
+        number = f'<a href="{_e(href)}">{v}</a>' if href else str(v)
+        rows.append(f'<tr><th scope="row">{_e(label)}</th><td class="num">{number}</td></tr>')
+    tbl = (f'<table class="table table-compact"><caption class="visually-hidden">{_e(title)}'
+           f'</caption><thead><tr><th scope="col"></th><th scope="col" class="num">'
+           f'{_e(value_label)}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return _figure("".join(parts), f"{title}: {desc}.", tbl, show_table_toggle=table,
+                   as_table=as_table)
 
 
 def progress_bar(fraction: float | None, *, title: str = "Progress", width: int = 320) -> Markup:

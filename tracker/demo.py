@@ -3,7 +3,7 @@ readiness improving quarter by quarter, with the gaps an operations lead would e
 
 import io
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
@@ -12,8 +12,10 @@ from tracker.audits.models import Audit, AuditItem, ItemStatus
 from tracker.auth import service as accounts
 from tracker.auth.models import Team, User
 from tracker.extensions import db
-from tracker.library.models import Domain
+from tracker.library.models import Domain, FailurePattern
 from tracker.reports import service as reports
+from tracker.signals import service as signals
+from tracker.signals.models import Signal
 
 DEMO_PASSWORD = "demo-password"  # printed by `seed demo`; demo only
 
@@ -111,7 +113,9 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
             previous = audit
             created += 1
             db.session.flush()
-    return f"Demo data ready: {len(users)} people, {len(TEAMS)} teams, {created} new audits."
+    logged = _ensure_signals(users, today)
+    return (f"Demo data ready: {len(users)} people, {len(TEAMS)} teams, {created} new audits, "
+            f"{logged} new signals.")
 
 
 def _ensure_people() -> dict[str, User]:
@@ -181,3 +185,72 @@ def _attach_evidence(item: AuditItem, actor: User, rng: random.Random) -> None:
         audits.add_evidence(actor, item, url=rng.choice(URLS))
     else:
         audits.add_evidence(actor, item, note=rng.choice(NOTES))
+
+
+# What support and operators noticed this quarter, tied to the failure patterns they point
+# to. (summary, source, severity, failure codes, reporter, days ago, hour seen,
+#  minutes to acknowledge or None, acknowledger, note, minutes to resolve or None, note)
+SIGNALS = [
+    ("14 tickets today: label purchase fails for PO-box addresses", "support_ticket", "high",
+     ["DV-F1"], "sofia@example.com", 1, 9, 35, "lead@example.com",
+     "Pack station is holding the PO-box orders; checking which carrier service rejects them.",
+     None, None),
+    ("Carrier API rejected 9 international labels: recipient phone number missing",
+     "monitoring_alert", "medium", ["DV-F1"], "priya@example.com", 4, 7, 95, "lead@example.com",
+     "Relabelling by hand before the 16:00 cutoff.", 26 * 60,
+     "Checkout now asks for a phone number on international orders; all 9 orders shipped."),
+    ("Discount code WELCOME10 fails at checkout: 22 chats in an hour, no alert fired",
+     "support_ticket", "critical", ["DV-F3"], "sofia@example.com", 6, 13, 18,
+     "tom@example.com", "Promo app change from this morning suspected; rolling it back.", 75,
+     "Rolled back the promo app update; added the 'ops-now' ticket tag that pages platform."),
+    ("Orders dashboard still showed yesterday's numbers at 11:00", "operator_observation",
+     "medium", ["DV-F4"], "hana@example.com", 2, 11, 70, "tom@example.com",
+     "Warehouse feed token expired overnight; renewing it and adding a freshness check.",
+     None, None),
+    ("6 marketplace orders cancelled this week for items shown in stock",
+     "customer_complaint", "high", ["DV-F2"], "operator@example.com", 1, 16, None, None, None,
+     None, None),
+    ("Where-is-my-order tickets doubled after the regional carrier delay", "support_ticket",
+     "high", ["SUP-F3"], "marcus@example.com", 1, 15, None, None, None, None, None),
+]
+
+
+def _ensure_signals(users: dict[str, User], today: date) -> int:
+    failures = {f.code: f for f in db.session.execute(sa.select(FailurePattern)).scalars()}
+    existing = set(db.session.execute(sa.select(Signal.summary)).scalars())
+    if SIGNALS[0][0] not in existing:
+        _po_box_gap(users["lead@example.com"])
+    logged = 0
+    for (summary, source, severity, codes, reporter, days_ago, hour, ack_after, acker,
+         ack_note, resolve_after, resolve_note) in SIGNALS:
+        if summary in existing or not all(c in failures for c in codes):
+            continue
+        seen = datetime.combine(today - timedelta(days=days_ago), time(hour, 5))
+        logged_at = seen + timedelta(minutes=12)
+        signal = signals.report_signal(
+            users[reporter], summary=summary, source=source, severity=severity,
+            observed_at=seen, failures=[failures[c] for c in codes], now=logged_at)
+        if ack_after is not None:
+            signals.acknowledge(users[acker], signal, ack_note,
+                                now=logged_at + timedelta(minutes=ack_after))
+        if resolve_after is not None:
+            signals.resolve(users[acker], signal, resolve_note,
+                            now=logged_at + timedelta(minutes=resolve_after))
+        logged += 1
+    return logged
+
+
+def _po_box_gap(lead: User) -> None:
+    """The story behind the first signal: Fulfillment's current audit found the PO-box
+    checkout rule (DV-02) not met — the control the support tickets point at."""
+    item = db.session.execute(
+        sa.select(AuditItem).join(Audit).join(Team, Team.id == Audit.team_id)
+        .where(Team.name == TEAMS[0][0], AuditItem.code == "DV-02")
+        .order_by(Audit.period.desc()).limit(1)
+    ).scalar_one_or_none()
+    if item is None or not item.audit.is_editable or item.status == ItemStatus.NOT_MET:
+        return
+    audits.update_item(lead, item, expected_version=None, status=ItemStatus.NOT_MET)
+    audits.add_comment(lead, item, "The PO-box rule only covers the main storefront; the "
+                                   "wholesale checkout still accepts PO boxes for courier "
+                                   "services.")

@@ -110,6 +110,11 @@ class AuditItem(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("audit_id", "code"),
         sa.Index("ix_audit_items_owner_status", "owner_id", "status"),
+        # The dashboard's per-audit counts (overdue, critical not met) and the signal flag's
+        # status lookups by code, from the index alone: migration 0002_dashboard.
+        sa.Index("ix_audit_items_audit_status_due", "audit_id", "status", "due_date"),
+        sa.Index("ix_audit_items_audit_status_criticality", "audit_id", "status", "criticality"),
+        sa.Index("ix_audit_items_audit_code_status", "audit_id", "code", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -114,7 +114,40 @@ def can_start_any_audit(user: User) -> bool:
     return user.is_authenticated and bool(lead_team_ids(user))
 
 
+# --- dashboards -----------------------------------------------------------------------
+# Leads, auditors and admins see readiness across the organisation (the overview is how a
+# lead compares their team with the rest); an operator sees the teams they belong to. Item
+# detail stays behind can_view_audit: numbers for a team you are not in link to its team
+# page, not into its audit.
+
+def can_view_organisation(user: User) -> bool:
+    return user.is_authenticated and (
+        user.is_admin or user.is_auditor or bool(lead_team_ids(user))
+    )
+
+
+def can_view_team_dashboard(user: User, team_id: int) -> bool:
+    return user.is_authenticated and (can_view_organisation(user) or is_member(user, team_id))
+
+
+def dashboard_team_scope(user: User) -> list[int] | None:
+    """The teams whose readiness this user sees: None means every team."""
+    return None if can_view_organisation(user) else member_team_ids(user)
+
+
+def can_open_team_audits(user: User, team_id: int) -> bool:
+    """Whether links may lead into a team's audit pages (the rule of can_view_audit)."""
+    return user.is_authenticated and (
+        user.is_admin or user.is_auditor or is_member(user, team_id)
+    )
+
+
 # --- signals --------------------------------------------------------------------------
+
+def can_view_signals(user: User) -> bool:
+    """Signals are organisation-wide: everyone who can report one can read them."""
+    return user.is_authenticated
+
 
 def can_report_signal(user: User) -> bool:
     return user.is_authenticated

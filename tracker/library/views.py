@@ -1,8 +1,11 @@
 from flask import Blueprint, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
 
+from tracker.auth.permissions import dashboard_team_scope
+from tracker.dashboard import queries as readiness
 from tracker.library import queries
 from tracker.library.models import ContentKind
+from tracker.signals import queries as signal_queries
 
 bp = Blueprint("library", __name__, url_prefix="/library")
 
@@ -18,20 +21,30 @@ def index():
 def domain(code):
     domain = queries.domain_hub_or_404(code)
     by_kind = {kind: [c for c in domain.content if c.kind == kind] for kind in ContentKind}
-    return render_template("library/domain.html", domain=domain, by_kind=by_kind,
-                           items=[i for i in domain.items if i.active])
+    # The hub with each item's status in every team's latest audit (dashboard feature).
+    grid = readiness.item_status_grid(dashboard_team_scope(current_user), domain_id=domain.id)
+    return render_template("dashboard/library_domain.html", domain=domain, by_kind=by_kind,
+                           items=[i for i in domain.items if i.active], grid=grid)
 
 
 @bp.get("/items/<code>")
 @login_required
 def item(code):
-    return render_template("library/item.html", item=queries.item_or_404(code))
+    item = queries.item_or_404(code)
+    grid = readiness.item_status_grid(dashboard_team_scope(current_user),
+                                      readiness_item_ids=[item.id], compact_allowed=False)
+    return render_template("dashboard/library_item.html", item=item, grid=grid,
+                           signals=signal_queries.signals_guarded_by(item),
+                           unmet=item.id in signal_queries.unmet_items_in_latest([item.id]))
 
 
 @bp.get("/failures/<code>")
 @login_required
 def failure(code):
-    return render_template("library/failure.html", failure=queries.failure_or_404(code))
+    failure = queries.failure_or_404(code)
+    signals = signal_queries.recent_for_failure(failure)
+    return render_template("signals/library_failure.html", failure=failure, signals=signals,
+                           flagged=signal_queries.flagged_ids([s.id for s in signals]))
 
 
 @bp.get("/content/<code>")
