@@ -54,8 +54,9 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.auth.views import bp as auth_bp
     from tracker.home.views import bp as home_bp
     from tracker.library.views import bp as library_bp
+    from tracker.reports.views import bp as reports_bp
 
-    for bp in (auth_bp, home_bp, library_bp):
+    for bp in (auth_bp, home_bp, library_bp, reports_bp):
         app.register_blueprint(bp)
 
 

@@ -19,6 +19,7 @@ comparison with an audit that is not in this database, is "skipped" and says why
 
 import io
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from datetime import datetime
 from tracker.canonical import canonical_json, sha256_hex
 from tracker.reports.render import RESULTS_ATTACHMENT
 
+log = logging.getLogger(__name__)
 PASS, FAIL, SKIP = "pass", "fail", "skipped"
 
 
@@ -82,10 +84,17 @@ def verify_report(data: bytes) -> ReportVerdict:
                     "The PDF has no digital signature." if not signatures else
                     f"The PDF has {len(signatures)} signatures; a report carries exactly one.")
         return verdict
-    _check_signature(verdict, signatures[0], len(data))
-    info = _document_info(reader)
-    results = _check_results(verdict, reader, info, data)
-    _check_local_audit(verdict, results, info, data)
+    stage = ("signature", "Signature intact")
+    try:
+        _check_signature(verdict, signatures[0], len(data))
+        stage = ("results", "Embedded results match the printed hash")
+        info = _document_info(reader)
+        results = _check_results(verdict, reader, info, data)
+        stage = ("audit", "Matches the stored audit")
+        _check_local_audit(verdict, results, info, data)
+    except Exception as exc:  # a damaged file fails the check it broke, never the command
+        log.info("report verification stopped at %s", stage[0], exc_info=True)
+        verdict.add(*stage, False, f"The file is damaged: {type(exc).__name__}: {exc}")
     return verdict
 
 
