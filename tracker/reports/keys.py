@@ -101,11 +101,27 @@ def _create_identity(key_path: Path, cert_path: Path, organisation: str) -> None
     _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
+_signers: dict[tuple, object] = {}
+
+
 def load_signer():
-    """A pyHanko signer for the organisation's key, creating the key on first use."""
+    """A pyHanko signer for the organisation's key, creating the key on first use. Loading
+    an RSA key is slow (its consistency checks take ~0.3 s), so each process keeps the
+    signer until the key file changes."""
+    ensure_signing_key()
+    files = ([current_app.config["SIGNING_PKCS12_PATH"]] if uses_pkcs12()
+             else [str(p) for p in _paths()])
+    cache_key = tuple((f, os.stat(f).st_mtime_ns) for f in files) + (
+        current_app.config.get("SIGNING_PKCS12_PASSWORD"),)
+    if cache_key not in _signers:
+        _signers.clear()
+        _signers[cache_key] = _load_signer()
+    return _signers[cache_key]
+
+
+def _load_signer():
     from pyhanko.sign import signers
 
-    ensure_signing_key()
     if uses_pkcs12():
         password = current_app.config.get("SIGNING_PKCS12_PASSWORD")
         signer = signers.SimpleSigner.load_pkcs12(
