@@ -7,7 +7,9 @@ so viewers flag any later edit, and it is the last write to the file: anything t
 the PDF (qpdf, linearising) happens before, never after.
 """
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 from tracker.reports import keys
 
@@ -26,5 +28,17 @@ def sign_pdf(pdf: bytes, *, signer_name: str, reason: str, location: str) -> byt
     )
     out = io.BytesIO()
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    signers.PdfSigner(meta, signer).sign_pdf(writer, output=out)
+    outside_event_loop(signers.PdfSigner(meta, signer).sign_pdf, writer, output=out)
     return out.getvalue()
+
+
+def outside_event_loop(fn, *args, **kwargs):
+    """pyHanko's synchronous API calls asyncio.run(), which refuses to run inside a thread
+    that already has an event loop (an async server, Playwright's sync API): then the call
+    runs in a short-lived thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()

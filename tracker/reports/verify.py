@@ -22,7 +22,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tracker.canonical import canonical_json, sha256_hex
 from tracker.reports.render import RESULTS_ATTACHMENT
@@ -106,19 +106,21 @@ def _check_signature(verdict: ReportVerdict, sig, file_size: int) -> None:
     from pyhanko_certvalidator import ValidationContext
 
     from tracker.reports import keys
+    from tracker.reports.signing import outside_event_loop
 
     ours = keys.our_certificate()
     roots = [c for c in [ours] if c is not None] + keys.trusted_roots()
     context = ValidationContext(trust_roots=roots, allow_fetching=False,
                                 revocation_mode="soft-fail")
     try:
-        status = validate_pdf_signature(sig, context, skip_diff=True)
+        status = outside_event_loop(validate_pdf_signature, sig, context, skip_diff=True)
     except Exception as exc:
         verdict.add("signature", "Signature intact", False,
                     f"The signature could not be checked ({type(exc).__name__}: {exc}).")
         return
     verdict.signer_name = _text(sig.sig_object.get("/Name"))
-    verdict.signed_at = sig.self_reported_timestamp
+    when = sig.self_reported_timestamp
+    verdict.signed_at = when.astimezone(UTC) if when and when.tzinfo else when
     cert = status.signing_cert
     verdict.certificate = cert.subject.human_friendly
     verdict.add("signature", "Signature intact", status.intact and status.valid,
