@@ -172,3 +172,43 @@ def test_quarter_changes(app, library, people):
     assert [c.code for c in changes.improved] == expect["improved"] != []
     assert [c.code for c in changes.still_not_met] == expect["still_not_met"] != []
     assert changes.new_in_scope == []
+
+
+def test_open_signals_and_changes_are_reported(app, library, people, tmp_path):
+    from datetime import datetime
+
+    from tracker.signals.models import Severity, Signal, SignalSource, SignalState
+
+    met, not_met = ItemStatus.MET, ItemStatus.NOT_MET
+    first = work_audit(people, domain_codes=("SUP",), period="2026-Q2", statuses=[met, not_met])
+    second = work_audit(people, previous=first, statuses=[not_met, met])
+    domain = second.domains[0]
+    for summary, state in (("Refund tickets doubled overnight", SignalState.OPEN),
+                           ("Chat queue stuck", SignalState.ACKNOWLEDGED),
+                           ("Old resolved thing", SignalState.RESOLVED)):
+        db.session.add(Signal(summary=summary, source=SignalSource.SUPPORT_TICKET,
+                              severity=Severity.HIGH, observed_at=datetime(2026, 9, 1),
+                              domain=domain, state=state, reported_by=people["operator"]))
+    db.session.flush()
+    path = tmp_path / "draft.pdf"
+    path.write_bytes(render.render_report_pdf(second))
+    text = " ".join(" ".join(page_texts(path)).split())
+    assert "Refund tickets doubled overnight" in text and "Chat queue stuck" in text
+    assert "Old resolved thing" not in text
+    assert "Compared with 2026-Q2 by item code" in text
+    assert "Regressed (met before, not now)" in text and "Improved (met now, not before)" in text
+
+
+def test_report_queries_do_not_grow_with_the_audit(app, library, people, count_queries):
+    from flask import render_template
+
+    small = work_audit(people, domain_codes=("SUP",), period="2026-Q1")
+    large = work_audit(people, domain_codes=("DV", "INV", "FUL", "PAY"), period="2026-Q3")
+    counts = []
+    for audit in (small, large):
+        db.session.expire_all()
+        with count_queries() as counter:
+            context = render.report_context(audit, None, results_sha256=None, draft=True)
+            render_template("reports/report.html", **context)
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
