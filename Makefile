@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-test run db test bench clean
+.PHONY: install install-test run db test bench bench-reports clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,7 @@ install-test: $(VENV)/.installed-test
 db: install
 	$(FLASK) db upgrade
 	$(FLASK) seed library
+	$(FLASK) keys init
 	@if $(FLASK) users list | grep -q '^0 users'; then $(FLASK) seed demo; fi
 
 run: db
@@ -41,6 +42,11 @@ test: install-test
 	else \
 		echo "TEST_DATABASE_URL is not set: skipped the PostgreSQL run."; \
 	fi
+
+# Time and peak memory to render and sign reports of 100, 1,000 and 5,000 items
+# (several minutes; not part of `make test`): writes docs/benchmarks.md.
+bench-reports: install
+	$(PY) scripts/bench_reports.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

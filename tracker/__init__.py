@@ -58,9 +58,10 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.dashboard.views import bp as dashboard_bp
     from tracker.home.views import bp as home_bp
     from tracker.library.views import bp as library_bp
+    from tracker.reports.views import bp as reports_bp
     from tracker.signals.views import bp as signals_bp
 
-    for bp in (auth_bp, home_bp, library_bp, audits_bp, dashboard_bp, signals_bp):
+    for bp in (auth_bp, home_bp, library_bp, audits_bp, dashboard_bp, signals_bp, reports_bp):
         app.register_blueprint(bp)
 
 

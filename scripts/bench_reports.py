@@ -1,0 +1,273 @@
+"""Benchmark: render and sign reports of 100, 1,000 and 5,000 items; write docs/benchmarks.md.
+
+    make bench-reports                      # or: .venv/bin/python scripts/bench_reports.py
+    .venv/bin/python scripts/bench_reports.py --sizes 100 1000 --repeats 3 --no-write
+
+Each measurement runs in a fresh process (so peak memory is that render's own) against a
+throw-away SQLite database with a synthetic audit: eight domains, realistic titles, an owner
+on every item, evidence (file, link or note, with SHA-256, who and when) on every met item and
+auditor verdicts with notes on a third of them. It times `render_report_pdf` (layout + PDF
+writing) and `sign_pdf` separately, records the peak resident memory above the process's
+footprint before rendering, and reports medians — the machine is shared and noisy. Not part of
+`make test`.
+"""
+
+import argparse
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_MS_PER_ITEM = 7.0
+BUDGET_MB_PER_ITEM = 0.12
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def build_audit(n_items: int):
+    """A signed-off-ready audit of n_items, written with bulk SQL (the services would take
+    minutes for 5,000 items and are not what is measured)."""
+    import sqlalchemy as sa
+
+    from tracker.audits import service as audits
+    from tracker.audits.models import Audit, AuditItem, Evidence, ItemStatus
+    from tracker.auth import service as accounts
+    from tracker.canonical import sha256_hex
+    from tracker.db import utcnow
+    from tracker.extensions import db
+    from tracker.library.models import Criticality, Domain, ReadinessItem
+
+    lead = accounts.create_user(None, "lead@bench.example", "Lee Lead", "x" * 16,
+                                check_password=False)
+    ops = [accounts.create_user(None, f"op{i}@bench.example", f"Operator Number{i}", "x" * 16,
+                                check_password=False) for i in range(4)]
+    auditor = accounts.create_user(None, "auditor@bench.example", "Avery Auditor", "x" * 16,
+                                   is_auditor=True, check_password=False)
+    team = accounts.create_team(None, "Fulfillment Operations")
+    accounts.set_membership(None, team, lead, "lead")
+    for op in ops:
+        accounts.set_membership(None, team, op, "operator")
+    names = ["Data & Visibility", "Inventory", "Fulfillment & Shipping", "Payments & Checkout",
+             "Customer Support", "Catalog & Pricing", "Platform & Integrations", "Peak Readiness"]
+    codes = ["DV", "INV", "FUL", "PAY", "SUP", "CAT", "PLT", "PEAK"]
+    domains = [Domain(code=c, name=n, summary="", position=i)
+               for i, (c, n) in enumerate(zip(codes, names, strict=True))]
+    db.session.add_all(domains)
+    db.session.flush()
+    crits = [Criticality.CRITICAL, Criticality.HIGH, Criticality.NORMAL, Criticality.NORMAL]
+    db.session.execute(sa.insert(ReadinessItem), [{
+        "code": f"{codes[i % 8]}-{i // 8 + 1:04d}", "domain_id": domains[i % 8].id,
+        "title": f"Control {i}: exceptions are routed to a named owner and reviewed weekly "
+                 f"against the agreed threshold",
+        "guidance": "", "evidence_hint": "", "criticality": crits[i % 4],
+        "evidence_required": True, "active": True} for i in range(n_items)])
+    audit = audits.start_audit(lead, team, "2026-Q3", domains)
+    items = db.session.execute(sa.select(AuditItem.id, AuditItem.code)
+                               .where(AuditItem.audit_id == audit.id)).all()
+    cycle = [ItemStatus.MET, ItemStatus.MET, ItemStatus.NOT_MET, ItemStatus.MET,
+             ItemStatus.NOT_APPLICABLE, ItemStatus.MET, ItemStatus.BLOCKED]
+    now = utcnow()
+    updates, evidence = [], []
+    for n, (item_id, code) in enumerate(items):
+        status = cycle[n % len(cycle)]
+        updates.append({"b_id": item_id, "status": status, "owner_id": ops[n % 4].id,
+                        "justification": "Handled by the 3PL under contract."
+                        if status == ItemStatus.NOT_APPLICABLE else None,
+                        "verdict": "accepted" if n % 3 == 0 else None,
+                        "verdict_note": "Evidence reviewed on the call." if n % 3 == 0 else None})
+        if status == ItemStatus.MET:
+            kind = ("file", "url", "note")[n % 3]
+            body = {"file": f"{code.lower()}-export.csv", "url":
+                    "https://wiki.example.com/ops/runbooks/carrier-cutoff",
+                    "note": "Checked a sample of 20 orders from last month: all passed."}[kind]
+            evidence.append({"audit_item_id": item_id, "kind": kind, "sha256": sha256_hex(body),
+                             "filename": body if kind == "file" else None,
+                             "url": body if kind == "url" else None,
+                             "note": body if kind == "note" else None,
+                             "created_by_id": ops[n % 4].id, "created_at": now})
+    table = AuditItem.__table__
+    db.session.execute(
+        table.update().where(table.c.id == sa.bindparam("b_id")).values(
+            status=sa.bindparam("status"), owner_id=sa.bindparam("owner_id"),
+            justification=sa.bindparam("justification"), verdict=sa.bindparam("verdict"),
+            verdict_note=sa.bindparam("verdict_note")), updates)
+    db.session.execute(sa.insert(Evidence), evidence)
+    audits.recount_tallies(audit)
+    audit.state = audits.AuditState.IN_REVIEW
+    db.session.commit()
+    return db.session.get(Audit, audit.id), auditor
+
+
+def measure_one(n_items: int) -> dict:
+    """Runs inside a fresh process: build, then time render and signing."""
+    from flask_migrate import upgrade
+
+    from tracker import create_app
+    from tracker.extensions import db
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'bench.db'}",
+                      "REPORTS_DIR": str(tmp / "reports"), "EVIDENCE_DIR": str(tmp / "ev"),
+                      "SIGNING_KEY_PATH": str(tmp / "key.pem"),
+                      "SIGNING_CERT_PATH": str(tmp / "cert.pem"), "SECRET_KEY": "bench",
+                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        audit, auditor = build_audit(n_items)
+        from tracker.audits import service as audits
+        from tracker.reports.canonical import audit_results_hash, audit_results_json
+        from tracker.reports.keys import ensure_signing_key
+        from tracker.reports.models import SignOff
+        from tracker.reports.render import render_report_pdf
+        from tracker.reports.service import _store, read_stored_report
+        from tracker.reports.signing import sign_pdf
+
+        ensure_signing_key()
+        event = audits.mark_signed_off(auditor, audit, "Benchmark sign-off.")
+        db.session.flush()
+        signoff = SignOff(audit=audit, auditor=auditor, statement="Benchmark sign-off.",
+                          signed_at=audit.signed_off_at, audit_sha256=audit_results_hash(audit),
+                          chain_seq=event.seq, chain_head=event.hash)
+        db.session.add(signoff)
+        db.session.flush()
+        # Warm imports and fonts on a tiny document so the numbers are the render's own.
+        from tracker.reports.render import render_html_to_pdf
+
+        sign_pdf(render_html_to_pdf("<p>warm-up</p>", stylesheets=[], pdf_variant="pdf/a-3b"),
+                 signer_name="warm-up", reason="warm-up", location="warm-up")
+        db.session.expire_all()
+        base = rss_mb()
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        results_json = audit_results_json(audit)
+        from tracker.canonical import sha256_hex
+
+        unsigned = render_report_pdf(audit, signoff, results_json=results_json,
+                                     results_sha256=sha256_hex(results_json))
+        if os.environ.get("BENCH_DUMP_HTML"):  # for experiments on the template alone
+            from flask import render_template
+
+            from tracker.reports.render import report_context
+
+            Path(os.environ["BENCH_DUMP_HTML"]).write_text(render_template(
+                "reports/report.html", **report_context(audit, signoff, results_sha256="0" * 64,
+                                                        draft=False)))
+        t1 = time.perf_counter()
+        signed = sign_pdf(unsigned, signer_name=auditor.name, reason=signoff.statement,
+                          location="Bench")
+        t2 = time.perf_counter()
+        c2 = time.process_time()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        path = _store(signed)
+        signoff.pdf_sha256, signoff.pdf_size = path.stem, len(signed)
+        t3 = time.perf_counter()
+        read_stored_report(signoff)
+        t4 = time.perf_counter()
+    from pypdf import PdfReader
+
+    pages = len(PdfReader(io.BytesIO(signed)).pages)
+    return {"items": n_items, "render_s": t1 - t0, "sign_s": t2 - t1,
+            "total_s": t2 - t0, "cpu_s": c2 - c0, "peak_mb": peak - base, "process_peak_mb": peak,
+            "pages": pages, "pdf_kb": len(signed) / 1024, "download_ms": (t4 - t3) * 1000}
+
+
+def run_child(n_items: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(n_items)], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_markdown(rows: list[dict], repeats: dict[int, int]) -> str:
+    lines = [
+        "# Benchmarks", "",
+        "## Signed PDF reports (`make bench-reports`)", "",
+        f"Measured {datetime.now():%Y-%m-%d %H:%M} on this machine (2 cores shared with other "
+        "engineers' builds and tests: noisy, so medians), Python "
+        f"{sys.version.split()[0]}, WeasyPrint {__import__('weasyprint').__version__}, "
+        f"pyHanko {__import__('pyhanko.version').version.__version__}. Synthetic audit: 8 domains, owner on every "
+        "item, evidence on every met item (4 of 7), verdicts with notes on a third. "
+        "Render = HTML → PDF/A-3b with the results attached; sign = pyHanko PAdES; "
+        "peak = resident memory above the process before rendering.", "",
+        f"Budget: ≤ {BUDGET_MS_PER_ITEM:g} ms per item (render + sign), ≤ "
+        f"{BUDGET_MB_PER_ITEM:g} MB peak per item.", "",
+        "| items | runs | pages | PDF | render | sign | total | ms / item | peak MB | MB / item "
+        "| second download |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        n = r["items"]
+        per_item = r["total_s"] * 1000 / n
+        mb_item = r["peak_mb"] / n
+        lines.append(
+            f"| {n:,} | {repeats[n]} | {r['pages']} | {r['pdf_kb'] / 1024:.1f} MB | "
+            f"{r['render_s']:.1f} s | {r['sign_s']:.2f} s | {r['total_s']:.1f} s | "
+            f"{per_item:.1f} {'✓' if per_item <= BUDGET_MS_PER_ITEM else '✗'} | "
+            f"{r['peak_mb']:.0f} | {mb_item:.3f} {'✓' if mb_item <= BUDGET_MB_PER_ITEM else '✗'}"
+            f" | {r['download_ms']:.1f} ms |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per size below 5,000")
+    parser.add_argument("--repeats-large", type=int, default=2, help="runs at 5,000 and up")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write docs")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        sys.path.insert(0, str(ROOT))
+        logging_off()
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            result = profile.runcall(measure_one, args.child)
+            stats = pstats.Stats(profile, stream=sys.stderr)
+            stats.sort_stats(os.environ["BENCH_PROFILE"]).print_stats(45)
+        else:
+            result = measure_one(args.child)
+        print(json.dumps(result))
+        return
+    rows, repeats = [], {}
+    for n in args.sizes:
+        runs = [run_child(n) for _ in range(args.repeats if n < 5000 else args.repeats_large)]
+        repeats[n] = len(runs)
+        for r in runs:
+            print(f"{n:>6} items: render {r['render_s']:.2f} s, sign {r['sign_s']:.2f} s, "
+                  f"{r['total_s'] * 1000 / n:.2f} ms/item, peak {r['peak_mb']:.0f} MB, "
+                  f"{r['pages']} pages", flush=True)
+        rows.append({k: statistics.median(r[k] for r in runs) if k != "items" else n
+                     for k in runs[0]})
+    text = write_markdown(rows, repeats)
+    print(text)
+    if not args.no_write:
+        (ROOT / "docs" / "benchmarks.md").write_text(text)
+        print(f"Wrote {ROOT / 'docs' / 'benchmarks.md'}")
+
+
+def logging_off() -> None:
+    import logging
+
+    logging.disable(logging.WARNING)
+    os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="bench-instance-"))
+
+
+if __name__ == "__main__":
+    main()

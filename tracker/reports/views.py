@@ -1,0 +1,92 @@
+"""Signed reports: download the stored PDF, download a DRAFT, verify an uploaded report."""
+
+import io
+import re
+
+from flask import Blueprint, abort, redirect, render_template, send_file, url_for
+from flask_login import current_user, login_required
+
+from tracker.auth.permissions import can_download_draft, can_download_report, can_view_audit
+from tracker.reports import queries
+from tracker.reports.forms import VerifyReportForm
+from tracker.reports.models import ReportStatus
+from tracker.reports.render import render_report_pdf
+from tracker.reports.service import StoredReportError, read_stored_report
+from tracker.reports.verify import verify_report
+
+bp = Blueprint("reports", __name__)
+
+
+def _visible_audit_or_404(audit_id: int):
+    audit = queries.audit_or_404(audit_id)
+    if not can_view_audit(current_user, audit):
+        abort(404)  # another team's audit: do not even confirm it exists
+    return audit
+
+
+def _unavailable(status: int, message: str):
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def _filename(audit, suffix: str) -> str:
+    team = re.sub(r"[^a-z0-9]+", "-", audit.team.name.lower()).strip("-") or "team"
+    return f"readiness-{team}-{audit.period}-{suffix}.pdf"
+
+
+def _pdf_response(data: bytes, filename: str, etag: str | None = None):
+    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                         download_name=filename, etag=etag or False, max_age=0)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/audits/<int:audit_id>/report.pdf")
+@login_required
+def download(audit_id):
+    """The signed report, byte for byte as stored at sign-off: read, never rendered."""
+    audit = _visible_audit_or_404(audit_id)
+    if not can_download_report(current_user, audit):
+        abort(404)  # not signed off: there is no report yet
+    signoff = queries.signoff_for(audit.id)
+    if signoff is None:
+        abort(404)
+    if signoff.report_status == ReportStatus.PENDING:
+        return _unavailable(503, "The signed report is still being made. Try again in a "
+                                 "minute.")
+    if signoff.report_status == ReportStatus.FAILED:
+        return _unavailable(503, "The signed report could not be made. An admin can make it "
+                                 f"again with `flask --app app report create {audit.id}`; "
+                                 "the sign-off itself is recorded.")
+    try:
+        data = read_stored_report(signoff)
+    except StoredReportError as exc:
+        return _unavailable(500, f"{exc} Tell an admin.")
+    return _pdf_response(data, _filename(audit, "signed"), etag=signoff.pdf_sha256)
+
+
+@bp.get("/audits/<int:audit_id>/report-draft.pdf")
+@login_required
+def draft(audit_id):
+    """An unsigned DRAFT of an audit in progress, marked DRAFT on every page."""
+    audit = _visible_audit_or_404(audit_id)
+    if audit.is_frozen and can_download_report(current_user, audit):
+        return redirect(url_for("reports.download", audit_id=audit.id))
+    if not can_download_draft(current_user, audit):
+        abort(403)
+    return _pdf_response(render_report_pdf(audit), _filename(audit, "DRAFT"))
+
+
+@bp.route("/reports/verify", methods=["GET", "POST"])
+@login_required
+def verify():
+    """Upload a report PDF; the same verdict as `flask --app app report verify`."""
+    form = VerifyReportForm()
+    verdict, filename, status = None, None, 200
+    if form.validate_on_submit():
+        upload = form.report.data
+        filename = upload.filename
+        verdict = verify_report(upload.read())
+    elif form.is_submitted():
+        status = 422
+    return render_template("reports/verify.html", form=form, verdict=verdict,
+                           filename=filename), status
