@@ -9,7 +9,7 @@ string has the length limit of the column it ends up in.
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tracker.audits.models import AuditState, EvidenceKind, ItemStatus, Verdict
 from tracker.library.models import Criticality
@@ -17,7 +17,17 @@ from tracker.signals.models import Severity, SignalSource, SignalState
 
 MAX_ID = 2**31 - 1  # the databases' INTEGER: a larger id cannot exist
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _whole_float(value):
+    """JSON Schema counts 3.0 as an integer, so the API does too (strings stay refused)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+WHOLE = BeforeValidator(_whole_float)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), WHOLE]
 # No NUL characters: PostgreSQL cannot store them in text.
 NO_NUL = r"^[^\x00]*$"
 
@@ -201,7 +211,8 @@ class NextQuarter(Request):
 class ItemPatch(Request):
     """Only the fields sent change; `null` clears owner, due date or justification."""
 
-    version: Annotated[int, Field(ge=1, le=MAX_ID, description="The version you last read.")]
+    version: Annotated[int, Field(ge=1, le=MAX_ID, description="The version you last read."),
+                       WHOLE]
     status: ItemStatus = None  # type: ignore[assignment] — omitted means unchanged
     owner_email: text(254) | None = None
     due_date: date | None = None
@@ -231,7 +242,7 @@ class ReviewItem(Request):
 
 
 class AuditQuery(Request):
-    model_config = ConfigDict(extra="ignore", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     team_id: Id | None = None
     period: Period | None = None
@@ -241,7 +252,7 @@ class AuditQuery(Request):
 
 
 class DraftQuery(Request):
-    model_config = ConfigDict(extra="ignore", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     draft: Literal["0", "1"] = "0"
 
@@ -270,7 +281,7 @@ class SignalList(Response):
 
 
 class SignalQuery(Request):
-    model_config = ConfigDict(extra="ignore", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     state: SignalState | None = None
     domain: Code | None = None

@@ -66,6 +66,8 @@ def operation(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
 
         @functools.wraps(fn)
         def view(**kwargs):
+            if any(v > schemas.MAX_ID for v in kwargs.values()):  # no row has such an id
+                raise ApiError(404, "not_found", "There is nothing with that id.")
             if op.query is not None:
                 kwargs["query"] = parse_query(op.query)
             if op.body:
@@ -83,7 +85,7 @@ def _field_errors(exc: ValidationError) -> tuple[str, str | None]:
     where = ".".join(str(p) for p in first["loc"]) or None
     message = first["msg"]
     if first["type"] == "extra_forbidden":
-        message = "is not a field of this request; check the spelling"
+        message = "is not a field (or parameter) of this request; check the spelling"
     elif first["type"] == "missing":
         message = "is required"
     count = len(exc.errors())
@@ -176,8 +178,17 @@ def _query_parameters(model: type[BaseModel], defs: dict) -> list[dict]:
         defs.setdefault(name, sub)
     required = set(schema.get("required", []))
     return [{"name": name, "in": "query", "required": name in required,
-             "schema": _strip_null_defaults(prop)}
+             "schema": _strip_null_defaults(_not_null(prop))}
             for name, prop in schema["properties"].items()]
+
+
+def _not_null(prop: dict) -> dict:
+    """A query string cannot say null: an optional parameter is simply left out."""
+    options = [o for o in prop.get("anyOf", []) if o != {"type": "null"}]
+    if len(options) == 1 and len(options) < len(prop.get("anyOf", [])):
+        rest = {k: v for k, v in prop.items() if k != "anyOf"}
+        return {**options[0], **rest}
+    return prop
 
 
 def _path_parameters(path: str) -> list[dict]:

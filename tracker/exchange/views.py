@@ -6,6 +6,7 @@ Endpoints for other pages: `exchange.audit_csv`, `exchange.audit_json`,
 from flask import Blueprint, Response, abort, current_app
 from flask_login import current_user, login_required
 
+from tracker.api.schemas import MAX_ID
 from tracker.audits.models import Audit
 from tracker.auth.permissions import can_manage_library, can_view_audit
 from tracker.exchange import audit_results, library_io, oscal
@@ -15,7 +16,7 @@ bp = Blueprint("exchange", __name__)
 
 
 def _audit_or_404(audit_id: int) -> Audit:
-    audit = db.session.get(Audit, audit_id)
+    audit = db.session.get(Audit, audit_id) if audit_id <= MAX_ID else None
     if audit is None or not can_view_audit(current_user, audit):
         abort(404)
     return audit
