@@ -180,9 +180,10 @@ class _Reader:
                          text)
         if text or label:
             lines.append(("   " * depth) + " ".join(x for x in (label, text) if x))
+        inner = depth + 1 if lines else depth
         for n, sub in enumerate(self.array(part, "parts", where)):
             here = f"{where}.parts[{n}]"
-            lines.append(self.prose(self.obj(sub, here), here, params, depth + 1))
+            lines.append(self.prose(self.obj(sub, here), here, params, inner))
         return "\n".join(x for x in lines if x)
 
 
