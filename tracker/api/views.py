@@ -3,7 +3,9 @@ as the web pages, and an OpenAPI document built from the schemas the endpoints v
 with. Every view: load (or 404) → authorize (403, or 422 when the audit's state is the
 reason) → call the service → commit once."""
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
 from sqlalchemy.exc import IntegrityError
 
 from tracker.api import queries, schemas
@@ -399,6 +401,43 @@ def results_oscal(audit_id: int):
                        "signed off; use results.json for the work in progress.")
     return Response(oscal.assessment_results_json(audit), mimetype=JSON,
                     headers=results_export.attachment(audit, "oscal.json"))
+
+
+PDF = {"description": "The report (PDF)", "content": {"application/pdf": {"schema": {
+    "type": "string", "format": "binary"}}}}
+
+
+@operation(bp, "GET", "/audits/{audit_id}/report.pdf", summary="The signed report, or with "
+           "draft=1 a draft of an open audit", tag=AUDITS, query=schemas.DraftQuery,
+           responses={200: PDF}, errors=(403,))
+def report_pdf(audit_id: int, query: schemas.DraftQuery):
+    """The signed PDF exists once the audit is signed off (404 before); `?draft=1` renders
+    an unsigned draft of an audit that is not signed off yet."""
+    from tracker.reports import service as reports
+
+    audit = audit_or_404(audit_id)
+    name = results_export.filename(audit, "pdf")
+    if query.draft == "1":
+        authorize(perm.can_download_draft(me(), audit), "A signed-off audit has no draft; "
+                  "download its signed report instead.")
+        # render_draft_pdf comes with the reports feature's PDF work; until it is merged
+        # the draft is not available (404), never a server error.
+        render = getattr(reports, "render_draft_pdf", None)
+        if render is None:
+            raise ApiError(404, "not_found", "Draft reports are not available in this "
+                           "version.")
+        return Response(render(audit), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="draft-{name}"'})
+    if not audit.is_frozen:
+        raise ApiError(404, "not_found", "The signed report exists once the audit is signed "
+                       "off. Use ?draft=1 for a draft of the work so far.")
+    authorize(perm.can_download_report(me(), audit), "You cannot download this report.")
+    locate = getattr(reports, "signed_report_path", None)
+    path = locate(audit) if locate is not None else None
+    if path is None or not Path(path).exists():
+        raise ApiError(404, "not_found", "The signed report is not ready yet; try again in a "
+                       "minute.", headers={"Retry-After": "60"})
+    return send_file(path, mimetype="application/pdf", download_name=name, as_attachment=True)
 
 
 # --- signals --------------------------------------------------------------------------
