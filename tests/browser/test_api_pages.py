@@ -31,7 +31,8 @@ def test_admin_imports_and_exports_the_library(page, people, library, screenshot
     db.session.commit()
     sign_in(page, "admin@test.example", PASSWORD)
     page.goto("/admin/users")
-    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Library").click()
+    tabs = page.get_by_role("navigation", name="Administration")
+    tabs.get_by_role("link", name="Library").click()
     assert page.get_by_role("heading", name="Library import and export").is_visible()
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV").click()

@@ -5,6 +5,7 @@ reason) → call the service → commit once."""
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +24,7 @@ from tracker.exchange import audit_results as results_export
 from tracker.exchange import oscal
 from tracker.extensions import db
 from tracker.library.models import Domain
+from tracker.reports import service as reports
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 init_api_errors(bp)
@@ -183,8 +185,6 @@ def create_audit(body: schemas.AuditCreate):
 
 
 def _domains(codes: list[str]) -> list[Domain]:
-    import sqlalchemy as sa
-
     wanted = {c.upper() for c in codes}
     found = db.session.execute(
         sa.select(Domain).where(Domain.code.in_(wanted), Domain.active)
@@ -351,8 +351,6 @@ def return_audit(audit_id: int, body: schemas.ReturnAudit):
            responses={200: schemas.SignOffOut}, errors=(403, 422))
 def sign_off(audit_id: int, body: schemas.SignOffRequest):
     """Freezes the audit and signs its report."""
-    from tracker.reports import service as reports
-
     audit = audit_or_404(audit_id)
     authorize(perm.can_sign_off(me(), audit), "Only an auditor from outside the team signs "
               "off its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
@@ -413,8 +411,6 @@ PDF = {"description": "The report (PDF)", "content": {"application/pdf": {"schem
 def report_pdf(audit_id: int, query: schemas.DraftQuery):
     """The signed PDF exists once the audit is signed off (404 before); `?draft=1` renders
     an unsigned draft of an audit that is not signed off yet."""
-    from tracker.reports import service as reports
-
     audit = audit_or_404(audit_id)
     name = results_export.filename(audit, "pdf")
     if query.draft == "1":

@@ -23,7 +23,14 @@ def _write(text: str, path: str | None) -> None:
         click.echo(f"Wrote {path}.", err=True)
 
 
-def _report(result, source: str) -> None:
+def _import(load, source: str) -> None:
+    """Run an import; on a file error roll back, name it and exit non-zero."""
+    try:
+        result = load()
+    except LibraryFileError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc}\nNothing was changed.") from None
+    db.session.commit()
     click.echo(f"Imported {source}: {result.changes} changes ({result.created} created, "
                f"{result.updated} updated, {result.deactivated} deactivated).")
 
@@ -52,29 +59,20 @@ def library_import(path: Path):
 
     The whole file is checked first; on any error nothing changes. Items the file does not
     list are deactivated (never deleted; past audits keep their snapshots)."""
-    try:
+    def load():
         parsed = parse_library(path) if path.is_dir() else \
             library_io.parse_library_file(path.name, path.read_bytes())
-        result = library_io.import_library(None, parsed, str(path))
-    except LibraryFileError as exc:
-        db.session.rollback()
-        raise click.ClickException(f"{exc}\nNothing was changed.") from None
-    db.session.commit()
-    _report(result, str(path))
+        return library_io.import_library(None, parsed, str(path))
+
+    _import(load, str(path))
 
 
 @oscal_cli.command("import-catalog")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def oscal_import_catalog(file: Path):
     """Add an OSCAL catalog (JSON) to the library: groups become domains, controls items."""
-    try:
-        result = oscal.import_catalog(None, oscal.parse_catalog(file.name, file.read_bytes()),
-                                      str(file))
-    except LibraryFileError as exc:
-        db.session.rollback()
-        raise click.ClickException(f"{exc}\nNothing was changed.") from None
-    db.session.commit()
-    _report(result, str(file))
+    _import(lambda: oscal.import_catalog(
+        None, oscal.parse_catalog(file.name, file.read_bytes()), str(file)), str(file))
 
 
 @oscal_cli.command("export-catalog")

@@ -23,12 +23,17 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from tracker.audits.models import Audit, ActivityEvent, ItemStatus
+from tracker.audits.models import ActivityEvent, Audit, ItemStatus
 from tracker.canonical import sha256_hex
 from tracker.extensions import db
 from tracker.library.models import Domain
-from tracker.library.seeding import LibraryFileError, LineDict, LoadResult, apply_library, \
-    parse_documents
+from tracker.library.seeding import (
+    LibraryFileError,
+    LineDict,
+    LoadResult,
+    apply_library,
+    parse_documents,
+)
 from tracker.reports.canonical import audit_results
 from tracker.reports.models import SignOff
 
