@@ -28,7 +28,26 @@ schema.app = _dispatch
 
 
 @pytest.fixture
-def lead_token(token_for, dv_audit):
+def small_audit(app, people):
+    """A two-item library and an audit over it: enough for every path, quick to build for
+    each of the twenty operations (the full seed library is not needed here)."""
+    from tracker.audits import service as audits
+    from tracker.library.models import Criticality, Domain, ReadinessItem
+
+    domain = Domain(code="DV", name="Data & Visibility", position=1)
+    db.session.add_all([domain,
+                        ReadinessItem(code="DV-01", title="Addresses are validated",
+                                      domain=domain, criticality=Criticality.CRITICAL),
+                        ReadinessItem(code="DV-02", title="Stock is reconciled", domain=domain,
+                                      criticality=Criticality.NORMAL, evidence_required=False)])
+    db.session.flush()
+    audit = audits.start_audit(people["lead"], people["alpha"], "2026-Q3", [domain])
+    db.session.commit()
+    return audit
+
+
+@pytest.fixture
+def lead_token(token_for, small_audit):
     return token_for("lead")
 
 
@@ -49,7 +68,7 @@ def test_the_served_document_is_the_one_tested(client):
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, derandomize=True,
+@settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_api_matches_its_openapi_document(case, wsgi, lead_token):
     case.call_and_validate(base_url="http://localhost/api/v1",
