@@ -53,16 +53,21 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from tracker.api.views import bp as api_bp
     from tracker.audits.views import bp as audits_bp
     from tracker.auth.views import bp as auth_bp
     from tracker.dashboard.views import bp as dashboard_bp
+    from tracker.exchange.views import bp as exchange_bp
+    from tracker.extensions import csrf
     from tracker.home.views import bp as home_bp
     from tracker.library.views import bp as library_bp
     from tracker.reports.views import bp as reports_bp
     from tracker.signals.views import bp as signals_bp
 
-    for bp in (auth_bp, home_bp, library_bp, audits_bp, dashboard_bp, signals_bp, reports_bp):
+    for bp in (auth_bp, home_bp, library_bp, audits_bp, dashboard_bp, signals_bp, reports_bp,
+               exchange_bp, api_bp):
         app.register_blueprint(bp)
+    csrf.exempt(api_bp)  # bearer tokens, never cookies: nothing for a forged form to ride on
 
 
 def _register_templates(app: Flask) -> None:

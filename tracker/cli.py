@@ -122,6 +122,27 @@ def users_deactivate(email):
     click.echo(f"Deactivated {user.email}.")
 
 
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+def users_token(email, name):
+    """Create an API token for EMAIL and print it (shown once; revoke it on the account page)."""
+    from tracker.auth import service
+    from tracker.auth.models import User
+
+    user = db.session.execute(sa.select(User).where(User.email == email.strip().lower())).scalar()
+    if user is None or not user.active:
+        raise click.ClickException(f"No active user {email}. `flask --app app users list` "
+                                   "shows the accounts.")
+    try:
+        _, token = service.create_token(user, name)
+    except RuleViolation as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(token)
+
+
 @activity_cli.command("verify")
 def activity_verify():
     """Walk every activity chain; name the first broken link."""
@@ -136,11 +157,13 @@ def activity_verify():
 
 
 def init_cli(app: Flask) -> None:
+    from tracker.exchange.cli import library_cli, oscal_cli
     from tracker.reports.cli import keys_cli, report_cli
     from tracker.scale.cli import seed_scale
 
     seed_cli.add_command(seed_scale)
-    for group in (seed_cli, users_cli, activity_cli, worker, keys_cli, report_cli):
+    for group in (seed_cli, users_cli, activity_cli, worker, keys_cli, report_cli, library_cli,
+                  oscal_cli):
         app.cli.add_command(group)
 
 

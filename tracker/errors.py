@@ -55,7 +55,12 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(exc):
-        return _error(405, "method_not_allowed", "That action is not available this way.")
+        response, status = _error(405, "method_not_allowed",
+                                  "That action is not available this way.")
+        if getattr(exc, "valid_methods", None):  # RFC 9110: a 405 lists what is allowed
+            response = app.make_response((response, status))
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response, status
 
     @app.errorhandler(413)
     def too_large(exc):

@@ -49,7 +49,7 @@ def record(actor, action: str, *, chain: str, subject: str = "", before=None, af
         audit_item_id=audit_item_id,
         actor_id=actor.id if actor is not None else None,
         action=action,
-        subject=subject,
+        subject=subject[:120],  # the column holds 120; long item titles are cut
         before=None if before is None else canonical_json(before),
         after=None if after is None else canonical_json(after),
         created_at=utcnow(),

@@ -48,3 +48,8 @@ class TeamForm(FlaskForm):
 class MembershipForm(FlaskForm):
     user_id = SelectField("Person", coerce=int, validators=[DataRequired()])
     role = SelectField("Role", choices=[("operator", "Operator"), ("lead", "Lead")])
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Token name", validators=[DataRequired(), Length(max=80)],
+                       description="What the token is for, e.g. “monitoring job”.")

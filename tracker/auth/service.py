@@ -195,6 +195,21 @@ def revoke_token(user: User, token: ApiToken) -> None:
         _admin_event(user, "token.revoke", f"{token.user.email} / {token.name}")
 
 
+def use_token(token: str) -> User | None:
+    """The active user behind an API token, noting when the token was last used (at most
+    once a minute, so a busy script does not turn every read into a write)."""
+    row = db.session.execute(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token or ""))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = now
+        db.session.flush()
+    return row.user
+
+
 def user_for_token(token: str) -> User | None:
     row = db.session.execute(
         sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token or ""))

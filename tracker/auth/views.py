@@ -11,10 +11,11 @@ from tracker.auth.forms import (
     MembershipForm,
     PasswordResetForm,
     TeamForm,
+    TokenForm,
     UserCreateForm,
     UserRolesForm,
 )
-from tracker.auth.models import Membership, Team, User
+from tracker.auth.models import ApiToken, Membership, Team, User
 from tracker.auth.permissions import can_manage_users
 from tracker.auth.safety import safe_next
 from tracker.extensions import db
@@ -72,7 +73,48 @@ def account():
                 login_user(current_user)  # this session continues with the new version
                 flash("Password changed. Your other sessions have been signed out.", "success")
                 return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form)
+    return _account_page(form=form)
+
+
+def _account_page(status: int = 200, **forms):
+    tokens = db.session.execute(
+        sa.select(ApiToken).where(ApiToken.user_id == current_user.id)
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())
+    ).scalars().all()
+    forms.setdefault("form", ChangePasswordForm(formdata=None))
+    forms.setdefault("token_form", TokenForm(formdata=None))
+    return render_template("auth/account.html", tokens=tokens, revoke_form=EmptyForm(),
+                           **forms), status
+
+
+@bp.post("/account/tokens")
+@login_required
+def token_create():
+    """The new token is shown on this response only (never stored, never in a cookie)."""
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            row, token = service.create_token(current_user, form.name.data)
+        except RuleViolation as exc:
+            db.session.rollback()
+            attach_error(form, exc.field, exc.message)
+        else:
+            db.session.commit()
+            return _account_page(new_token=token, new_token_row=row)
+    return _account_page(422, token_form=form)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def token_revoke(token_id):
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        service.revoke_token(current_user, token)
+        db.session.commit()
+        flash(f"Token “{token.name}” revoked: scripts using it now get 401.", "success")
+    return redirect(url_for("auth.account"))
 
 
 # --- administration -------------------------------------------------------------------

@@ -30,7 +30,10 @@ class LibraryFileError(ValueError):
 
 
 class _LineDict(dict):
-    line: int | None = None
+    line: int | str | None = None
+
+
+LineDict = _LineDict  # for other readers (CSV, OSCAL) that build the same documents
 
 
 class _Loader(yaml.SafeLoader):
@@ -94,11 +97,34 @@ def _choice(entry, key, enum_cls, path):
         raise LibraryFileError(path, entry.line, f"“{key}” is “{value}”; use one of: {allowed}")
 
 
+def read_yaml(path: Path, text: str | None = None) -> list[_LineDict]:
+    """The documents of one library YAML file (one domain each; `---` separates several)."""
+    try:
+        text = path.read_text(encoding="utf-8") if text is None else text
+        docs = [d for d in yaml.load_all(text, Loader=_Loader)  # noqa: S506 — SafeLoader subclass
+                if d is not None]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise LibraryFileError(path, mark.line + 1 if mark else None,
+                               f"not valid YAML: {exc.problem}") from None
+    except UnicodeDecodeError:
+        raise LibraryFileError(path, None, "not UTF-8 text") from None
+    if not docs:
+        raise LibraryFileError(path, 1, "a library file is a mapping with code, name, items")
+    return docs
+
+
 def parse_library(directory: Path) -> list[dict]:
     """Read and validate every file; return plain records. Raises LibraryFileError."""
     paths = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
     if not paths:
         raise LibraryFileError(directory, None, "no .yaml files found")
+    return parse_documents([(path, doc) for path in paths for doc in read_yaml(path)])
+
+
+def parse_documents(documents: list[tuple[Path, dict]]) -> list[dict]:
+    """Validate domain documents (as read from YAML, or built from CSV rows with the same
+    keys and a `line` each); return plain records. Raises LibraryFileError."""
     domains, seen = [], {}
 
     def claim(code: str, path: Path, line: int | None):
@@ -106,15 +132,7 @@ def parse_library(directory: Path) -> list[dict]:
             raise LibraryFileError(path, line, f"code {code} is used twice (also in {seen[code]})")
         seen[code] = f"{path.name}:{line}"
 
-    for path in paths:
-        try:
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 — SafeLoader subclass
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise LibraryFileError(path, mark.line + 1 if mark else None,
-                                   f"not valid YAML: {exc.problem}") from None
-        except UnicodeDecodeError:
-            raise LibraryFileError(path, None, "not UTF-8 text") from None
+    for path, doc in documents:
         if not isinstance(doc, dict):
             raise LibraryFileError(path, 1, "a library file is a mapping with code, name, items")
         code = _text(doc, "code", path, max_len=8)
@@ -191,7 +209,14 @@ def _upsert(model, code: str, values: dict, existing: dict, result: LoadResult):
 
 def load_library(directory: Path) -> LoadResult:
     """Validate, then write. Flushes; the caller commits."""
-    parsed = parse_library(directory)
+    return apply_library(parse_library(directory), source=str(directory))
+
+
+def apply_library(parsed: list[dict], *, source: str, deactivate_missing: bool = True,
+                  actor=None, action: str = "library.load") -> LoadResult:
+    """Write validated records (from parse_documents) by code. With `deactivate_missing`
+    the records are the whole library: active items they do not list are deactivated.
+    An item whose `guards` is None keeps the failures it guards."""
     result = LoadResult(files=len(parsed))
     domains = {d.code: d for d in db.session.execute(sa.select(Domain)).scalars()}
     failures = {f.code: f for f in db.session.execute(sa.select(FailurePattern)).scalars()}
@@ -218,6 +243,8 @@ def load_library(directory: Path) -> LoadResult:
                 "evidence_hint": i["evidence_hint"], "criticality": i["criticality"],
                 "evidence_required": i["evidence_required"], "active": i["active"]},
                 items, result)
+            if i["guards"] is None:
+                continue
             wanted = sorted(i["guards"])
             if sorted(f.code for f in item.failures) != wanted:
                 if item.id is not None and f"created {item.code}" not in result.details:
@@ -227,13 +254,13 @@ def load_library(directory: Path) -> LoadResult:
 
     listed = {i["code"] for d in parsed for i in d["items"]}
     for code, item in items.items():
-        if code not in listed and item.active:
+        if deactivate_missing and code not in listed and item.active:
             item.active = False
             result.deactivated += 1
             result.details.append(f"deactivated {code} (no longer in the library files)")
     db.session.flush()
     if result.changes:
-        activity.record(None, "library.load", chain="library", subject=str(directory),
+        activity.record(actor, action, chain="library", subject=source[-120:],
                         after={"created": result.created, "updated": result.updated,
                                "deactivated": result.deactivated})
     return result

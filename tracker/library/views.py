@@ -1,10 +1,13 @@
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from tracker.auth.permissions import dashboard_team_scope
+from tracker.auth.permissions import can_manage_library, dashboard_team_scope
 from tracker.dashboard import queries as readiness
+from tracker.extensions import db
+from tracker.forms import attach_error
 from tracker.library import queries
 from tracker.library.models import ContentKind
+from tracker.library.seeding import LibraryFileError
 from tracker.signals import queries as signal_queries
 
 bp = Blueprint("library", __name__, url_prefix="/library")
@@ -14,6 +17,38 @@ bp = Blueprint("library", __name__, url_prefix="/library")
 @login_required
 def index():
     return render_template("library/index.html", rows=queries.domains_with_counts())
+
+
+@bp.route("/manage", methods=["GET", "POST"])
+@login_required
+def manage():
+    """Admin: export the library (YAML, CSV, OSCAL catalog) and import a file."""
+    from tracker.exchange.forms import LibraryImportForm
+    from tracker.exchange.service import import_file
+
+    if not can_manage_library(current_user):
+        abort(403)
+    form = LibraryImportForm()
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            result = import_file(current_user, upload.filename or "upload", upload.read())
+        except LibraryFileError as exc:
+            db.session.rollback()
+            attach_error(form, "file", f"{exc}. Nothing was changed; fix the file and import "
+                                       "it again.")
+            status = 422
+        else:
+            db.session.commit()
+            flash(f"Imported {upload.filename}: {result.changes} changes ({result.created} "
+                  f"created, {result.updated} updated, {result.deactivated} deactivated).",
+                  "success")
+            return redirect(url_for("library.manage"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("library/manage.html", form=form,
+                           rows=queries.domains_with_counts()), status
 
 
 @bp.get("/<code>")

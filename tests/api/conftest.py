@@ -1,0 +1,55 @@
+"""API fixtures: a token per role and a small client that sends it."""
+
+import pytest
+
+from tracker.auth import service as accounts
+from tracker.extensions import db
+
+
+class ApiClient:
+    def __init__(self, client, token: str | None):
+        self.client, self.token = client, token
+
+    def call(self, method: str, path: str, *, json=None, headers=None, **kwargs):
+        sent = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        sent.update(headers or {})
+        return self.client.open(f"/api/v1{path}", method=method, json=json, headers=sent,
+                                **kwargs)
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.call("POST", path, json=json, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.call("PATCH", path, json=json, **kw)
+
+
+@pytest.fixture
+def token_for(app, people):
+    def make(role: str, name: str = "test") -> str:
+        _, token = accounts.create_token(people[role], name)
+        db.session.commit()
+        return token
+    return make
+
+
+@pytest.fixture
+def api_as(client, token_for):
+    """api_as("lead") → a client that calls /api/v1 with the lead's token."""
+    return lambda role: ApiClient(client, token_for(role))
+
+
+@pytest.fixture
+def dv_audit(app, library, people):
+    """Alpha's 2026-Q3 audit over the DV domain, started by its lead (through the service)."""
+    import sqlalchemy as sa
+
+    from tracker.audits import service as audits
+    from tracker.library.models import Domain
+
+    dv = db.session.execute(sa.select(Domain).where(Domain.code == "DV")).scalar_one()
+    audit = audits.start_audit(people["lead"], people["alpha"], "2026-Q3", [dv])
+    db.session.commit()
+    return audit

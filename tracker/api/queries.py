@@ -1,0 +1,193 @@
+"""API reads: each response in a fixed number of queries, and its JSON shape."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from tracker.api import schemas
+from tracker.audits.models import Audit, AuditItem, Evidence, ItemStatus
+from tracker.auth.models import Membership, Team, User
+from tracker.auth.permissions import member_team_ids
+from tracker.extensions import db
+from tracker.library.models import Domain, ReadinessItem
+from tracker.signals.models import Signal
+
+DONE = (ItemStatus.MET, ItemStatus.NOT_MET, ItemStatus.NOT_APPLICABLE)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Stored times are naive UTC; the API says so (RFC 3339 with a Z)."""
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def sees_every_team(user: User) -> bool:
+    return user.is_admin or user.is_auditor
+
+
+# --- audits ---------------------------------------------------------------------------
+
+_AUDIT_LOAD = (selectinload(Audit.team), selectinload(Audit.lead), selectinload(Audit.domains),
+               selectinload(Audit.tallies))
+
+
+def audit(audit_id: int) -> Audit | None:
+    return db.session.execute(
+        sa.select(Audit).where(Audit.id == audit_id).options(*_AUDIT_LOAD)
+    ).scalar_one_or_none()
+
+
+def audit_items(audit_id: int) -> list[AuditItem]:
+    return db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit_id).order_by(AuditItem.code)
+        .options(selectinload(AuditItem.owner), selectinload(AuditItem.domain),
+                 selectinload(AuditItem.evidence).selectinload(Evidence.created_by))
+    ).scalars().all()
+
+
+def audit_item(audit_id: int, item_id: int) -> AuditItem | None:
+    return db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit_id, AuditItem.id == item_id)
+        .options(selectinload(AuditItem.owner), selectinload(AuditItem.domain),
+                 selectinload(AuditItem.evidence).selectinload(Evidence.created_by))
+    ).scalar_one_or_none()
+
+
+def audits_page(user: User, query: schemas.AuditQuery) -> tuple[list[Audit], int]:
+    where = []
+    if not sees_every_team(user):
+        where.append(Audit.team_id.in_(member_team_ids(user)))
+    if query.team_id is not None:
+        where.append(Audit.team_id == query.team_id)
+    if query.period is not None:
+        where.append(Audit.period == query.period)
+    if query.state is not None:
+        where.append(Audit.state == query.state)
+    total = db.session.execute(sa.select(sa.func.count(Audit.id)).where(*where)).scalar_one()
+    rows = db.session.execute(
+        sa.select(Audit).where(*where).order_by(Audit.period.desc(), Audit.id.desc())
+        .limit(query.per_page).offset((query.page - 1) * query.per_page).options(*_AUDIT_LOAD)
+    ).scalars().all()
+    return rows, total
+
+
+def score(audit: Audit) -> schemas.Score:
+    met = sum(t.weight_met for t in audit.tallies)
+    applicable = sum(t.weight_applicable for t in audit.tallies)
+    return schemas.Score(weighted_met=met, weighted_applicable=applicable,
+                         percent=round(100 * met / applicable, 1) if applicable else None)
+
+
+def progress(audit: Audit) -> schemas.Progress:
+    by_status = {s.value: sum(getattr(t, s.value) for t in audit.tallies) for s in ItemStatus}
+    total = sum(by_status.values())
+    done = sum(by_status[s.value] for s in DONE)
+    return schemas.Progress(total=total, done=done, by_status=by_status,
+                            percent=round(100 * done / total, 1) if total else None)
+
+
+def audit_summary(audit: Audit, model=schemas.AuditSummary, **extra):
+    return model(
+        id=audit.id, team_id=audit.team_id, team=audit.team.name, period=audit.period,
+        state=audit.state, domains=[d.code for d in audit.domains],
+        lead=audit.lead.email if audit.lead else None, due_date=audit.due_date,
+        return_reason=audit.return_reason, created_at=utc(audit.created_at),
+        submitted_at=utc(audit.submitted_at), signed_off_at=utc(audit.signed_off_at),
+        score=score(audit), progress=progress(audit), **extra,
+    )
+
+
+def audit_detail(audit: Audit) -> schemas.AuditDetail:
+    return audit_summary(audit, schemas.AuditDetail,
+                         items=[item_out(i) for i in audit_items(audit.id)])
+
+
+def evidence_out(e: Evidence) -> schemas.EvidenceOut:
+    return schemas.EvidenceOut(
+        id=e.id, kind=e.kind, filename=e.filename, content_type=e.content_type, size=e.size,
+        url=e.url, note=e.note, sha256=e.sha256, created_by=e.created_by.email,
+        created_at=utc(e.created_at),
+    )
+
+
+def item_out(item: AuditItem) -> schemas.Item:
+    return schemas.Item(
+        id=item.id, code=item.code, domain=item.domain.code, title=item.title,
+        criticality=item.criticality, evidence_required=item.evidence_required,
+        status=item.status, owner=item.owner.email if item.owner else None,
+        due_date=item.due_date, justification=item.justification, verdict=item.verdict,
+        verdict_note=item.verdict_note, version=item.version, updated_at=utc(item.updated_at),
+        evidence=[evidence_out(e) for e in item.evidence],
+    )
+
+
+# --- people and library ---------------------------------------------------------------
+
+def teams_for(user: User) -> list[schemas.Team]:
+    roles = {m.team_id: m.role.value for m in user.memberships}
+    stmt = sa.select(Team).order_by(Team.name)
+    if not sees_every_team(user):
+        stmt = stmt.where(Team.id.in_(list(roles)))
+    return [schemas.Team(id=t.id, name=t.name, description=t.description,
+                         your_role=roles.get(t.id))
+            for t in db.session.execute(stmt).scalars()]
+
+
+def me(user: User) -> schemas.Me:
+    memberships = db.session.execute(
+        sa.select(Membership).where(Membership.user_id == user.id)
+        .options(selectinload(Membership.team))
+    ).scalars().all()
+    return schemas.Me(id=user.id, email=user.email, name=user.name, roles=user.global_roles,
+                      teams=[schemas.TeamMembership(team_id=m.team_id, team=m.team.name,
+                                                    role=m.role.value)
+                             for m in sorted(memberships, key=lambda m: m.team.name)])
+
+
+def domains() -> list[schemas.Domain]:
+    rows = db.session.execute(
+        sa.select(Domain).where(Domain.active).order_by(Domain.position, Domain.code)
+        .options(selectinload(Domain.items).selectinload(ReadinessItem.failures))
+    ).scalars().all()
+    return [schemas.Domain(
+        code=d.code, name=d.name, summary=d.summary,
+        items=[schemas.LibraryItem(code=i.code, title=i.title, criticality=i.criticality,
+                                   evidence_required=i.evidence_required, guidance=i.guidance,
+                                   evidence_hint=i.evidence_hint,
+                                   guards=[f.code for f in i.failures])
+               for i in d.items if i.active],
+    ) for d in rows]
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.execute(
+        sa.select(User).where(User.email == email.strip().lower())
+        .options(selectinload(User.memberships))
+    ).scalar_one_or_none()
+
+
+# --- signals --------------------------------------------------------------------------
+
+def signals_page(query: schemas.SignalQuery) -> tuple[list[Signal], int]:
+    where = []
+    if query.state is not None:
+        where.append(Signal.state == query.state)
+    if query.domain is not None:
+        where.append(Signal.domain.has(Domain.code == query.domain.upper()))
+    total = db.session.execute(sa.select(sa.func.count(Signal.id)).where(*where)).scalar_one()
+    rows = db.session.execute(
+        sa.select(Signal).where(*where).order_by(Signal.observed_at.desc(), Signal.id.desc())
+        .limit(query.per_page).offset((query.page - 1) * query.per_page)
+        .options(selectinload(Signal.domain), selectinload(Signal.failures),
+                 selectinload(Signal.reported_by))
+    ).scalars().all()
+    return rows, total
+
+
+def signal_out(s: Signal) -> schemas.SignalOut:
+    return schemas.SignalOut(
+        id=s.id, summary=s.summary, details=s.details, source=s.source, severity=s.severity,
+        state=s.state, observed_at=utc(s.observed_at), domain=s.domain.code if s.domain else None,
+        failures=[f.code for f in s.failures], reported_by=s.reported_by.email,
+        created_at=utc(s.created_at),
+    )

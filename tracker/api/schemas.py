@@ -1,0 +1,304 @@
+"""Request and response schemas of the JSON API (pydantic v2).
+
+The endpoints validate with these models and the OpenAPI document is generated from the
+same models (tracker/api/spec.py), so the two cannot drift apart. Requests are validated
+strictly — what the JSON Schema allows is exactly what the endpoint accepts — and every
+string has the length limit of the column it ends up in.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from tracker.audits.models import AuditState, EvidenceKind, ItemStatus, Verdict
+from tracker.library.models import Criticality
+from tracker.signals.models import Severity, SignalSource, SignalState
+
+MAX_ID = 2**31 - 1  # the databases' INTEGER: a larger id cannot exist
+
+
+
+def _whole_float(value):
+    """JSON Schema counts 3.0 as an integer, so the API does too (strings stay refused)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+WHOLE = BeforeValidator(_whole_float)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), WHOLE]
+# No NUL characters: PostgreSQL cannot store them in text.
+NO_NUL = r"^[^\x00]*$"
+
+
+def text(max_length: int, min_length: int = 0, **kwargs):
+    return Annotated[str, Field(min_length=min_length, max_length=max_length, pattern=NO_NUL,
+                                **kwargs)]
+
+
+Code = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}-Q[1-4]$", examples=["2026-Q4"])]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ---------------------------------------------------------------------------
+
+class ErrorDetail(Response):
+    code: str = Field(description="A stable, machine-readable code, e.g. `stale_version`.")
+    message: str = Field(description="What went wrong and what to do instead.")
+    field: str | None = Field(None, description="The request field the error concerns.")
+    current: "Item | None" = Field(None, description="On 409: the item as it is now.")
+
+
+class Error(Response):
+    error: ErrorDetail
+
+
+# --- people, teams, library -----------------------------------------------------------
+
+class Me(Response):
+    id: int
+    email: str
+    name: str
+    roles: list[Literal["admin", "auditor"]]
+    teams: list["TeamMembership"]
+
+
+class TeamMembership(Response):
+    team_id: int
+    team: str
+    role: Literal["lead", "operator"]
+
+
+class Team(Response):
+    id: int
+    name: str
+    description: str
+    your_role: Literal["lead", "operator"] | None
+
+
+class TeamList(Response):
+    teams: list[Team]
+
+
+class LibraryItem(Response):
+    code: str
+    title: str
+    criticality: Criticality
+    evidence_required: bool
+    guidance: str
+    evidence_hint: str
+    guards: list[str] = Field(description="Codes of the failure patterns this item prevents.")
+
+
+class Domain(Response):
+    code: str
+    name: str
+    summary: str
+    items: list[LibraryItem]
+
+
+class DomainList(Response):
+    domains: list[Domain]
+
+
+# --- audits ---------------------------------------------------------------------------
+
+class Score(Response):
+    weighted_met: int
+    weighted_applicable: int
+    percent: float | None = Field(description="100 × weighted_met / weighted_applicable; "
+                                              "weights critical 3, high 2, normal 1; "
+                                              "not-applicable items are left out.")
+
+
+class Progress(Response):
+    total: int
+    done: int = Field(description="Items that are met, not met or not applicable.")
+    percent: float | None
+    by_status: dict[str, int]
+
+
+class AuditSummary(Response):
+    id: int
+    team_id: int
+    team: str
+    period: str
+    state: AuditState
+    domains: list[str]
+    lead: str | None
+    due_date: date | None
+    return_reason: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    signed_off_at: datetime | None
+    score: Score
+    progress: Progress
+
+
+class AuditList(Response):
+    audits: list[AuditSummary]
+    page: int
+    per_page: int
+    total: int
+
+
+class EvidenceOut(Response):
+    id: int
+    kind: EvidenceKind
+    filename: str | None
+    content_type: str | None
+    size: int | None
+    url: str | None
+    note: str | None
+    sha256: str
+    created_by: str
+    created_at: datetime
+
+
+class Item(Response):
+    id: int
+    code: str
+    domain: str
+    title: str
+    criticality: Criticality
+    evidence_required: bool
+    status: ItemStatus
+    owner: str | None = Field(description="The owner's email.")
+    due_date: date | None
+    justification: str | None
+    verdict: Verdict | None
+    verdict_note: str | None
+    version: int = Field(description="Send it back with a change; a stale one gets 409.")
+    updated_at: datetime
+    evidence: list[EvidenceOut]
+
+
+class AuditDetail(AuditSummary):
+    items: list[Item]
+
+
+class SignOffOut(Response):
+    audit_id: int
+    statement: str
+    auditor: str
+    signed_at: datetime
+    audit_sha256: str = Field(description="SHA-256 of the audit's canonical results JSON "
+                                          "(GET /audits/{id}/results.json) at sign-off.")
+    report_status: str
+
+
+class AuditCreate(Request):
+    team_id: Id
+    period: Period
+    domains: list[Code] = Field(min_length=1, max_length=64,
+                                description="Domain codes in scope, e.g. [\"DV\", \"INV\"].")
+    due_date: date | None = None
+
+
+class NextQuarter(Request):
+    due_date: date | None = None
+
+
+class ItemPatch(Request):
+    """Only the fields sent change; `null` clears owner, due date or justification."""
+
+    version: Annotated[int, Field(ge=1, le=MAX_ID, description="The version you last read."),
+                       WHOLE]
+    status: ItemStatus = None  # type: ignore[assignment] — omitted means unchanged
+    owner_email: text(254) | None = None
+    due_date: date | None = None
+    justification: text(10_000) | None = None
+    note: text(10_000, description="Added as a comment on the item.") = None  # type: ignore
+
+
+class EvidenceLink(Request):
+    url: text(2048, 1)
+
+
+class EvidenceNote(Request):
+    note: text(20_000, 1)
+
+
+class ReturnAudit(Request):
+    reason: text(10_000, 1)
+
+
+class SignOffRequest(Request):
+    statement: text(10_000, 1)
+
+
+class ReviewItem(Request):
+    verdict: Verdict
+    note: text(10_000) | None = None
+
+
+class AuditQuery(Request):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    team_id: Id | None = None
+    period: Period | None = None
+    state: AuditState | None = None
+    page: Annotated[int, Field(ge=1, le=100_000)] = 1
+    per_page: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class DraftQuery(Request):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    draft: Literal["0", "1"] = "0"
+
+
+# --- signals --------------------------------------------------------------------------
+
+class SignalOut(Response):
+    id: int
+    summary: str
+    details: str
+    source: SignalSource
+    severity: Severity
+    state: SignalState
+    observed_at: datetime
+    domain: str | None
+    failures: list[str]
+    reported_by: str
+    created_at: datetime
+
+
+class SignalList(Response):
+    signals: list[SignalOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class SignalQuery(Request):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    state: SignalState | None = None
+    domain: Code | None = None
+    page: Annotated[int, Field(ge=1, le=100_000)] = 1
+    per_page: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class SignalCreate(Request):
+    summary: text(300, 1)
+    details: text(20_000) = ""
+    source: SignalSource
+    severity: Severity
+    observed_at: datetime | None = Field(None, description="When it was seen (default: now).")
+    domain: Code | None = None
+    failures: list[Code] = Field(default_factory=list, max_length=50,
+                                 description="Codes of the failure patterns it points to.")
+
+
+ErrorDetail.model_rebuild()
+Me.model_rebuild()

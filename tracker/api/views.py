@@ -1,0 +1,458 @@
+"""The JSON API under /api/v1: bearer tokens, the same permission functions and services
+as the web pages, and an OpenAPI document built from the schemas the endpoints validate
+with. Every view: load (or 404) → authorize (403, or 422 when the audit's state is the
+reason) → call the service → commit once."""
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
+from sqlalchemy.exc import IntegrityError
+
+from tracker.api import queries, schemas
+from tracker.api.errors import ApiError, init_api_errors
+from tracker.api.signals import report_signal
+from tracker.api.spec import JSON, MULTIPART, build_openapi, operation
+from tracker.audits import service as audits
+from tracker.audits.models import Audit, AuditItem
+from tracker.audits.service import RuleViolation, StaleItem
+from tracker.audits.storage import EvidenceRejected
+from tracker.auth import permissions as perm
+from tracker.auth.models import Team, User
+from tracker.auth.service import use_token
+from tracker.exchange import audit_results as results_export
+from tracker.exchange import oscal
+from tracker.extensions import db
+from tracker.library.models import Domain
+from tracker.reports import service as reports
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+init_api_errors(bp)
+
+PUBLIC = {"api.openapi"}
+FIELD_NAMES = {"owner": "owner_email"}  # service field → API field
+AUDITS, ITEMS, LIBRARY, SIGNALS, META = "audits", "items", "library", "signals", "meta"
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint in PUBLIC:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "Send your API token as `Authorization: Bearer "
+                       "<token>`. Create one on your account page.")
+    user = use_token(token.strip())
+    if user is None:
+        raise ApiError(401, "unauthorized", "This token is unknown or revoked, or its account "
+                       "is deactivated. Create a new token on your account page.")
+    db.session.commit()  # the token's last-used time
+    g.api_user = user
+    g._login_user = user  # flask-login's current_user, for code that asks it
+
+
+def me() -> User:
+    return g.api_user
+
+
+def send(model, status: int = 200, headers: dict | None = None):
+    response = jsonify(model.model_dump(mode="json"))
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def commit_or_refuse(fn, *args, **kwargs):
+    """Run a service call; turn its refusals into API errors; commit once on success."""
+    try:
+        result = fn(*args, **kwargs)
+        db.session.commit()
+    except StaleItem as exc:
+        current = queries.item_out(exc.current).model_dump(mode="json")
+        db.session.rollback()
+        raise ApiError(409, "stale_version", exc.message, current=current) from None
+    except RuleViolation as exc:
+        db.session.rollback()
+        raise ApiError(422, "rule_violation", exc.message,
+                       field=FIELD_NAMES.get(exc.field, exc.field)) from None
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(409, "conflict", "Someone else made the same change at the same "
+                       "moment. Read the resource again and retry.") from None
+    return result
+
+
+# --- loading and permission -----------------------------------------------------------
+
+def audit_or_404(audit_id: int) -> Audit:
+    audit = queries.audit(audit_id)
+    if audit is None or not perm.can_view_audit(me(), audit):
+        raise ApiError(404, "not_found", f"There is no audit {audit_id}, or it belongs to a "
+                       "team you are not in. GET /api/v1/audits lists yours.")
+    return audit
+
+
+def item_or_404(audit: Audit, item_id: int) -> AuditItem:
+    item = queries.audit_item(audit.id, item_id)
+    if item is None:
+        raise ApiError(404, "not_found", f"Audit {audit.id} has no item {item_id}. GET "
+                       f"/api/v1/audits/{audit.id} lists its items.")
+    return item
+
+
+def authorize(allowed: bool, message: str, *, state_rule=None) -> None:
+    """403 unless allowed — but when the user's role would allow it and only the audit's
+    state stands in the way, `state_rule` raises that rule's RuleViolation, answered 422."""
+    if allowed:
+        return
+    if state_rule is not None:
+        try:
+            state_rule()
+        except RuleViolation as exc:
+            raise ApiError(422, "rule_violation", exc.message) from None
+    raise ApiError(403, "forbidden", message)
+
+
+def editable_rule(audit: Audit):
+    return lambda: audits._require_editable(audit)
+
+
+def review_rule(audit: Audit):
+    return lambda: audits._require_in_review(audit)
+
+
+def outside_auditor(audit: Audit) -> bool:
+    return me().is_auditor and not perm.is_member(me(), audit.team_id)
+
+
+# --- meta, people, library ------------------------------------------------------------
+
+@operation(bp, "GET", "/openapi.json", summary="This document", tag=META, public=True,
+           responses={200: {"description": "The OpenAPI 3.1 document",
+                            "content": {JSON: {"schema": {"type": "object"}}}}})
+def openapi():
+    doc = current_app.extensions.get("api_openapi")
+    if doc is None:
+        doc = build_openapi("Readiness Tracker API", "1.0.0", "/api/v1")
+        current_app.extensions["api_openapi"] = doc
+    return jsonify(doc)
+
+
+@operation(bp, "GET", "/me", summary="Who the token belongs to", tag=META,
+           responses={200: schemas.Me})
+def whoami():
+    return send(queries.me(me()))
+
+
+@operation(bp, "GET", "/teams", summary="Teams you can see", tag=META,
+           responses={200: schemas.TeamList})
+def list_teams():
+    """Your teams; admins and auditors see every team."""
+    return send(schemas.TeamList(teams=queries.teams_for(me())))
+
+
+@operation(bp, "GET", "/domains", summary="The readiness library: domains and their items",
+           tag=LIBRARY, responses={200: schemas.DomainList})
+def list_domains():
+    return send(schemas.DomainList(domains=queries.domains()))
+
+
+# --- audits ---------------------------------------------------------------------------
+
+@operation(bp, "GET", "/audits", summary="Audits you can see", tag=AUDITS,
+           query=schemas.AuditQuery, responses={200: schemas.AuditList})
+def list_audits(query: schemas.AuditQuery):
+    rows, total = queries.audits_page(me(), query)
+    return send(schemas.AuditList(audits=[queries.audit_summary(a) for a in rows],
+                                  page=query.page, per_page=query.per_page, total=total))
+
+
+@operation(bp, "POST", "/audits", summary="Start an audit", tag=AUDITS,
+           body=schemas.AuditCreate, responses={201: schemas.AuditDetail}, errors=(403, 409, 422))
+def create_audit(body: schemas.AuditCreate):
+    """Snapshots every active library item of the chosen domains. Team leads only."""
+    user = me()
+    team = db.session.get(Team, body.team_id)
+    if team is None or not (queries.sees_every_team(user) or perm.is_member(user, team.id)):
+        raise ApiError(404, "not_found", f"There is no team {body.team_id}, or you are not in "
+                       "it. GET /api/v1/teams lists yours.", field="team_id")
+    authorize(perm.can_start_audit(user, team.id),
+              f"Only a lead of {team.name} can start its audits.")
+    domains = _domains(body.domains)
+    audit = commit_or_refuse(audits.start_audit, user, team, body.period, domains,
+                             due_date=body.due_date)
+    return _created(audit)
+
+
+def _domains(codes: list[str]) -> list[Domain]:
+    wanted = {c.upper() for c in codes}
+    found = db.session.execute(
+        sa.select(Domain).where(Domain.code.in_(wanted), Domain.active)
+    ).scalars().all()
+    unknown = sorted(wanted - {d.code for d in found})
+    if unknown:
+        raise ApiError(422, "rule_violation", f"Unknown domain code(s): {', '.join(unknown)}. "
+                       "GET /api/v1/domains lists them.", field="domains")
+    return found
+
+
+def _created(audit: Audit):
+    audit = queries.audit(audit.id)
+    return send(queries.audit_detail(audit), 201,
+                {"Location": url_for("api.get_audit", audit_id=audit.id)})
+
+
+@operation(bp, "GET", "/audits/{audit_id}", summary="An audit with its items, score and "
+           "progress", tag=AUDITS, responses={200: schemas.AuditDetail})
+def get_audit(audit_id: int):
+    return send(queries.audit_detail(audit_or_404(audit_id)))
+
+
+@operation(bp, "POST", "/audits/{audit_id}/next", summary="Start the next quarter's audit",
+           tag=AUDITS, body=schemas.NextQuarter, body_required=False,
+           responses={201: schemas.AuditDetail}, errors=(403, 409, 422))
+def start_next_quarter(audit_id: int, body: schemas.NextQuarter | None):
+    """Same team and scope, owners and not-applicable justifications carried over."""
+    audit = audit_or_404(audit_id)
+    authorize(perm.can_start_next_quarter(me(), audit),
+              f"Only a lead of {audit.team.name} can start its next audit.")
+    new = commit_or_refuse(audits.start_next_quarter, me(), audit,
+                           due_date=body.due_date if body else None)
+    return _created(new)
+
+
+@operation(bp, "PATCH", "/audits/{audit_id}/items/{item_id}", summary="Update an item",
+           tag=ITEMS, body=schemas.ItemPatch, responses={200: schemas.Item},
+           errors=(403, 409, 422))
+def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
+    """Send the `version` you read: if someone saved in between, nothing is written and the
+    answer is 409 with the current item. Owners and due dates are the lead's to set."""
+    user = me()
+    audit = audit_or_404(audit_id)
+    item = item_or_404(audit, item_id)
+    sent = body.model_fields_set
+    authorize(perm.can_update_item(user, item),
+              f"Only members of {audit.team.name} can update its items.",
+              state_rule=editable_rule(audit) if perm.is_member(user, audit.team_id) else None)
+    if sent & {"owner_email", "due_date"}:
+        authorize(perm.can_manage_audit(user, audit),
+                  f"Only a lead of {audit.team.name} assigns owners and due dates.")
+    changes = {}
+    if "status" in sent:
+        changes["status"] = body.status
+    if "due_date" in sent:
+        changes["due_date"] = body.due_date
+    if "justification" in sent:
+        changes["justification"] = body.justification
+    if "owner_email" in sent:
+        changes["owner"] = None
+        if body.owner_email:
+            changes["owner"] = queries.user_by_email(body.owner_email)
+            if changes["owner"] is None:
+                raise ApiError(422, "rule_violation", f"No account has the email "
+                               f"{body.owner_email}; choose an owner from the team.",
+                               field="owner_email")
+
+    def change():
+        audits.update_item(user, item, expected_version=body.version, **changes)
+        if body.note and body.note.strip():
+            audits.add_comment(user, item, body.note)
+
+    commit_or_refuse(change)
+    return send(queries.item_out(queries.audit_item(audit.id, item.id)))
+
+
+EVIDENCE_FILE = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+                 "required": ["file"]}
+
+
+@operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/evidence", summary="Attach evidence",
+           tag=ITEMS, body={MULTIPART: EVIDENCE_FILE,
+                            JSON: [schemas.EvidenceLink, schemas.EvidenceNote]},
+           responses={201: schemas.EvidenceOut}, errors=(403, 413, 415, 422))
+def add_evidence(audit_id: int, item_id: int, body):
+    """A file as multipart field `file` (PDF, images, Office documents or plain text, checked
+    by content), or JSON `{"url": ...}` or `{"note": ...}`."""
+    user = me()
+    audit = audit_or_404(audit_id)
+    item = item_or_404(audit, item_id)
+    authorize(perm.can_add_evidence(user, item),
+              f"Only members of {audit.team.name} can attach evidence to its items.",
+              state_rule=editable_rule(audit) if perm.is_member(user, audit.team_id) else None)
+    if isinstance(body, schemas.EvidenceLink):
+        evidence = commit_or_refuse(audits.add_evidence, user, item, url=body.url)
+    elif isinstance(body, schemas.EvidenceNote):
+        evidence = commit_or_refuse(audits.add_evidence, user, item, note=body.note)
+    else:
+        upload = body.get("file")
+        if upload is None or not upload.filename:
+            raise ApiError(400, "invalid_field", "file: send the file as the multipart form "
+                           "field named `file`.", field="file")
+        evidence = _store_file(user, item, upload)
+    return send(queries.evidence_out(evidence), 201)
+
+
+def _store_file(user, item, upload):
+    limit = current_app.config["MAX_EVIDENCE_BYTES"]
+    upload.stream.seek(0, 2)
+    size = upload.stream.tell()
+    upload.stream.seek(0)
+    if size > limit:
+        raise ApiError(413, "too_large", f"The file is larger than the {limit // (1024 * 1024)}"
+                       " MB limit. Upload a smaller file, or attach a link to where it is kept.",
+                       field="file")
+    if size == 0:
+        raise ApiError(422, "rule_violation", "The file is empty. Send the file's content.",
+                       field="file")
+    try:
+        return commit_or_refuse(audits.add_evidence, user, item, upload=upload.stream,
+                                filename=upload.filename)
+    except EvidenceRejected as exc:
+        db.session.rollback()
+        raise ApiError(415, "unsupported_file_type", str(exc), field="file") from None
+
+
+@operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/review", summary="Accept an item "
+           "or send it back (auditors)", tag=ITEMS, body=schemas.ReviewItem,
+           responses={200: schemas.Item}, errors=(403, 422))
+def review_item(audit_id: int, item_id: int, body: schemas.ReviewItem):
+    audit = audit_or_404(audit_id)
+    item = item_or_404(audit, item_id)
+    authorize(perm.can_review(me(), audit), "Only an auditor from outside the team reviews "
+              "its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
+    commit_or_refuse(audits.review_item, me(), item, body.verdict, body.note)
+    return send(queries.item_out(queries.audit_item(audit.id, item.id)))
+
+
+@operation(bp, "POST", "/audits/{audit_id}/submit", summary="Submit for review (leads)",
+           tag=AUDITS, responses={200: schemas.AuditSummary}, errors=(403, 422))
+def submit_audit(audit_id: int):
+    audit = audit_or_404(audit_id)
+    authorize(perm.can_submit(me(), audit), f"Only a lead of {audit.team.name} submits its "
+              "audit.", state_rule=(lambda: audits.submit_for_review(me(), audit))
+              if perm.is_lead(me(), audit.team_id) else None)
+    commit_or_refuse(audits.submit_for_review, me(), audit)
+    return send(queries.audit_summary(queries.audit(audit.id)))
+
+
+@operation(bp, "POST", "/audits/{audit_id}/return", summary="Send back to the team "
+           "(auditors)", tag=AUDITS, body=schemas.ReturnAudit,
+           responses={200: schemas.AuditSummary}, errors=(403, 422))
+def return_audit(audit_id: int, body: schemas.ReturnAudit):
+    audit = audit_or_404(audit_id)
+    authorize(perm.can_return(me(), audit), "Only an auditor from outside the team sends its "
+              "audit back.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
+    commit_or_refuse(audits.return_audit, me(), audit, body.reason)
+    return send(queries.audit_summary(queries.audit(audit.id)))
+
+
+@operation(bp, "POST", "/audits/{audit_id}/signoff", summary="Sign off (auditors from "
+           "outside the team)", tag=AUDITS, body=schemas.SignOffRequest,
+           responses={200: schemas.SignOffOut}, errors=(403, 422))
+def sign_off(audit_id: int, body: schemas.SignOffRequest):
+    """Freezes the audit and signs its report."""
+    audit = audit_or_404(audit_id)
+    authorize(perm.can_sign_off(me(), audit), "Only an auditor from outside the team signs "
+              "off its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
+    signoff = commit_or_refuse(reports.sign_off, me(), audit, body.statement)
+    return send(schemas.SignOffOut(
+        audit_id=audit.id, statement=signoff.statement, auditor=signoff.auditor.email,
+        signed_at=queries.utc(signoff.signed_at), audit_sha256=signoff.audit_sha256,
+        report_status=signoff.report_status.value))
+
+
+# --- exports --------------------------------------------------------------------------
+
+RESULTS_JSON = {"description": "The audit's canonical results (what sign-off hashes)",
+                "content": {JSON: {"schema": {"type": "object",
+                                              "required": ["format", "audit", "score", "items"]}}}}
+RESULTS_CSV = {"description": "One row per item", "content": {"text/csv": {"schema": {
+    "type": "string"}}}}
+OSCAL_RESULTS = {"description": "OSCAL assessment-results", "content": {JSON: {"schema": {
+    "type": "object", "required": ["assessment-results"]}}}}
+
+
+@operation(bp, "GET", "/audits/{audit_id}/results.json", summary="Results as canonical JSON",
+           tag=AUDITS, responses={200: RESULTS_JSON})
+def results_json(audit_id: int):
+    """The exact bytes whose SHA-256 the sign-off records (`audit_sha256`)."""
+    audit = audit_or_404(audit_id)
+    return Response(results_export.audit_json(audit), mimetype=JSON,
+                    headers=results_export.attachment(audit, "json"))
+
+
+@operation(bp, "GET", "/audits/{audit_id}/results.csv", summary="Results as CSV", tag=AUDITS,
+           responses={200: RESULTS_CSV})
+def results_csv(audit_id: int):
+    audit = audit_or_404(audit_id)
+    return Response(results_export.audit_csv(audit), mimetype="text/csv",
+                    headers=results_export.attachment(audit, "csv"))
+
+
+@operation(bp, "GET", "/audits/{audit_id}/oscal.json", summary="A signed-off audit as OSCAL "
+           "assessment results", tag=AUDITS, responses={200: OSCAL_RESULTS})
+def results_oscal(audit_id: int):
+    """A finding per item, satisfied or not satisfied; 404 until the audit is signed off."""
+    audit = audit_or_404(audit_id)
+    if not audit.is_frozen:
+        raise ApiError(404, "not_found", "OSCAL assessment results exist once the audit is "
+                       "signed off; use results.json for the work in progress.")
+    return Response(oscal.assessment_results_json(audit), mimetype=JSON,
+                    headers=results_export.attachment(audit, "oscal.json"))
+
+
+PDF = {"description": "The report (PDF)", "content": {"application/pdf": {"schema": {
+    "type": "string", "format": "binary"}}}}
+
+
+@operation(bp, "GET", "/audits/{audit_id}/report.pdf", summary="The signed report, or with "
+           "draft=1 a draft of an open audit", tag=AUDITS, query=schemas.DraftQuery,
+           responses={200: PDF}, errors=(403,))
+def report_pdf(audit_id: int, query: schemas.DraftQuery):
+    """The signed PDF exists once the audit is signed off (404 before); `?draft=1` renders
+    an unsigned draft of an audit that is not signed off yet."""
+    audit = audit_or_404(audit_id)
+    name = results_export.filename(audit, "pdf")
+    if query.draft == "1":
+        authorize(perm.can_download_draft(me(), audit), "A signed-off audit has no draft; "
+                  "download its signed report instead.")
+        # render_draft_pdf comes with the reports feature's PDF work; until it is merged
+        # the draft is not available (404), never a server error.
+        render = getattr(reports, "render_draft_pdf", None)
+        if render is None:
+            raise ApiError(404, "not_found", "Draft reports are not available in this "
+                           "version.")
+        return Response(render(audit), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="draft-{name}"'})
+    if not audit.is_frozen:
+        raise ApiError(404, "not_found", "The signed report exists once the audit is signed "
+                       "off. Use ?draft=1 for a draft of the work so far.")
+    authorize(perm.can_download_report(me(), audit), "You cannot download this report.")
+    locate = getattr(reports, "signed_report_path", None)
+    path = locate(audit) if locate is not None else None
+    if path is None or not Path(path).exists():
+        raise ApiError(404, "not_found", "The signed report is not ready yet; try again in a "
+                       "minute.", headers={"Retry-After": "60"})
+    return send_file(path, mimetype="application/pdf", download_name=name, as_attachment=True)
+
+
+# --- signals --------------------------------------------------------------------------
+
+@operation(bp, "GET", "/signals", summary="Frontline signals", tag=SIGNALS,
+           query=schemas.SignalQuery, responses={200: schemas.SignalList})
+def list_signals(query: schemas.SignalQuery):
+    rows, total = queries.signals_page(query)
+    return send(schemas.SignalList(signals=[queries.signal_out(s) for s in rows],
+                                   page=query.page, per_page=query.per_page, total=total))
+
+
+@operation(bp, "POST", "/signals", summary="Report a signal", tag=SIGNALS,
+           body=schemas.SignalCreate, responses={201: schemas.SignalOut}, errors=(403, 422))
+def create_signal(body: schemas.SignalCreate):
+    """What support, monitoring or an operator saw, tied to the failures it points to."""
+    authorize(perm.can_report_signal(me()), "Your account cannot report signals.")
+    signal = commit_or_refuse(
+        report_signal, me(), summary=body.summary, details=body.details, source=body.source,
+        severity=body.severity, observed_at=body.observed_at, domain_code=body.domain,
+        failure_codes=body.failures)
+    return send(queries.signal_out(signal), 201)

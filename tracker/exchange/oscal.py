@@ -1,0 +1,411 @@
+"""NIST OSCAL (1.1): the library as a catalog, in and out, and a signed-off audit as
+assessment results.
+
+Catalog import: groups → domains, controls (and their enhancements) → readiness items,
+statement and guidance parts → guidance, assessment-objective parts → the evidence hint.
+A control's `label` prop gives its code (else its id in capitals); criticality comes from
+our own `criticality` prop or NIST's `priority` (P1 critical, P2 high, P3 normal); a
+`status` prop of `withdrawn` makes the item inactive. The whole file is checked first and
+each error names its JSON path. Import adds and updates by code and never deactivates what
+the catalog leaves out, so a catalog can be added next to the library.
+
+Exports are deterministic — UUIDs are derived from the content (version 5) — so exporting
+twice, or export → import → export, gives identical bytes.
+"""
+
+import json
+import os
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from tracker.audits.models import ActivityEvent, Audit, ItemStatus
+from tracker.canonical import sha256_hex
+from tracker.extensions import db
+from tracker.library.models import Domain
+from tracker.library.seeding import (
+    LibraryFileError,
+    LineDict,
+    LoadResult,
+    apply_library,
+    parse_documents,
+)
+from tracker.reports.canonical import audit_results
+from tracker.reports.models import SignOff
+
+OSCAL_VERSION = "1.1.2"
+NS = "urn:readiness-tracker:oscal"  # our props; OSCAL wants a URI for a non-NIST namespace
+UUID_NS = uuid.UUID("5b0e5a52-9a7e-4d5e-8a4e-3f0c6e6a9d11")
+PRIORITY = {"P0": "critical", "P1": "critical", "P2": "high", "P3": "normal"}
+TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
+PARAM = re.compile(r"\{\{\s*insert:\s*param,\s*([^}\s]+)\s*\}\}")
+
+
+def _uuid(*parts: str) -> str:
+    return str(uuid.uuid5(UUID_NS, "/".join(parts)))
+
+
+def _timestamp(value: datetime) -> str:
+    return value.replace(tzinfo=UTC, microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _token(code: str) -> str:
+    token = re.sub(r"[^A-Za-z0-9._-]", "_", code.lower())
+    return token if TOKEN.match(token) else f"_{token}"
+
+
+def _prop(name: str, value, ns: str | None = NS) -> dict:
+    prop = {"name": name, "value": str(value)}
+    if ns:
+        prop["ns"] = ns
+    return prop
+
+
+def _dumps(doc: dict) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- catalog export -------------------------------------------------------------------
+
+def library_last_modified() -> datetime:
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else the library's last change."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC).replace(tzinfo=None)
+    newest = db.session.execute(
+        sa.select(sa.func.max(ActivityEvent.created_at)).where(ActivityEvent.chain == "library")
+    ).scalar()
+    return newest or datetime(2000, 1, 1)
+
+
+def catalog(title: str, last_modified: datetime | None = None) -> dict:
+    domains = db.session.execute(
+        sa.select(Domain).order_by(Domain.position, Domain.code)
+        .options(selectinload(Domain.items))
+    ).scalars().all()
+    groups = []
+    for d in domains:
+        gid = _token(d.code)
+        group = {"id": gid, "class": "domain", "title": d.name,
+                 "props": [_prop("label", d.code, None), _prop("position", d.position)]}
+        if d.summary:
+            group["parts"] = [{"id": f"{gid}_ovw", "name": "overview", "prose": d.summary}]
+        controls = []
+        for i in d.items:
+            cid = _token(i.code)
+            props = [_prop("label", i.code, None), _prop("criticality", i.criticality.value),
+                     _prop("evidence-required", "true" if i.evidence_required else "false")]
+            if not i.active:
+                props.append(_prop("status", "withdrawn", None))
+            control = {"id": cid, "class": "readiness-item", "title": i.title, "props": props}
+            parts = []
+            if i.guidance:
+                parts.append({"id": f"{cid}_smt", "name": "statement", "prose": i.guidance})
+            if i.evidence_hint:
+                parts.append({"id": f"{cid}_obj", "name": "assessment-objective",
+                              "prose": i.evidence_hint})
+            if parts:
+                control["parts"] = parts
+            controls.append(control)
+        if controls:
+            group["controls"] = controls
+        groups.append(group)
+    content_hash = sha256_hex(json.dumps(groups, sort_keys=True))
+    return {"catalog": {
+        "uuid": _uuid("catalog", content_hash),
+        "metadata": {
+            "title": title,
+            "last-modified": _timestamp(last_modified or library_last_modified()),
+            "version": content_hash[:12],
+            "oscal-version": OSCAL_VERSION,
+        },
+        "groups": groups,
+    }}
+
+
+def catalog_json(title: str, last_modified: datetime | None = None) -> str:
+    return _dumps(catalog(title, last_modified))
+
+
+# --- catalog import -------------------------------------------------------------------
+
+class _Reader:
+    """Walks the catalog, checking shapes; errors name the JSON path of the problem."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, where: str, message: str):
+        raise LibraryFileError(self.path, where, message)
+
+    def obj(self, value, where: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where, "must be a JSON object")
+        return value
+
+    def array(self, parent: dict, key: str, where: str) -> list:
+        value = parent.get(key, [])
+        if not isinstance(value, list):
+            self.fail(f"{where}.{key}", "must be a JSON array")
+        return value
+
+    def string(self, parent: dict, key: str, where: str, required: bool = True) -> str:
+        value = parent.get(key)
+        if value is None:
+            if required:
+                self.fail(where, f"missing “{key}”")
+            return ""
+        if not isinstance(value, str):
+            self.fail(f"{where}.{key}", "must be a string")
+        if required and not value.strip():
+            self.fail(f"{where}.{key}", "is empty")
+        return value.strip()
+
+    def props(self, parent: dict, where: str) -> dict[str, str]:
+        found = {}
+        for n, prop in enumerate(self.array(parent, "props", where)):
+            here = f"{where}.props[{n}]"
+            prop = self.obj(prop, here)
+            name, value = self.string(prop, "name", here), self.string(prop, "value", here)
+            ns = prop.get("ns")
+            if ns in (None, NS) or name in ("label", "status", "priority"):
+                found.setdefault(name, value)
+        return found
+
+    def prose(self, part: dict, where: str, params: dict[str, str], depth: int = 0) -> str:
+        """A part's prose and its sub-parts' (labelled, indented), parameters filled in."""
+        lines = []
+        label = self.props(part, where).get("label", "")
+        text = self.string(part, "prose", where, required=False)
+        text = PARAM.sub(lambda m: f"[{params.get(m.group(1), 'Assignment: ' + m.group(1))}]",
+                         text)
+        if text or label:
+            lines.append(("   " * depth) + " ".join(x for x in (label, text) if x))
+        inner = depth + 1 if lines else depth
+        for n, sub in enumerate(self.array(part, "parts", where)):
+            here = f"{where}.parts[{n}]"
+            lines.append(self.prose(self.obj(sub, here), here, params, inner))
+        return "\n".join(x for x in lines if x)
+
+
+def parse_catalog(name: str, data: bytes | str) -> list[dict]:
+    """Validate an OSCAL catalog JSON; return library records for apply_library."""
+    path = Path(name)
+    r = _Reader(path)
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LibraryFileError(path, None, f"not valid JSON: {exc}") from None
+    top = r.obj(doc, "$")
+    cat = r.obj(top.get("catalog"), "catalog") if "catalog" in top else r.fail(
+        "$", "not an OSCAL catalog: the top-level object has no “catalog”")
+    r.string(cat, "uuid", "catalog")
+    meta = r.obj(cat.get("metadata"), "catalog.metadata")
+    for key in ("title", "last-modified", "version", "oscal-version"):
+        r.string(meta, key, "catalog.metadata")
+    if r.array(cat, "controls", "catalog"):
+        r.fail("catalog.controls", "controls outside a group have no domain; put them in a "
+               "group")
+    groups = r.array(cat, "groups", "catalog")
+    if not groups:
+        r.fail("catalog.groups", "the catalog has no groups, so there is nothing to import")
+
+    existing = db.session.execute(sa.select(Domain.code, Domain.position)).all()
+    positions = dict(existing)
+    next_position = max(positions.values(), default=0) + 1
+    documents = []
+    for g, group in enumerate(groups):
+        where = f"catalog.groups[{g}]"
+        group = r.obj(group, where)
+        props = r.props(group, where)
+        code = props.get("label") or r.string(group, "id", where).upper()
+        if len(code) > 8:
+            r.fail(where, f"the domain code “{code}” is longer than 8 characters; give the "
+                   "group a shorter id or a `label` prop")
+        position = props.get("position")
+        if position is not None and not position.isdigit():
+            r.fail(f"{where}.props", "the position prop must be a whole number")
+        if position is None:
+            position = positions.get(code) or next_position
+            next_position += code not in positions
+        overview = [r.prose(p, f"{where}.parts[{n}]", {})
+                    for n, p in enumerate(r.array(group, "parts", where))
+                    if r.obj(p, f"{where}.parts[{n}]").get("name") == "overview"]
+        domain = LineDict(code=code, name=r.string(group, "title", where),
+                          summary="\n\n".join(x for x in overview if x), position=int(position),
+                          items=[])
+        domain.line = where
+        _collect_controls(r, group, where, domain["items"])
+        documents.append((path, domain))
+    parsed = parse_documents(documents)
+    for domain in parsed:
+        for item in domain["items"]:
+            item["guards"] = None  # a catalog says nothing of failures: keep what is linked
+    return parsed
+
+
+def _collect_controls(r: _Reader, parent: dict, where: str, items: list) -> None:
+    """The controls of a group (and of its sub-groups), with their enhancements."""
+    for n, sub in enumerate(r.array(parent, "groups", where)):
+        _collect_controls(r, r.obj(sub, f"{where}.groups[{n}]"), f"{where}.groups[{n}]", items)
+    for n, control in enumerate(r.array(parent, "controls", where)):
+        here = f"{where}.controls[{n}]"
+        control = r.obj(control, here)
+        props = r.props(control, here)
+        code = props.get("label") or r.string(control, "id", here).upper()
+        params = {}
+        for p, param in enumerate(r.array(control, "params", here)):
+            param = r.obj(param, f"{here}.params[{p}]")
+            label = param.get("label")
+            if isinstance(param.get("id"), str):
+                params[param["id"]] = (f"Assignment: {label}" if isinstance(label, str)
+                                       else f"Assignment: {param['id']}")
+        texts: dict[str, list[str]] = {"statement": [], "guidance": [], "assessment-objective": []}
+        for p, part in enumerate(r.array(control, "parts", here)):
+            part = r.obj(part, f"{here}.parts[{p}]")
+            name = r.string(part, "name", f"{here}.parts[{p}]")
+            if name in texts:
+                texts[name].append(r.prose(part, f"{here}.parts[{p}]", params))
+        criticality = props.get("criticality") or PRIORITY.get(props.get("priority", ""),
+                                                                "normal")
+        required = props.get("evidence-required", "true")
+        if required not in ("true", "false"):
+            r.fail(f"{here}.props", "the evidence-required prop must be true or false")
+        item = LineDict(code=code, title=r.string(control, "title", here),
+                        guidance="\n\n".join(x for x in texts["statement"] + texts["guidance"]
+                                             if x),
+                        evidence="\n\n".join(x for x in texts["assessment-objective"] if x),
+                        criticality=criticality, evidence_required=required == "true",
+                        active=props.get("status") != "withdrawn")
+        item.line = here
+        items.append(item)
+        _collect_controls(r, control, here, items)
+
+
+def import_catalog(actor, parsed: list[dict], source: str) -> LoadResult:
+    """Add and update by code; nothing the catalog leaves out is deactivated."""
+    return apply_library(parsed, source=source, actor=actor, deactivate_missing=False,
+                         action="library.oscal_import")
+
+
+# --- assessment results ---------------------------------------------------------------
+
+def _state(item: dict) -> tuple[str, str]:
+    status = ItemStatus(item["status"])
+    if status == ItemStatus.MET:
+        return "satisfied", "pass"
+    if status == ItemStatus.NOT_APPLICABLE:  # not a gap: the score leaves it out as well
+        return "satisfied", "other"
+    return "not-satisfied", "fail"
+
+
+def assessment_results(audit: Audit) -> dict:
+    """A signed-off audit as OSCAL assessment results: a finding per item."""
+    signoff = db.session.execute(
+        sa.select(SignOff).where(SignOff.audit_id == audit.id)
+        .options(selectinload(SignOff.auditor))
+    ).scalar_one()
+    results = audit_results(audit)
+    a, key = results["audit"], signoff.audit_sha256
+    auditor = signoff.auditor
+    party_auditor = _uuid("party", auditor.email)
+    parties = [{"uuid": party_auditor, "type": "person", "name": auditor.name,
+                "email-addresses": [auditor.email]}]
+    if a["lead"] and a["lead"] != auditor.email:
+        parties.append({"uuid": _uuid("party", a["lead"]), "type": "person",
+                        "email-addresses": [a["lead"]]})
+    plan = _uuid("plan", key)
+    observations, findings = [], []
+    for item in results["items"]:
+        cid = _token(item["code"])
+        state, reason = _state(item)
+        related = []
+        if item["evidence"]:
+            obs = _uuid("observation", key, item["code"])
+            related.append({"observation-uuid": obs})
+            observations.append({
+                "uuid": obs, "title": f"Evidence for {item['code']}",
+                "description": f"{len(item['evidence'])} piece(s) of evidence attached to "
+                               f"{item['code']} {item['title']}.",
+                "methods": ["EXAMINE"],
+                "relevant-evidence": [{
+                    "description": f"{e['kind']}: {e['name'] or e['sha256']}",
+                    "props": [_prop("sha256", e["sha256"]), _prop("added-by", e["created_by"])],
+                } for e in item["evidence"]],
+                "collected": _timestamp(datetime.fromisoformat(
+                    max(e["created_at"] for e in item["evidence"]))),
+            })
+        description = [f"Status: {ItemStatus(item['status']).label}."]
+        if item["owner"]:
+            description.append(f"Owner: {item['owner']}.")
+        if item["justification"]:
+            description.append(f"Justification: {item['justification']}")
+        props = [_prop("criticality", item["criticality"]), _prop("status", item["status"]),
+                 _prop("domain", item["domain"])]
+        if item["verdict"]:
+            props.append(_prop("verdict", item["verdict"]))
+        finding = {
+            "uuid": _uuid("finding", key, item["code"]),
+            "title": f"{item['code']} {item['title']}",
+            "description": " ".join(description), "props": props,
+            "target": {"type": "statement-id", "target-id": f"{cid}_smt",
+                       "status": {"state": state, "reason": reason}},
+        }
+        if item["verdict_note"]:
+            finding["remarks"] = item["verdict_note"]
+        if related:
+            finding["related-observations"] = related
+        findings.append(finding)
+    score = results["score"]
+    result_props = [_prop("audit-sha256", key),
+                    _prop("weighted-met", score["weighted_met"]),
+                    _prop("weighted-applicable", score["weighted_applicable"])]
+    if score["percent"] is not None:
+        result_props.append(_prop("score-percent", score["percent"]))
+    result = {
+        "uuid": _uuid("result", key),
+        "title": f"{a['team']} {a['period']} readiness audit",
+        "description": f"Readiness audit of {a['team']} for {a['period']} over the domains "
+                       f"{', '.join(a['scope'])}, signed off by {auditor.name}.",
+        "props": result_props,
+        "start": _timestamp(audit.created_at),
+        "end": _timestamp(signoff.signed_at),
+        "reviewed-controls": {"control-selections": [{"include-controls": [
+            {"control-id": _token(i["code"])} for i in results["items"]]}]},
+        "findings": findings,
+        "remarks": f"Sign-off statement: {signoff.statement}",
+    }
+    if observations:
+        result["observations"] = observations
+    return {"assessment-results": {
+        "uuid": _uuid("assessment-results", key),
+        "metadata": {
+            "title": f"Readiness audit: {a['team']} {a['period']}",
+            "last-modified": _timestamp(signoff.signed_at),
+            "version": key[:12],
+            "oscal-version": OSCAL_VERSION,
+            "parties": parties,
+        },
+        "import-ap": {"href": f"#{plan}"},
+        "results": [result],
+        "back-matter": {"resources": [{
+            "uuid": plan,
+            "title": f"Audit plan: {a['team']} {a['period']}",
+            "description": f"Scope: {', '.join(a['scope'])}; the readiness items of these "
+                           "domains as they stood when the audit started.",
+        }, {
+            "uuid": _uuid("results-json", key),
+            "title": "Canonical audit results (JSON) that the sign-off hashed",
+            "rlinks": [{"href": f"/api/v1/audits/{audit.id}/results.json",
+                        "media-type": "application/json",
+                        "hashes": [{"algorithm": "SHA-256", "value": key}]}],
+        }]},
+    }}
+
+
+def assessment_results_json(audit: Audit) -> str:
+    return _dumps(assessment_results(audit))
