@@ -19,6 +19,7 @@ from tracker.auth.permissions import can_manage_users
 from tracker.auth.safety import safe_next
 from tracker.extensions import db
 from tracker.forms import attach_error
+from tracker.security.throttling import throttle_sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -26,6 +27,7 @@ LOGIN_FAILED = "That email and password do not match an active account. Check bo
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle_sign_in
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
