@@ -71,7 +71,9 @@ def account():
                 attach_error(form, exc.field, exc.message)
             else:
                 db.session.commit()
-                login_user(current_user)  # this session continues with the new version
+                # This session continues with the new version. The user object itself, not
+                # the current_user proxy: Flask-Login keeps what it is given in `g`.
+                login_user(current_user._get_current_object())
                 flash("Password changed. Your other sessions have been signed out.", "success")
                 return redirect(url_for("auth.account"))
     return render_template("auth/account.html", form=form)
