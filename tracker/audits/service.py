@@ -267,12 +267,14 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
         return item
     item.updated_by = actor
     item.updated_at = utcnow()
-    _open_for_work(actor, audit)
     try:
-        db.session.flush()  # UPDATE ... WHERE version = n: loses to a concurrent writer
+        # UPDATE ... WHERE version = n: loses to a concurrent writer. The first flush of the
+        # item, so a lost race surfaces here as StaleItem and not from an autoflush elsewhere.
+        db.session.flush()
     except StaleDataError:
         db.session.rollback()
         raise StaleItem(db.session.get(AuditItem, item.id)) from None
+    _open_for_work(actor, audit)
     _move_tally(item, old_status, item.status)
     changed = {k for k in after if after[k] != before[k]}
     activity.record(
@@ -284,9 +286,10 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
 
 
 def _has_evidence(item: AuditItem) -> bool:
-    return db.session.execute(
-        sa.select(sa.func.count(Evidence.id)).where(Evidence.audit_item_id == item.id)
-    ).scalar_one() > 0
+    with db.session.no_autoflush:  # the item's pending change is flushed by update_item
+        return db.session.execute(
+            sa.select(sa.func.count(Evidence.id)).where(Evidence.audit_item_id == item.id)
+        ).scalar_one() > 0
 
 
 def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -> int:
