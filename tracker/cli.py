@@ -136,5 +136,7 @@ def activity_verify():
 
 
 def init_cli(app: Flask) -> None:
-    for group in (seed_cli, users_cli, activity_cli):
+    from tracker.backup.cli import backup_cli
+
+    for group in (seed_cli, users_cli, activity_cli, backup_cli):
         app.cli.add_command(group)
