@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import PASSWORD
+from tracker.extensions import db
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +69,39 @@ def test_failed_attempts_per_address_are_throttled(client, people):
     # Someone at another address is not affected.
     assert attempt(client, "lead@test.example", PASSWORD, address="198.51.100.7"
                    ).status_code == 302
+
+
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(app, client, people):
+    def forwarded(ip):
+        return client.post("/login", data={"email": f"{ip}@test.example", "password": "x"},
+                           headers={"X-Forwarded-For": ip},
+                           environ_base={"REMOTE_ADDR": "10.0.0.1"})
+
+    # No proxy configured: the header is ignored, every attempt is the proxy's address.
+    for n in range(20):
+        forwarded(f"203.0.113.{n}")
+    assert forwarded("203.0.113.99").status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_count(tmp_path, database_url, people):
+    from tests.conftest import base_config
+    from tracker import create_app
+
+    db.session.commit()
+    app = create_app({**base_config(tmp_path, database_url), "RATELIMIT_ENABLED": True,
+                      "TRUSTED_PROXIES": 1})
+    client = app.test_client()
+
+    def forwarded(ip):
+        return client.post("/login", data={"email": f"{ip}@test.example", "password": "x"},
+                           headers={"X-Forwarded-For": ip},
+                           environ_base={"REMOTE_ADDR": "10.0.0.1"})
+
+    for n in range(25):
+        assert forwarded(f"203.0.113.{n}").status_code == 200
+    for _ in range(20):
+        forwarded("198.51.100.1")
+    assert forwarded("198.51.100.1").status_code == 429
 
 
 def test_the_sign_in_page_itself_is_never_throttled(client, people):
@@ -159,6 +193,7 @@ def test_memory_storage_counts_per_process(app, client, people, tmp_path, databa
     """The control for the test above, and why the README says to set REDIS_URL with more
     than one worker: the other process's failures are not seen here."""
     assert [attempt(client, "lead@test.example").status_code for _ in range(3)] == [200] * 3
-    assert _in_other_process(tmp_path, database_url, "lead@test.example", "memory://", 5) == [200] * 5
+    elsewhere = _in_other_process(tmp_path, database_url, "lead@test.example", "memory://", 5)
+    assert elsewhere == [200] * 5
     assert attempt(client, "lead@test.example").status_code == 200
 

@@ -37,7 +37,8 @@ def test_payloads_render_as_text_on_every_page(app, client, site, hostile):
             with app.test_request_context():
                 urls.append(site.url_for(route))
         if role == "admin":
-            urls += [f"/admin/users/{u.id}" for u in users] + [f"/admin/teams/{t.id}" for t in teams]
+            urls += [f"/admin/users/{u.id}" for u in users]
+            urls += [f"/admin/teams/{t.id}" for t in teams]
         for url in urls:
             response = client.get(url, follow_redirects=True)
             pages += 1

@@ -280,7 +280,8 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
     activity.record(
         actor, "item.update", chain=activity.audit_chain(audit.id), audit_id=audit.id,
         audit_item_id=item.id, subject=f"{item.code} {item.title}",
-        before={k: before[k] for k in sorted(changed)}, after={k: after[k] for k in sorted(changed)},
+        before={k: before[k] for k in sorted(changed)},
+        after={k: after[k] for k in sorted(changed)},
     )
     return item
 

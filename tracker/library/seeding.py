@@ -46,6 +46,15 @@ def _construct_map(loader: _Loader, node):
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
 
 
+def _safe_load(text: str):
+    """yaml.safe_load with line numbers: _Loader is a SafeLoader subclass."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 @dataclass
 class LoadResult:
     created: int = 0
@@ -91,7 +100,8 @@ def _choice(entry, key, enum_cls, path):
         return enum_cls(value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum_cls)
-        raise LibraryFileError(path, entry.line, f"“{key}” is “{value}”; use one of: {allowed}")
+        raise LibraryFileError(path, entry.line,
+                               f"“{key}” is “{value}”; use one of: {allowed}") from None
 
 
 def parse_library(directory: Path) -> list[dict]:
@@ -108,7 +118,7 @@ def parse_library(directory: Path) -> list[dict]:
 
     for path in paths:
         try:
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 — SafeLoader subclass
+            doc = _safe_load(path.read_text(encoding="utf-8"))
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             raise LibraryFileError(path, mark.line + 1 if mark else None,
