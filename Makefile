@@ -32,9 +32,15 @@ db: install
 run: db
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# SQLite always; PostgreSQL too when TEST_DATABASE_URL is set
+# ruff (style, bugs, imports) over the whole tree; bandit (security) over the application.
+# Exceptions are marked in place: `# noqa: RULE` or `# nosec BXXX`, each with its reason.
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r tracker app.py
+
+# Lint first; then SQLite always, PostgreSQL too when TEST_DATABASE_URL is set
 # (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test).
-test: install-test
+test: install-test lint
 	env -u TEST_DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL ($$TEST_DATABASE_URL) =="; \

@@ -135,6 +135,14 @@ def people(app):
 
 
 @pytest.fixture
+def site(library):
+    """People in every role, the library and audits with evidence: see tests/routes.py."""
+    from tests.routes import build_site
+
+    return build_site()
+
+
+@pytest.fixture
 def login_as(client, people):
     def login(role: str):
         user = people[role]

@@ -25,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     logging.getLogger("tracker").setLevel(logging.INFO)
 
     _init_extensions(app)
+    _register_security(app)
     _register_blueprints(app)
     _register_templates(app)
     _register_errors(app)
@@ -50,6 +51,14 @@ def _init_extensions(app: Flask) -> None:
     from tracker.auth.loader import load_user
 
     login_manager.user_loader(load_user)
+
+
+def _register_security(app: Flask) -> None:
+    """Headers, input guards and throttling; before the blueprints, whose routes use the
+    bounded URL converters it installs."""
+    from tracker.security import init_security
+
+    init_security(app)
 
 
 def _register_blueprints(app: Flask) -> None:

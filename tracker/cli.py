@@ -157,13 +157,14 @@ def activity_verify():
 
 
 def init_cli(app: Flask) -> None:
+    from tracker.backup.cli import backup_cli
     from tracker.exchange.cli import library_cli, oscal_cli
     from tracker.reports.cli import keys_cli, report_cli
     from tracker.scale.cli import seed_scale
 
     seed_cli.add_command(seed_scale)
     for group in (seed_cli, users_cli, activity_cli, worker, keys_cli, report_cli, library_cli,
-                  oscal_cli):
+                  oscal_cli, backup_cli):
         app.cli.add_command(group)
 
 

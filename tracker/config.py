@@ -22,13 +22,16 @@ def load_config(instance_path: str) -> dict:
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR") or str(instance / "evidence"),
         "REPORTS_DIR": os.environ.get("REPORTS_DIR") or str(instance / "reports"),
         "MAX_EVIDENCE_BYTES": int(os.environ.get("MAX_EVIDENCE_BYTES", 20 * 1024 * 1024)),
-        "SIGNING_KEY_PATH": os.environ.get("SIGNING_KEY_PATH") or str(instance / "signing" / "key.pem"),
+        "SIGNING_KEY_PATH": os.environ.get("SIGNING_KEY_PATH")
+        or str(instance / "signing" / "key.pem"),
         "SIGNING_CERT_PATH": os.environ.get("SIGNING_CERT_PATH")
         or str(instance / "signing" / "cert.pem"),
         "SIGNING_PKCS12_PATH": os.environ.get("SIGNING_PKCS12_PATH"),
         "SIGNING_PKCS12_PASSWORD": os.environ.get("SIGNING_PKCS12_PASSWORD"),
         "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Readiness Tracker"),
         "REDIS_URL": os.environ.get("REDIS_URL"),
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),
         # scrypt with N=2^16, r=8, p=1 (64 MiB per hash): slow enough to hurt a stolen table.
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt:65536:8:1"),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -17,7 +17,7 @@ from tracker.reports import service as reports
 from tracker.signals import service as signals
 from tracker.signals.models import Signal
 
-DEMO_PASSWORD = "demo-password"  # printed by `seed demo`; demo only
+DEMO_PASSWORD = "demo-password"  # demo accounts only  # nosec B105
 
 PEOPLE = [
     # email, name, admin, auditor
@@ -70,7 +70,7 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
     """Idempotent: accounts and teams are looked up by email and name, and a team's audit
     for a period is only created when missing."""
     today = today or date.today()
-    rng = random.Random(20261126)
+    rng = random.Random(20261126)  # repeatable demo data  # nosec B311
     users = _ensure_people()
     domains = {d.code: d for d in db.session.execute(
         sa.select(Domain).where(Domain.active).order_by(Domain.position)).scalars()}

@@ -4,7 +4,7 @@ traceback."""
 import logging
 import uuid
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from tracker.extensions import db
@@ -21,6 +21,11 @@ def _error(status: int, code: str, message: str):
         return jsonify(error={"code": code, "message": message}), status
     return render_template("errors/error.html", status=status, message=message,
                            request_id=g.get("request_id")), status
+
+
+def error_response(status: int, code: str, message: str):
+    """The error page (or JSON under /api/) as a response object, to add headers to."""
+    return make_response(_error(status, code, message))
 
 
 def init_errors(app: Flask) -> None:

@@ -24,7 +24,8 @@ def test_domain_hub_page(page, people, library, screenshot):
     page.get_by_role("link", name="Library").first.click()
     page.get_by_role("link", name="Data & Visibility").first.click()
     assert page.get_by_role("heading", name="Data & Visibility Topic Hub").is_visible()
-    assert page.get_by_text("Shipping labels cannot be generated due to bad data.").first.is_visible()
+    shipping = "Shipping labels cannot be generated due to bad data."
+    assert page.get_by_text(shipping).first.is_visible()
     page.get_by_text("Insight: Frontline teams spot issues before dashboards.").click()
     screenshot("dv-hub")
     page.locator("table").get_by_role("link", name="DV-01").click()

@@ -70,5 +70,6 @@ def test_malformed_file_names_file_and_line_and_changes_nothing(runner, app, tmp
 
     (folder / "02_INV.yaml").write_text("code: INV\nname: [unclosed\n")
     result = runner.invoke(args=["seed", "library", "--path", str(folder)])
-    assert result.exit_code != 0 and "02_INV.yaml:" in result.output and "not valid YAML" in result.output
+    assert result.exit_code != 0
+    assert "02_INV.yaml:" in result.output and "not valid YAML" in result.output
     assert counts() == before

@@ -98,7 +98,8 @@ def verify_chain(chain: str, expected_head: tuple[int, str] | None = None) -> Ch
             return ChainProblem(chain, event.seq, "differs from the recorded head")
         prev_hash, expected_seq, last_seq = event.hash, expected_seq + 1, event.seq
     if last_seq < head_seq:
-        return ChainProblem(chain, last_seq + 1, f"rows #{last_seq + 1} to #{head_seq} were removed")
+        return ChainProblem(chain, last_seq + 1,
+                            f"rows #{last_seq + 1} to #{head_seq} were removed")
     return None
 
 

@@ -297,7 +297,9 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
         item.updated_by = actor
         item.updated_at = utcnow()
     try:
-        db.session.flush()  # UPDATE ... WHERE version = n: loses to a concurrent writer
+        # UPDATE ... WHERE version = n: loses to a concurrent writer. The first flush of the
+        # item, so a lost race surfaces here as StaleItem and not from an autoflush elsewhere.
+        db.session.flush()
     except StaleDataError:
         db.session.rollback()
         raise StaleItem(db.session.get(AuditItem, item.id)) from None
@@ -308,15 +310,17 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
     activity.record(
         actor, "item.update", chain=activity.audit_chain(audit.id), audit_id=audit.id,
         audit_item_id=item.id, subject=f"{item.code} {item.title}",
-        before={k: before[k] for k in sorted(changed)}, after={k: after[k] for k in sorted(changed)},
+        before={k: before[k] for k in sorted(changed)},
+        after={k: after[k] for k in sorted(changed)},
     )
     return item
 
 
 def _has_evidence(item: AuditItem) -> bool:
-    return db.session.execute(
-        sa.select(sa.func.count(Evidence.id)).where(Evidence.audit_item_id == item.id)
-    ).scalar_one() > 0
+    with db.session.no_autoflush:  # the item's pending change is flushed by update_item
+        return db.session.execute(
+            sa.select(sa.func.count(Evidence.id)).where(Evidence.audit_item_id == item.id)
+        ).scalar_one() > 0
 
 
 def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -> int:

@@ -72,7 +72,10 @@ def clean_filename(name: str | None) -> str:
     name = unicodedata.normalize("NFC", name or "")
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>:|?*')
-    name = name.strip(" .")[:200]
+    name = name.strip(" .")
+    if len(name) > 200:  # shorten the stem, keep the ending the type check reads
+        suffix = Path(name).suffix[:16]
+        name = name[:200 - len(suffix)].rstrip(" .") + suffix
     return name or "evidence"
 
 

@@ -20,6 +20,7 @@ from tracker.auth.permissions import can_manage_users
 from tracker.auth.safety import safe_next
 from tracker.extensions import db
 from tracker.forms import attach_error
+from tracker.security.throttling import throttle_sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -27,6 +28,7 @@ LOGIN_FAILED = "That email and password do not match an active account. Check bo
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle_sign_in
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -70,7 +72,9 @@ def account():
                 attach_error(form, exc.field, exc.message)
             else:
                 db.session.commit()
-                login_user(current_user)  # this session continues with the new version
+                # This session continues with the new version. The user object itself, not
+                # the current_user proxy: Flask-Login keeps what it is given in `g`.
+                login_user(current_user._get_current_object())
                 flash("Password changed. Your other sessions have been signed out.", "success")
                 return redirect(url_for("auth.account"))
     return _account_page(form=form)

@@ -49,6 +49,15 @@ def _construct_map(loader: _Loader, node):
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
 
 
+def _safe_load(text: str):
+    """yaml.safe_load with line numbers: _Loader is a SafeLoader subclass."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 @dataclass
 class LoadResult:
     created: int = 0
@@ -94,7 +103,8 @@ def _choice(entry, key, enum_cls, path):
         return enum_cls(value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum_cls)
-        raise LibraryFileError(path, entry.line, f"“{key}” is “{value}”; use one of: {allowed}")
+        raise LibraryFileError(path, entry.line,
+                               f"“{key}” is “{value}”; use one of: {allowed}") from None
 
 
 def read_yaml(path: Path, text: str | None = None) -> list[_LineDict]:

@@ -1,0 +1,180 @@
+"""Concurrent edits lose nothing and fork nothing.
+
+- Eight threads save the same item at once, all from the same version: exactly one wins, the
+  others get StaleItem (a clear conflict), and the audit's activity chain still verifies.
+  Runs on SQLite and on PostgreSQL (the issue's case: `make test` with TEST_DATABASE_URL).
+- SQLite only: four worker processes, each its own app on the same database file, write in
+  bursts through the services; no "database is locked", every write is there, the chain
+  verifies.
+"""
+
+import multiprocessing
+import threading
+import traceback
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tracker.audits import activity
+from tracker.audits import service as audits
+from tracker.audits.models import (
+    ActivityEvent,
+    AuditDomainTally,
+    AuditItem,
+    AuditState,
+    Comment,
+    ItemStatus,
+)
+from tracker.auth.models import User
+from tracker.extensions import db
+from tracker.library.models import Domain
+
+WRITERS = 8
+
+
+def _race(app, item_id: int, user_id: int, version: int) -> dict[int, str]:
+    barrier = threading.Barrier(WRITERS, timeout=30)
+    results: dict[int, str] = {}
+
+    def writer(n: int) -> None:
+        with app.app_context():
+            try:
+                # Load, then end the read transaction: on SQLite a write transaction takes the
+                # lock up front, and every writer must reach the barrier first.
+                item = db.session.get(AuditItem, item_id)
+                actor = db.session.get(User, user_id)
+                db.session.commit()
+                barrier.wait()
+                audits.update_item(actor, item, expected_version=version,
+                                   status=ItemStatus.BLOCKED, justification=f"writer {n}")
+                db.session.commit()
+                results[n] = "saved"
+            except audits.StaleItem as exc:
+                db.session.rollback()
+                results[n] = "stale: " + exc.message
+            except Exception:  # noqa: BLE001 — reported by the test, with its traceback
+                db.session.rollback()
+                results[n] = traceback.format_exc()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.parametrize("state", [AuditState.IN_PROGRESS, AuditState.DRAFT])
+def test_eight_writers_same_version_exactly_one_wins(app, site, state):
+    audit = site.audit
+    if state == AuditState.DRAFT:  # the first save also opens the audit: two writes at once
+        domains = db.session.execute(sa.select(Domain).where(Domain.code == "DV")).scalars()
+        audit = audits.start_audit(site.people["lead"], site.people["alpha"], "2026-Q3",
+                                   list(domains))
+    item = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == audit.id)
+                              .order_by(AuditItem.code)).scalars().first()
+    assert audit.state == state
+    item_id, version, audit_id = item.id, item.version, audit.id
+    user_id = site.people["operator"].id
+    db.session.commit()  # and touch nothing until the race is over: no lock held here
+
+    results = _race(app, item_id, user_id, version)
+
+    assert len(results) == WRITERS
+    saved = [n for n, r in results.items() if r == "saved"]
+    stale = [r for r in results.values() if r.startswith("stale: ")]
+    assert len(saved) == 1 and len(stale) == WRITERS - 1, "\n".join(results.values())
+    assert all("Your changes were not saved" in r for r in stale)
+
+    db.session.expire_all()
+    item = db.session.get(AuditItem, item_id)
+    assert item.version == version + 1
+    assert item.justification == f"writer {saved[0]}" and item.status == ItemStatus.BLOCKED
+    assert db.session.get(type(audit), audit_id).state == AuditState.IN_PROGRESS
+    events = db.session.execute(sa.select(ActivityEvent.action).where(
+        ActivityEvent.audit_item_id == item_id, ActivityEvent.action == "item.update")).all()
+    assert len(events) == 1
+    assert activity.verify_chain(activity.audit_chain(audit_id)) is None
+    blocked = db.session.execute(sa.select(sa.func.sum(AuditDomainTally.blocked)).where(
+        AuditDomainTally.audit_id == audit_id)).scalar_one()
+    assert blocked == 1  # the tally moved once, not once per writer
+
+
+# --- SQLite: several processes ---------------------------------------------------------
+
+PROCESSES = 4
+BURST = 15
+
+
+def burst_of_writes(url: str, tmp: str, item_id: int, user_id: int, barrier, results) -> None:
+    """One worker process: its own app on the shared file, a burst of item saves and comments
+    on its own item of the shared audit (so every write appends to one activity chain)."""
+    from tests.conftest import base_config
+    from tracker import create_app
+
+    errors = []
+    app = create_app(base_config(Path(tmp), url))
+    with app.app_context():
+        barrier.wait()
+        for n in range(BURST):
+            try:
+                item = db.session.get(AuditItem, item_id)
+                actor = db.session.get(User, user_id)
+                status = ItemStatus.BLOCKED if n % 2 == 0 else ItemStatus.IN_PROGRESS
+                audits.update_item(actor, item, expected_version=item.version, status=status)
+                db.session.commit()
+                audits.add_comment(actor, db.session.get(AuditItem, item_id), f"comment {n}")
+                db.session.commit()
+            except Exception:  # noqa: BLE001 — sent back to the test
+                db.session.rollback()
+                errors.append(traceback.format_exc())
+        db.engine.dispose()
+    results.put((item_id, errors))
+
+
+def test_worker_processes_writing_at_once_never_see_database_is_locked(app, site, database,
+                                                                       database_url, tmp_path):
+    if database["kind"] != "sqlite":
+        pytest.skip("the multi-process burst is about SQLite's single writer")
+    audit_id = site.audit.id
+    items = db.session.execute(sa.select(AuditItem.id).where(AuditItem.audit_id == audit_id)
+                               .order_by(AuditItem.code).limit(PROCESSES)).scalars().all()
+    events_before = db.session.execute(sa.select(sa.func.count(ActivityEvent.id)).where(
+        ActivityEvent.audit_id == audit_id)).scalar_one()
+    comments_before = db.session.execute(sa.select(sa.func.count(Comment.id))).scalar_one()
+    versions_before = {i: db.session.get(AuditItem, i).version for i in items}
+    user_id = site.people["operator"].id
+    # End this transaction and touch no row until the workers are done: outside a request,
+    # even a read here would take SQLite's write lock and hold it.
+    db.session.commit()
+    db.engine.dispose()
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(PROCESSES, timeout=120), ctx.Queue()
+    workers = [ctx.Process(target=burst_of_writes,
+                           args=(database_url, str(tmp_path), item_id, user_id, barrier,
+                                 results))
+               for item_id in items]
+    for worker in workers:
+        worker.start()
+    reports = [results.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert all(w.exitcode == 0 for w in workers)
+
+    errors = [e for _, errs in reports for e in errs]
+    assert not any("database is locked" in e for e in errors), errors[0] if errors else ""
+    assert not errors, errors[0]
+
+    db.session.expire_all()
+    assert db.session.execute(sa.select(sa.func.count(Comment.id))
+                              ).scalar_one() == comments_before + PROCESSES * BURST
+    for item_id in items:
+        assert db.session.get(AuditItem, item_id).version == versions_before[item_id] + BURST
+    events = db.session.execute(sa.select(sa.func.count(ActivityEvent.id)).where(
+        ActivityEvent.audit_id == audit_id)).scalar_one()
+    assert events == events_before + 2 * PROCESSES * BURST
+    assert activity.verify_chain(activity.audit_chain(audit_id)) is None

@@ -1,0 +1,164 @@
+"""Every route of the app, with real URLs built from one shared set of data.
+
+The batteries that must cover every route — the role × route matrix (tests/test_permissions.py),
+the hostile-input battery and the page checks for inline script and style
+(tests/security/) — iterate `app.url_map` through `routes()` and build each URL with
+`Site.url_for`. A route whose URL has a parameter this module cannot fill fails those tests
+with a message naming the parameter: add it to `Site.params` (or to ENDPOINT_PARAMS when the
+same name means different things on different routes).
+"""
+
+import io
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import url_for as flask_url_for
+
+from tests import factories
+from tracker.extensions import db
+
+ROLES = ("anonymous", "admin", "lead", "operator", "auditor", "outsider")
+SKIPPED_ENDPOINTS = {"static"}  # served by Flask itself, no view of ours
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class Route:
+    endpoint: str
+    rule: str
+    methods: frozenset[str]
+    arguments: frozenset[str]
+
+    @property
+    def is_get(self) -> bool:
+        return "GET" in self.methods
+
+    @property
+    def write_methods(self) -> list[str]:
+        return sorted(m for m in self.methods if m in BODY_METHODS)
+
+
+def routes(app: Flask) -> list[Route]:
+    """Every route of the app except static files, one entry per endpoint and rule."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in SKIPPED_ENDPOINTS:
+            continue
+        found.append(Route(rule.endpoint, rule.rule,
+                           frozenset(rule.methods - {"HEAD", "OPTIONS"}),
+                           frozenset(rule.arguments)))
+    return sorted(found, key=lambda r: (r.endpoint, r.rule))
+
+
+def get_routes(app: Flask) -> list[Route]:
+    return [r for r in routes(app) if r.is_get]
+
+
+# Parameters whose meaning depends on the route: endpoint → {name: attribute of Site}.
+ENDPOINT_PARAMS = {
+    "library.domain": {"code": "domain_code"},
+    "library.item": {"code": "item_code"},
+    "library.failure": {"code": "failure_code"},
+    "library.content": {"code": "content_code"},
+}
+
+
+@dataclass
+class Site:
+    """People in every role, the library, and one audit of team Alpha with an item that has
+    evidence (a note and a file) and a comment. The outsider leads team Beta, which has an
+    audit of its own, so every Alpha URL is "another team's" for them."""
+
+    people: dict
+    audit: object
+    item: object
+    evidence: object
+    file_evidence: object
+    comment: object
+    beta_audit: object
+    domain_code: str = "DV"
+    item_code: str = "DV-01"
+    failure_code: str = ""
+    content_code: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict:
+        """URL parameter name → value, for parameters that mean the same on every route."""
+        p = self.people
+        return {
+            "user_id": p["operator"].id,
+            "team_id": p["alpha"].id,
+            "audit_id": self.audit.id,
+            "item_id": self.item.id,
+            "audit_item_id": self.item.id,
+            "evidence_id": self.file_evidence.id,
+            "comment_id": self.comment.id,
+            "period": self.audit.period,
+            "domain_code": self.domain_code,
+            **self.extra,
+        }
+
+    def url_for(self, route: Route, **overrides) -> str:
+        values = {}
+        by_endpoint = ENDPOINT_PARAMS.get(route.endpoint, {})
+        for name in route.arguments:
+            if name in overrides:
+                values[name] = overrides[name]
+            elif name in by_endpoint:
+                values[name] = getattr(self, by_endpoint[name])
+            elif name in self.params:
+                values[name] = self.params[name]
+            else:
+                raise LookupError(
+                    f"{route.endpoint} ({route.rule}) has a parameter <{name}> that "
+                    "tests/routes.py cannot fill: add it to Site.params or ENDPOINT_PARAMS."
+                )
+        return flask_url_for(route.endpoint, **values)
+
+
+def build_site() -> Site:
+    from tracker.audits import service as audits
+    from tracker.audits.models import AuditItem
+    from tracker.library.models import Domain, FailurePattern, HubContent
+
+    people = factories.make_people()
+    domains = db.session.execute(
+        sa.select(Domain).where(Domain.code.in_(["DV", "SUP"]))
+    ).scalars().all()
+    audit = audits.start_audit(people["lead"], people["alpha"], "2026-Q2", domains)
+    item = db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit.id).order_by(AuditItem.code)
+    ).scalars().first()
+    evidence = audits.add_evidence(people["operator"], item, note="Runbook reviewed.")
+    file_evidence = audits.add_evidence(people["operator"], item,
+                                        upload=io.BytesIO(b"%PDF-1.4\n% evidence\n"),
+                                        filename="drill.pdf")
+    comment = audits.add_comment(people["operator"], item, "Done, see the runbook.")
+    beta_audit = audits.start_audit(people["outsider"], people["beta"], "2026-Q2", domains[:1])
+    failure = db.session.execute(
+        sa.select(FailurePattern.code).order_by(FailurePattern.code)).scalars().first()
+    content = db.session.execute(
+        sa.select(HubContent.code).order_by(HubContent.code)).scalars().first()
+    db.session.commit()
+    return Site(people=people, audit=audit, item=item, evidence=evidence,
+                file_evidence=file_evidence, comment=comment, beta_audit=beta_audit,
+                failure_code=failure or "", content_code=content or "")
+
+
+def activity_count() -> int:
+    from tracker.audits.models import ActivityEvent
+
+    db.session.expire_all()
+    return db.session.execute(sa.select(sa.func.count(ActivityEvent.id))).scalar_one()
+
+
+def sign_in(client, site: Site, role: str) -> None:
+    """Sign the client in as `role` ("anonymous" signs out)."""
+    client.post("/logout")
+    if role == "anonymous":
+        return
+    user = site.people[role]
+    response = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+    assert response.status_code == 302, f"could not sign in as {role}"

@@ -1,0 +1,67 @@
+"""Hostile input that must end in a clear 400 or 404, never a 500 (ASVS 5, V1 and V2).
+
+- Integer URL parts are bounded to the database's INTEGER range: `/users/9223372036854775808`
+  is a 404, not an overflow inside the database driver.
+- Text URL parts with control characters (NUL, tabs, newlines) do not match any route: 404.
+- A NUL byte anywhere in the query string, a form field or a JSON body is refused with 400
+  before a view runs; PostgreSQL cannot store one, and no legitimate text contains one.
+"""
+
+from flask import Flask, abort, request
+from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
+
+# Every id column is a 32-bit INTEGER on PostgreSQL; SQLite's limit is larger.
+MAX_ID = 2**31 - 1
+NUL_REFUSED = ("The request contains a NUL character, which no field accepts. Remove it "
+               "(it often comes from copying binary data) and try again.")
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """`<int:...>` with 0 < value ≤ MAX_ID unless a route says otherwise."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max or MAX_ID,
+                         signed=signed)
+
+    def to_python(self, value):
+        # A 10 kB digit string never reaches int(), which refuses more than 4,300 digits
+        # with a ValueError (a 500) rather than a routing miss.
+        if len(value) > len(str(self.max)):
+            raise ValidationError()
+        return super().to_python(value)
+
+
+class PrintableConverter(UnicodeConverter):
+    """`<name>` / `<string:name>` without control characters, at most 200 characters by
+    default (codes, slugs, periods); a route that needs longer text says `maxlength=`."""
+
+    def __init__(self, map, minlength=1, maxlength=200, length=None):
+        super().__init__(map, minlength=minlength, maxlength=maxlength, length=length)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00-\\x1f\\x7f]")
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def init_input_guards(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.url_map.converters["default"] = PrintableConverter
+    app.url_map.converters["string"] = PrintableConverter
+
+    @app.before_request
+    def refuse_nul_bytes():
+        if "\x00" in request.path or any(
+            _has_nul(k) or _has_nul(v)
+            for source in (request.args, request.form)
+            for k, v in source.items(multi=True)
+        ):
+            abort(400, NUL_REFUSED)
+        if request.is_json and _has_nul(request.get_json(silent=True)):
+            abort(400, NUL_REFUSED)
