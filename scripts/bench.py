@@ -121,8 +121,8 @@ with app.app_context():
         .order_by(Audit.period.desc()).limit(1)).scalar_one()
     items = db.session.execute(sa.select(AuditItem.id).where(AuditItem.audit_id == audit.id)
         .order_by(AuditItem.id)).scalars().all()
-    print(json.dumps({"team_id": team.id, "audit_id": audit.id, "items": items,
-                      "count": db.session.execute(sa.select(sa.func.count(AuditItem.id))).scalar()}))
+    count = db.session.execute(sa.select(sa.func.count(AuditItem.id))).scalar()
+    print(json.dumps({"team_id": team.id, "audit_id": audit.id, "items": items, "count": count}))
 """
     return json.loads(run([str(VENV / "python"), "-c", code], env).stdout.strip().splitlines()[-1])
 

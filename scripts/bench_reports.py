@@ -198,7 +198,8 @@ def write_markdown(rows: list[dict], repeats: dict[int, int]) -> str:
         f"Measured {datetime.now():%Y-%m-%d %H:%M} on this machine (2 cores shared with other "
         "engineers' builds and tests: noisy, so medians), Python "
         f"{sys.version.split()[0]}, WeasyPrint {__import__('weasyprint').__version__}, "
-        f"pyHanko {__import__('pyhanko.version').version.__version__}. Synthetic audit: 8 domains, owner on every "
+        f"pyHanko {__import__('pyhanko.version').version.__version__}. "
+        "Synthetic audit: 8 domains, owner on every "
         "item, evidence on every met item (4 of 7), verdicts with notes on a third. "
         "Render = HTML → PDF/A-3b with the results attached; sign = pyHanko PAdES; "
         "peak = resident memory above the process before rendering.", "",

@@ -100,7 +100,7 @@ def test_role_by_action(route, client, login_as, people, make_audit):
     # Roles allowed to act go last, so that their changes cannot mask another role's refusal.
     for role in sorted(ROLES, key=lambda r: r in roles):
         login_as(role)
-        for state, ctx in contexts.items():
+        for ctx in contexts.values():
             url = template.format(**ctx)
             state_now = db.session.get(Audit, ctx["audit"]).state.value
             payload = data(ctx) if callable(data) else data

@@ -289,7 +289,7 @@ def test_concurrent_writers_cannot_both_win(app, people, audit):
     item = first_item(audit)
     session = db.session()
     session.expire_on_commit = False
-    item.status  # loaded at version 1
+    assert item.status  # loaded at version 1
     session.commit()  # hold no lock while the other writer commits
     with Session(db.engine) as other:
         theirs = other.get(AuditItem, item.id)

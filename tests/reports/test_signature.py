@@ -81,7 +81,7 @@ def test_signed_report_is_valid_for_pyhanko_pdfsig_and_report_verify(signed, run
     for label in ("Signature intact", "Covers the whole file", "Certificate ours or trusted",
                   "Embedded results match the printed hash", "Matches the stored audit",
                   "Activity log intact"):
-        assert f"[ok  ] {label}" in result.output
+        assert f"[PASS] {label}" in result.output
 
 
 def test_a_changed_byte_in_the_signed_range_is_invalid_everywhere(signed, runner, copy_of):
@@ -159,7 +159,8 @@ def test_embedded_results_round_trip(signed, tmp_path):
 
 def test_a_changed_audit_in_the_database_fails_verification(signed, runner):
     audit, _, path = signed
-    item = db.session.query(AuditItem).filter_by(audit_id=audit.id, status=ItemStatus.NOT_MET).first()
+    item = db.session.query(AuditItem).filter_by(audit_id=audit.id,
+                                                 status=ItemStatus.NOT_MET).first()
     db.session.execute(AuditItem.__table__.update().where(AuditItem.id == item.id)
                        .values(status="met"))
     db.session.commit()

@@ -19,7 +19,10 @@ def test_any_signed_in_user_logs_a_signal(client, login_as, library):
     login_as("operator")
     page = client.get("/signals/new?failure=DV-F1").get_data(as_text=True)
     assert "Log a signal" in page
-    assert f'<input checked id="failures-0" name="failures" type="checkbox" value="{failure("DV-F1").id}">' in page  # prefilled from the library link
+    # prefilled from the library link
+    checkbox = (f'<input checked id="failures-0" name="failures" type="checkbox" '
+                f'value="{failure("DV-F1").id}">')
+    assert checkbox in page
     response = client.post("/signals/new", data=form())
     assert response.status_code == 302
     signal = db.session.execute(sa.select(Signal)).scalar_one()
@@ -78,8 +81,8 @@ def test_no_state_change_on_get(client, login_as, report):
 
 
 def test_list_filters(client, login_as, report, people):
-    from tracker.signals import service
     from tests.signals.conftest import domain
+    from tracker.signals import service
 
     a = report("Labels failing for PO boxes", failures=("DV-F1",), severity="critical")
     b = report("Where-is-my-order tickets doubled", failures=("SUP-F3",), severity="low")

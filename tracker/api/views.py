@@ -62,6 +62,10 @@ def send(model, status: int = 200, headers: dict | None = None):
     return response
 
 
+EVIDENCE_ERRORS = {"too_large": (413, "too_large"), "type": (415, "unsupported_file_type"),
+                   "empty": (422, "rule_violation")}
+
+
 def commit_or_refuse(fn, *args, **kwargs):
     """Run a service call; turn its refusals into API errors; commit once on success."""
     try:
@@ -71,6 +75,10 @@ def commit_or_refuse(fn, *args, **kwargs):
         current = queries.item_out(exc.current).model_dump(mode="json")
         db.session.rollback()
         raise ApiError(409, "stale_version", exc.message, current=current) from None
+    except EvidenceRejected as exc:
+        db.session.rollback()
+        status, code = EVIDENCE_ERRORS[exc.reason]
+        raise ApiError(status, code, exc.message, field="file") from None
     except RuleViolation as exc:
         db.session.rollback()
         raise ApiError(422, "rule_violation", exc.message,
@@ -114,7 +122,7 @@ def authorize(allowed: bool, message: str, *, state_rule=None) -> None:
 
 
 def editable_rule(audit: Audit):
-    return lambda: audits._require_editable(audit)
+    return lambda: audits.require_editable(audit)
 
 
 def review_rule(audit: Audit):
@@ -304,12 +312,8 @@ def _store_file(user, item, upload):
     if size == 0:
         raise ApiError(422, "rule_violation", "The file is empty. Send the file's content.",
                        field="file")
-    try:
-        return commit_or_refuse(audits.add_evidence, user, item, upload=upload.stream,
-                                filename=upload.filename)
-    except EvidenceRejected as exc:
-        db.session.rollback()
-        raise ApiError(415, "unsupported_file_type", str(exc), field="file") from None
+    return commit_or_refuse(audits.add_evidence, user, item, upload=upload.stream,
+                            filename=upload.filename)
 
 
 @operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/review", summary="Accept an item "

@@ -23,21 +23,13 @@ from tracker.audits.models import (
     ItemStatus,
     Verdict,
 )
-from tracker.audits.storage import EvidenceRejected, store_upload
+from tracker.audits.storage import store_upload
 from tracker.auth.models import Team, User
 from tracker.canonical import sha256_hex
 from tracker.db import utcnow
 from tracker.extensions import db
+from tracker.rules import RuleViolation
 from tracker.library.models import Domain, ReadinessItem
-
-
-class RuleViolation(Exception):
-    """A business rule refused the change. `field` names the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class StaleItem(RuleViolation):
@@ -359,10 +351,7 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
     if len(given) != 1:
         raise RuleViolation("Attach one piece of evidence at a time: a file, a link or a note.")
     if upload is not None:
-        try:
-            stored = store_upload(upload, filename)
-        except EvidenceRejected as exc:
-            raise RuleViolation(str(exc), "file") from None
+        stored = store_upload(upload, filename)  # EvidenceRejected is a RuleViolation
         evidence = Evidence(kind=EvidenceKind.FILE, filename=stored.filename,
                             content_type=stored.content_type, size=stored.size,
                             sha256=stored.sha256)

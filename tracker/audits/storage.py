@@ -12,6 +12,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from tracker.rules import RuleViolation
+
 CHUNK = 64 * 1024
 
 # Detected type → (MIME type, the file-name endings that may carry it).
@@ -30,8 +32,13 @@ ALLOWED_TYPES = {
 ALLOWED_DESCRIPTION = "PDF, PNG, JPEG, GIF, WebP, Word, Excel, PowerPoint or plain text"
 
 
-class EvidenceRejected(ValueError):
-    """An upload we refuse; the message says what to do instead."""
+class EvidenceRejected(RuleViolation):
+    """An upload we refuse; the message says what to do instead. `reason` is "too_large",
+    "empty" or "type", so the API can answer 413, 422 or 415."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message, "file")
+        self.reason = reason
 
 
 @dataclass
@@ -137,18 +144,19 @@ def store_upload(stream, filename: str | None) -> StoredFile:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise EvidenceRejected(size_limit_message(limit))
+                    raise EvidenceRejected(size_limit_message(limit), "too_large")
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise EvidenceRejected("The file is empty. Choose the file again and re-upload it.")
+            raise EvidenceRejected("The file is empty. Choose the file again and re-upload it.",
+                                   "empty")
         with tmp.open("rb") as fh:
             head = fh.read(8192)
         kind = sniff(head, tmp)
         if kind is None:
             raise EvidenceRejected(
                 f"This kind of file is not accepted as evidence. Upload a {ALLOWED_DESCRIPTION} "
-                "file, or attach a link instead."
+                "file, or attach a link instead.", "type"
             )
         content_type, endings = ALLOWED_TYPES[kind]
         ending = Path(name).suffix.lower()
@@ -156,7 +164,7 @@ def store_upload(stream, filename: str | None) -> StoredFile:
             raise EvidenceRejected(
                 f"The file's name ends in “{ending or '(nothing)'}” but its content is "
                 f"{kind.upper()}. Rename it to end in {sorted(e for e in endings if e)[0]} "
-                "and upload it again."
+                "and upload it again.", "type"
             )
         sha = digest.hexdigest()
         final = evidence_path(sha)

@@ -44,7 +44,7 @@ def report_verify(pdf):
 
     verdict = verify_report(pdf.read_bytes())
     for check in verdict.checks:
-        mark = {"pass": "ok  ", "fail": "FAIL", "skipped": "skip"}[check.outcome]
+        mark = check.outcome.upper()[:4]  # PASS, FAIL or SKIP
         click.echo(f"[{mark}] {check.label}: {check.detail}")
     who = (f"signed by {verdict.signer_name or '?'} ({verdict.certificate or '?'})"
            f"{', ' + verdict.signed_at.isoformat() if verdict.signed_at else ''}")

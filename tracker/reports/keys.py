@@ -141,7 +141,8 @@ def _load_signer():
 
 def our_certificate():
     """The organisation's signing certificate (asn1crypto), or None when there is none yet."""
-    from asn1crypto import pem, x509 as asn1_x509
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
 
     if uses_pkcs12():
         try:
@@ -160,7 +161,8 @@ def our_certificate():
 def trusted_roots() -> list:
     """Extra trust anchors from SIGNING_TRUST_ROOTS (a PEM bundle), for reports signed by
     another installation or by an earlier key of ours."""
-    from asn1crypto import pem, x509 as asn1_x509
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
 
     bundle = current_app.config.get("SIGNING_TRUST_ROOTS") or os.environ.get(
         "SIGNING_TRUST_ROOTS")

@@ -34,7 +34,8 @@ from tracker.extensions import db
 from tracker.library.models import Criticality, Domain, ReadinessItem
 
 SCALE_DOMAIN = "SCALE"
-SCALE_PASSWORD = "scale-password"  # benchmark data only
+# Benchmark data only, printed by the CLI.
+SCALE_PASSWORD = "scale-password"  # nosec B105
 NOTES = ["Checked on the weekly ops call.", "Sample of 20 orders passed.",
          "Runbook reviewed and drill notes filed.", "Dashboard export attached to the wiki.",
          "Owner confirmed with the carrier account manager."]
@@ -85,7 +86,8 @@ def generate(teams: int = 100, quarters: int = 8, items: int = 250, seed: int = 
              ) -> ScaleResult:
     """Write the data set; `progress(n)` is called after each audit. Flushes, never commits
     (the CLI commits per team so a long run makes steady progress)."""
-    rng = random.Random(seed)
+    # Deterministic test data, not security.
+    rng = random.Random(seed)  # nosec B311
     today = today or date.today()
     library = _library_items(items)
     domain_ids = sorted({i.domain_id for i in library})

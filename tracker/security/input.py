@@ -8,6 +8,7 @@
 """
 
 from flask import Flask, abort, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
 # Every id column is a 32-bit INTEGER on PostgreSQL; SQLite's limit is larger.
@@ -57,10 +58,13 @@ def init_input_guards(app: Flask) -> None:
 
     @app.before_request
     def refuse_nul_bytes():
+        try:
+            form = list(request.form.items(multi=True))
+        except RequestEntityTooLarge:
+            form = []  # the view answers an oversized upload with its own message
         if "\x00" in request.path or any(
             _has_nul(k) or _has_nul(v)
-            for source in (request.args, request.form)
-            for k, v in source.items(multi=True)
+            for k, v in [*request.args.items(multi=True), *form]
         ):
             abort(400, NUL_REFUSED)
         if request.is_json and _has_nul(request.get_json(silent=True)):
