@@ -86,16 +86,14 @@ def test_a_whole_audit_through_the_api(api_as, library, people):
     assert len(findings) == len(detail["items"])
     assert {f["target"]["status"]["state"] for f in findings} == {"satisfied"}
 
-    # The signed PDF (stored by the reports feature at sign-off) and, before it, the draft.
-    from tracker.reports import service as reports_service
+    # The signed PDF, stored at sign-off and served byte for byte; no draft once signed.
+    from tracker.reports.queries import signoff_for
 
     pdf = lead.get(f"{base}/report.pdf")
-    if hasattr(reports_service, "signed_report_path"):
-        assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-"), pdf.get_json()
-        assert pdf.mimetype == "application/pdf"
-    else:  # the reports feature's PDF has not landed on this branch yet
-        assert pdf.status_code == 404 and pdf.get_json()["error"]["code"] == "not_found"
-    assert lead.get(f"{base}/report.pdf?draft=1").status_code in (403, 404)
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-"), pdf.get_json()
+    assert pdf.mimetype == "application/pdf"
+    assert hashlib.sha256(pdf.data).hexdigest() == signoff_for(audit['id']).pdf_sha256
+    assert lead.get(f"{base}/report.pdf?draft=1").status_code == 403
 
     frozen = operator.patch(f"{base}/items/{first['id']}", json={
         "version": reviewed.get_json()["version"], "status": "not_met"})

@@ -1,20 +1,16 @@
-"""Reporting a signal through the API.
-
-A small service of the API's own, written against tracker/signals/models.py while the
-signals feature (its pages and service) is built in parallel: when tracker/signals/service.py
-lands, the API should call its function instead and this module goes away.
-"""
+"""Reporting a signal through the API: codes and ISO times in, the signals service's
+report_signal out (one write path for the web and the API)."""
 
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from tracker.audits import activity
 from tracker.audits.service import RuleViolation
 from tracker.auth.models import User
 from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.library.models import Domain, FailurePattern
+from tracker.signals import service as signals
 from tracker.signals.models import Severity, Signal, SignalSource
 
 
@@ -34,9 +30,7 @@ def _naive_utc(value: datetime | None) -> datetime:
 def report_signal(actor: User, *, summary: str, details: str, source: SignalSource | str,
                   severity: Severity | str, observed_at: datetime | None = None,
                   domain_code: str | None = None, failure_codes=()) -> Signal:
-    summary = (summary or "").strip()
-    if not summary:
-        raise RuleViolation("Say in a line what was seen.", "summary")
+    """Resolve the API's codes and times, then report through the signals service."""
     domain = None
     if domain_code:
         domain = db.session.execute(
@@ -53,14 +47,6 @@ def report_signal(actor: User, *, summary: str, details: str, source: SignalSour
     if unknown:
         raise RuleViolation(f"Unknown failure pattern code(s): {', '.join(unknown)}. The "
                             "library pages list them.", "failures")
-    signal = Signal(summary=summary, details=(details or "").strip(), source=SignalSource(source),
-                    severity=Severity(severity), observed_at=_naive_utc(observed_at),
-                    domain=domain, reported_by=actor)
-    signal.failures = list(failures)
-    db.session.add(signal)
-    db.session.flush()
-    activity.record(actor, "signal.report", chain="signals", subject=summary[:120],
-                    after={"id": signal.id, "severity": signal.severity.value,
-                           "source": signal.source.value,
-                           "domain": domain.code if domain else None, "failures": codes})
-    return signal
+    return signals.report_signal(actor, summary=summary, details=details or "", source=source,
+                                 severity=severity, observed_at=_naive_utc(observed_at),
+                                 failures=failures, domain=domain)

@@ -23,6 +23,7 @@ STATUS_TEXT = {
     404: "Not found, or not visible to you", 409: "Your version is stale: the body holds the "
     "current item", 413: "Too large", 415: "Wrong content type",
     422: "A business rule refused the change (the message names it); nothing changed",
+    503: "Not ready yet (a signed report still being made); retry after Retry-After",
 }
 
 

@@ -3,10 +3,9 @@ as the web pages, and an OpenAPI document built from the schemas the endpoints v
 with. Every view: load (or 404) → authorize (403, or 422 when the audit's state is the
 reason) → call the service → commit once."""
 
-from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from tracker.api import queries, schemas
@@ -24,7 +23,10 @@ from tracker.exchange import audit_results as results_export
 from tracker.exchange import oscal
 from tracker.extensions import db
 from tracker.library.models import Domain
+from tracker.reports import queries as report_queries
 from tracker.reports import service as reports
+from tracker.reports.models import ReportStatus
+from tracker.reports.render import render_report_pdf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 init_api_errors(bp)
@@ -411,7 +413,7 @@ PDF = {"description": "The report (PDF)", "content": {"application/pdf": {"schem
 
 @operation(bp, "GET", "/audits/{audit_id}/report.pdf", summary="The signed report, or with "
            "draft=1 a draft of an open audit", tag=AUDITS, query=schemas.DraftQuery,
-           responses={200: PDF}, errors=(403,))
+           responses={200: PDF}, errors=(403, 503))
 def report_pdf(audit_id: int, query: schemas.DraftQuery):
     """The signed PDF exists once the audit is signed off (404 before); `?draft=1` renders
     an unsigned draft of an audit that is not signed off yet."""
@@ -420,24 +422,28 @@ def report_pdf(audit_id: int, query: schemas.DraftQuery):
     if query.draft == "1":
         authorize(perm.can_download_draft(me(), audit), "A signed-off audit has no draft; "
                   "download its signed report instead.")
-        # render_draft_pdf comes with the reports feature's PDF work; until it is merged
-        # the draft is not available (404), never a server error.
-        render = getattr(reports, "render_draft_pdf", None)
-        if render is None:
-            raise ApiError(404, "not_found", "Draft reports are not available in this "
-                           "version.")
-        return Response(render(audit), mimetype="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="draft-{name}"'})
+        pdf = render_report_pdf(audit)
+        return Response(pdf, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="draft-{name}"'})
     if not audit.is_frozen:
         raise ApiError(404, "not_found", "The signed report exists once the audit is signed "
                        "off. Use ?draft=1 for a draft of the work so far.")
     authorize(perm.can_download_report(me(), audit), "You cannot download this report.")
-    locate = getattr(reports, "signed_report_path", None)
-    path = locate(audit) if locate is not None else None
-    if path is None or not Path(path).exists():
-        raise ApiError(404, "not_found", "The signed report is not ready yet; try again in a "
-                       "minute.", headers={"Retry-After": "60"})
-    return send_file(path, mimetype="application/pdf", download_name=name, as_attachment=True)
+    signoff = report_queries.signoff_for(audit.id)
+    if signoff is None or signoff.report_status != ReportStatus.READY:
+        failed = signoff is not None and signoff.report_status == ReportStatus.FAILED
+        raise ApiError(503, "report_unavailable",
+                       "The signed report could not be made; an admin can run `flask --app app "
+                       f"report create {audit.id}`." if failed else
+                       "The signed report is still being made; try again in a minute.",
+                       headers={"Retry-After": "60"})
+    try:
+        data = reports.read_stored_report(signoff)
+    except reports.StoredReportError as exc:
+        raise ApiError(503, "report_unavailable", f"{exc} Tell an admin.") from None
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "ETag": f'"{signoff.pdf_sha256}"'})
 
 
 # --- signals --------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from tracker.auth.models import Team, User
 from tracker.canonical import sha256_hex
 from tracker.db import utcnow
 from tracker.extensions import db
-from tracker.rules import RuleViolation
 from tracker.library.models import Domain, ReadinessItem
+from tracker.rules import RuleViolation
 
 
 class StaleItem(RuleViolation):
