@@ -106,7 +106,7 @@ def test_eight_writers_same_version_exactly_one_wins(app, site, state):
 # --- SQLite: several processes ---------------------------------------------------------
 
 PROCESSES = 4
-BURST = 15
+BURST = 12
 
 
 def burst_of_writes(url: str, tmp: str, item_id: int, user_id: int, barrier, results) -> None:
@@ -152,7 +152,10 @@ def test_worker_processes_writing_at_once_never_see_database_is_locked(app, site
     db.session.commit()
     db.engine.dispose()
 
-    ctx = multiprocessing.get_context("spawn")
+    # fork where there is one (fast: nothing to re-import); each child still builds its own
+    # app and engine. This process holds no connection: the engine was disposed above.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     barrier, results = ctx.Barrier(PROCESSES, timeout=120), ctx.Queue()
     workers = [ctx.Process(target=burst_of_writes,
                            args=(database_url, str(tmp_path), item_id, user_id, barrier,

@@ -79,6 +79,10 @@ def test_hostile_query_strings_never_fail(app, client, site, role):
     for route in get_routes(app):
         with app.test_request_context():
             valid = site.url_for(route)
+        plain = client.get(valid)
+        if plain.status_code in (403, 404) or plain.headers.get("Location", "").startswith(
+                "/login"):
+            continue  # refused before the view reads its query string
         for value in QUERY_HOSTILE:
             url = f"{valid}?{urlencode({key: value for key in QUERY_KEYS})}"
             problem = _check(client.get(url), f"{route.endpoint} ?…={value[:20]!r}")
@@ -106,11 +110,11 @@ def test_hostile_form_values_never_fail(app, client, site):
                    "items", "team_id"]
     problems = []
     for route in routes(app):
+        with app.test_request_context():
+            url = site.url_for(route)
         for method in route.write_methods:
+            sign_in(client, site, "admin")
             for value in FORM_VALUES:
-                sign_in(client, site, "admin")
-                with app.test_request_context():
-                    url = site.url_for(route)
                 response = client.open(url, method=method,
                                        data={name: value for name in field_names})
                 problem = _check(response, f"{method} {route.endpoint} fields={value[:20]!r}")

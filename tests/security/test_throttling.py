@@ -71,16 +71,17 @@ def test_failed_attempts_per_address_are_throttled(client, people):
                    ).status_code == 302
 
 
-def test_forwarded_addresses_count_only_behind_a_trusted_proxy(app, client, people):
-    def forwarded(ip):
-        return client.post("/login", data={"email": f"{ip}@test.example", "password": "x"},
-                           headers={"X-Forwarded-For": ip},
-                           environ_base={"REMOTE_ADDR": "10.0.0.1"})
+def forwarded(client, ip):
+    """An attempt relayed by a proxy at 10.0.0.1 for the client at `ip`."""
+    return client.post("/login", data={"email": f"{ip}@test.example", "password": "x"},
+                       headers={"X-Forwarded-For": ip}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
 
+
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(app, client, people):
     # No proxy configured: the header is ignored, every attempt is the proxy's address.
     for n in range(20):
-        forwarded(f"203.0.113.{n}")
-    assert forwarded("203.0.113.99").status_code == 429
+        forwarded(client, f"203.0.113.{n}")
+    assert forwarded(client, "203.0.113.99").status_code == 429
 
 
 def test_behind_a_trusted_proxy_each_client_has_its_own_count(tmp_path, database_url, people):
@@ -92,16 +93,11 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_count(tmp_path, database
                       "TRUSTED_PROXIES": 1})
     client = app.test_client()
 
-    def forwarded(ip):
-        return client.post("/login", data={"email": f"{ip}@test.example", "password": "x"},
-                           headers={"X-Forwarded-For": ip},
-                           environ_base={"REMOTE_ADDR": "10.0.0.1"})
-
     for n in range(25):
-        assert forwarded(f"203.0.113.{n}").status_code == 200
+        assert forwarded(client, f"203.0.113.{n}").status_code == 200
     for _ in range(20):
-        forwarded("198.51.100.1")
-    assert forwarded("198.51.100.1").status_code == 429
+        forwarded(client, "198.51.100.1")
+    assert forwarded(client, "198.51.100.1").status_code == 429
 
 
 def test_the_sign_in_page_itself_is_never_throttled(client, people):
