@@ -1,5 +1,6 @@
 """The dashboard, a team page and a signal in Chromium, on the demo data."""
 
+import pytest
 import sqlalchemy as sa
 
 from tests.browser.conftest import sign_in
@@ -9,8 +10,11 @@ from tracker.demo import DEMO_PASSWORD
 from tracker.extensions import db
 from tracker.signals.models import Signal
 
+# The demo data from the dashboard tests' template (seeded once per run, copied per test).
+pytestmark = pytest.mark.usefixtures("demo_data")
 
-def test_overview_team_and_signal_on_demo_data(page, demo_data, screenshot):
+
+def test_overview_team_and_signal_on_demo_data(page, screenshot):
     sign_in(page, "admin@example.com", DEMO_PASSWORD)
 
     page.get_by_role("link", name="Dashboard").first.click()
@@ -46,7 +50,7 @@ def test_overview_team_and_signal_on_demo_data(page, demo_data, screenshot):
     screenshot("signal")
 
 
-def test_log_and_acknowledge_a_signal_in_the_browser(page, demo_data, screenshot):
+def test_log_and_acknowledge_a_signal_in_the_browser(page, screenshot):
     sign_in(page, "sofia@example.com", DEMO_PASSWORD)  # a support operator
     page.goto("/library/failures/DV-F1")
     page.get_by_role("link", name="Log a signal like this").click()

@@ -87,7 +87,7 @@ def _pg_url(url: str, name: str) -> str:
 def database_url(database, tmp_path, request):
     """As the root fixture; a test that asks for `demo` or `demo_data` starts from the demo
     template."""
-    wants_demo = bool({"demo", "demo_data"} & set(request.fixturenames))
+    wants_demo = bool({"demo", "demo_data"} & set(request.fixturenames))  # usefixtures too
     if database["kind"] == "sqlite":
         path = tmp_path / "test.db"
         shutil.copy(request.getfixturevalue("demo_template") if wants_demo

@@ -121,9 +121,10 @@ def _quarter_view(period: str, available: list[str], scope) -> dict:
     overall = [summaries.get(t.id) for t in teams]
     heatmap = charts.heatmap(
         [t.name for t in teams], [d.code for d in domains] + ["Overall"],
-        [[v for v, _ in row] + [s.score if s else None] for row, s in zip(rows, overall)],
+        [[v for v, _ in row] + [s.score if s else None]
+         for row, s in zip(rows, overall, strict=True)],
         links=[[link for _, link in row] + [audit_link(t.id, s.audit_id, period) if s else None]
-               for row, s, t in zip(rows, overall, teams)],
+               for row, s, t in zip(rows, overall, teams, strict=True)],
         title=f"Readiness score by team and domain, {period}", as_table=tables)
     series = [charts.Series(t.name, [history.get((t.id, p)) for p in window]) for t in teams]
     trend = charts.line_chart(window, _weakest(series, TREND_SERIES),
