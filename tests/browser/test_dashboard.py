@@ -1,17 +1,20 @@
 """The dashboard, a team page and a signal in Chromium, on the demo data."""
 
+import pytest
 import sqlalchemy as sa
 
 from tests.browser.conftest import sign_in
+from tests.dashboard.conftest import database_url, demo_data, demo_template  # noqa: F401
 from tracker.auth.models import Team
-from tracker.demo import DEMO_PASSWORD, seed_demo_data
+from tracker.demo import DEMO_PASSWORD
 from tracker.extensions import db
 from tracker.signals.models import Signal
 
+# The demo data from the dashboard tests' template (seeded once per run, copied per test).
+pytestmark = pytest.mark.usefixtures("demo_data")
 
-def test_overview_team_and_signal_on_demo_data(page, library, screenshot):
-    seed_demo_data(progress=lambda *_: None)
-    db.session.commit()
+
+def test_overview_team_and_signal_on_demo_data(page, screenshot):
     sign_in(page, "admin@example.com", DEMO_PASSWORD)
 
     page.get_by_role("link", name="Dashboard").first.click()
@@ -47,9 +50,7 @@ def test_overview_team_and_signal_on_demo_data(page, library, screenshot):
     screenshot("signal")
 
 
-def test_log_and_acknowledge_a_signal_in_the_browser(page, library, screenshot):
-    seed_demo_data(progress=lambda *_: None)
-    db.session.commit()
+def test_log_and_acknowledge_a_signal_in_the_browser(page, screenshot):
     sign_in(page, "sofia@example.com", DEMO_PASSWORD)  # a support operator
     page.goto("/library/failures/DV-F1")
     page.get_by_role("link", name="Log a signal like this").click()

@@ -85,8 +85,9 @@ def _pg_url(url: str, name: str) -> str:
 
 @pytest.fixture
 def database_url(database, tmp_path, request):
-    """As the root fixture; a test that asks for `demo` starts from the demo template."""
-    wants_demo = "demo" in request.fixturenames
+    """As the root fixture; a test that asks for `demo` or `demo_data` starts from the demo
+    template."""
+    wants_demo = bool({"demo", "demo_data"} & set(request.fixturenames))  # usefixtures too
     if database["kind"] == "sqlite":
         path = tmp_path / "test.db"
         shutil.copy(request.getfixturevalue("demo_template") if wants_demo
@@ -105,7 +106,12 @@ def database_url(database, tmp_path, request):
 
 
 @pytest.fixture
-def demo(app, audit_pages, client):
+def demo_data(app):
+    """The demo data (teams, four quarters of audits, signals), from the template."""
+
+
+@pytest.fixture
+def demo(demo_data, audit_pages, client):
     """The demo data, and a client signed in as the demo admin."""
     client.post("/login", data={"email": "admin@example.com", "password": DEMO_PASSWORD})
     return client

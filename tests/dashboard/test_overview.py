@@ -1,12 +1,13 @@
 """The overview: who sees which teams, where its numbers lead, My work, empty states."""
 
+import random
 from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from tests.dashboard.conftest import domains, force_statuses, table_with_header
+from tests.dashboard.conftest import build_teams, domains, force_statuses, table_with_header
 from tests.factories import make_user
 from tracker.audits import service as audits
 from tracker.audits.models import AuditItem
@@ -109,10 +110,6 @@ def test_domain_hub_shows_each_teams_latest_status(client, login_as, two_teams):
 
 def test_a_large_organisation_pages_its_teams_and_counts_them_all(client, login_as, people,
                                                                    library):
-    import random
-
-    from tests.dashboard.conftest import build_teams
-
     today = date.today()
     teams = build_teams("Org", 28, ["2026-Q4"], domains("DV"), random.Random(4),
                         due_dates=[today - timedelta(days=2), today + timedelta(days=30)])

@@ -5,9 +5,10 @@ the control becomes met."""
 import pytest
 
 from tests.dashboard.conftest import domains, force_statuses
+from tests.signals.conftest import domain
 from tracker.audits import service as audits
 from tracker.extensions import db
-from tracker.signals import queries
+from tracker.signals import queries, service
 
 FLAG = "signal on an unmet control"
 GUARDS_DV_F1 = ("DV-01", "DV-02", "DV-03")  # the DV controls linked to DV-F1 in the library
@@ -58,8 +59,6 @@ def test_a_new_quarter_not_yet_worked_raises_the_flag(org, report, people):
 
 
 def test_domain_only_signal_is_guarded_by_the_domains_controls(org, report):
-    from tests.signals.conftest import domain
-
     signal = report(failures=(), domain=domain("DV"))
     assert not flagged(signal)
     force_statuses(org["Alpha"], {"DV-11": "blocked"})
@@ -97,8 +96,6 @@ def test_flag_shows_everywhere_and_clears_when_the_item_becomes_met(
 
 
 def test_resolved_signals_leave_the_dashboard(org, report, client, login_as, people):
-    from tracker.signals import service
-
     signal = report()
     force_statuses(org["Alpha"], {"DV-01": "not_met"})
     db.session.commit()

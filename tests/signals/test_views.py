@@ -2,8 +2,9 @@
 
 import sqlalchemy as sa
 
-from tests.signals.conftest import failure
+from tests.signals.conftest import domain, failure
 from tracker.extensions import db
+from tracker.signals import service
 from tracker.signals.models import Signal, SignalState
 
 
@@ -19,9 +20,8 @@ def test_any_signed_in_user_logs_a_signal(client, login_as, library):
     login_as("operator")
     page = client.get("/signals/new?failure=DV-F1").get_data(as_text=True)
     assert "Log a signal" in page
-    # prefilled from the library link
-    checkbox = (f'<input checked id="failures-0" name="failures" type="checkbox" '
-                f'value="{failure("DV-F1").id}">')
+    dv_f1 = failure("DV-F1").id  # prefilled from the library's "Log a signal" link
+    checkbox = f'<input checked id="failures-0" name="failures" type="checkbox" value="{dv_f1}">'
     assert checkbox in page
     response = client.post("/signals/new", data=form())
     assert response.status_code == 302
@@ -81,9 +81,6 @@ def test_no_state_change_on_get(client, login_as, report):
 
 
 def test_list_filters(client, login_as, report, people):
-    from tests.signals.conftest import domain
-    from tracker.signals import service
-
     a = report("Labels failing for PO boxes", failures=("DV-F1",), severity="critical")
     b = report("Where-is-my-order tickets doubled", failures=("SUP-F3",), severity="low")
     c = report("Dashboard stale since 9:00", failures=(), domain=domain("DV"))

@@ -185,11 +185,16 @@ def team(team_id):
                "formula": queries.SCORE_FORMULA, "as_tables": as_tables(),
                "can_open": can_open_team_audits(current_user, team.id),
                "categories": queries.DIFF_CATEGORIES}
-    if period is None:
-        return render_template("dashboard/team.html", **context)
-    current = by_period[period]
-    older = [a for a in audits if a.period < period]
-    previous = older[0] if older else None
+    if period is not None:
+        older = [a for a in audits if a.period < period]
+        context.update(_team_quarter(team, by_period[period], older[0] if older else None,
+                                     available))
+    return render_template("dashboard/team.html", **context)
+
+
+def _team_quarter(team: Team, current, previous, available: list[str]) -> dict:
+    """The team's audit of one quarter: progress, history, domains, the diff, signals."""
+    period = current.period
     summary = queries.audit_summaries(period, team_id=team.id)[team.id]
     window = queries.history_window(period, available)
     history = {per: queries.score(wm, wa)
@@ -200,7 +205,7 @@ def team(team_id):
     tables = as_tables()
 
     grid = [[score_cell(cells, team.id, p, d) for p in window] for d in domain_rows]
-    context.update({
+    return {
         "current": current, "previous": previous, "summary": summary,
         "breakdown": breakdown,
         "status_bar": charts.status_bar(
@@ -219,5 +224,4 @@ def team(team_id):
         if domain_rows else None,
         "diff": queries.quarter_diff(current, previous),
         "team_signals": signal_queries.flagged_for_team(team.id),
-    })
-    return render_template("dashboard/team.html", **context)
+    }

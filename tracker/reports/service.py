@@ -21,6 +21,7 @@ from tracker.audits import service as audits
 from tracker.audits.models import Audit
 from tracker.auth.models import User
 from tracker.canonical import sha256_hex
+from tracker import jobs
 from tracker.extensions import db
 from tracker.reports.canonical import audit_results_hash, audit_results_json
 from tracker.reports.models import ReportStatus, SignOff
@@ -42,7 +43,9 @@ def sign_off(actor: User, audit: Audit, statement: str) -> SignOff:
                       report_status=ReportStatus.PENDING)
     db.session.add(signoff)
     db.session.flush()
-    create_signed_report(signoff.id)
+    # On an RQ worker once this commits when REDIS_URL is set, so no page waits on a
+    # render; inline otherwise (one machine).
+    jobs.submit("tracker.reports.service.create_signed_report", signoff.id)
     return signoff
 
 
