@@ -17,7 +17,6 @@ from flask import current_app, has_app_context
 from tracker.extensions import db
 
 log = logging.getLogger("tracker.jobs")
-QUEUE = "tracker"
 _PENDING = "tracker_pending_jobs"
 
 
@@ -34,7 +33,8 @@ def queue():
     from redis import Redis
     from rq import Queue
 
-    return Queue(QUEUE, connection=Redis.from_url(redis_url()))
+    return Queue(current_app.config.get("RQ_QUEUE", "tracker"),
+                 connection=Redis.from_url(redis_url()))
 
 
 def submit(path: str, *args) -> None:

@@ -50,6 +50,7 @@ def cluster(tmp_path):
     url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     shared = tmp_path / "shared"  # the "shared volume": evidence, reports, signing key
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "mp-secret",
+           "RQ_QUEUE": name,
            "INSTANCE_PATH": str(shared), "PASSWORD_HASH_METHOD": "scrypt:2048:8:1"}
     env.pop("TEST_DATABASE_URL", None)
     flask = [str(BIN / "flask"), "--app", "app"]
@@ -69,24 +70,8 @@ def cluster(tmp_path):
         db.engine.dispose()
 
     procs, bases = [], []
-    for _ in range(2):
-        port = free_port()
-        procs.append(subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "app:app"],
-            env=env, cwd=ROOT, start_new_session=True, stderr=subprocess.DEVNULL))
-        bases.append(f"http://127.0.0.1:{port}/api/v1")
-    procs.append(subprocess.Popen([*flask, "worker"], env=env, cwd=ROOT,
-                                  start_new_session=True, stderr=subprocess.DEVNULL))
-    for base in bases:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                requests.get(base.replace("/api/v1", "/healthz"), timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.3)
     try:
-        yield {"bases": bases, "tokens": tokens, "team_id": team_id}
+        yield _start(env, flask, procs, bases, tmp_path, tokens, team_id)
     finally:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -96,6 +81,30 @@ def cluster(tmp_path):
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def _start(env, flask, procs, bases, tmp_path, tokens, team_id):
+    """Two gunicorn processes and one worker; returns once both answer."""
+    for _ in range(2):
+        port = free_port()
+        procs.append(subprocess.Popen(
+            [str(BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "app:app"],
+            env=env, cwd=ROOT, start_new_session=True, stderr=subprocess.DEVNULL))
+        bases.append(f"http://127.0.0.1:{port}/api/v1")
+    worker_log = (tmp_path / "worker.log").open("w")
+    procs.append(subprocess.Popen([*flask, "worker"], env=env, cwd=ROOT,
+                                  start_new_session=True, stdout=worker_log,
+                                  stderr=subprocess.STDOUT))
+    for base in bases:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                requests.get(base.replace("/api/v1", "/healthz"), timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.3)
+    return {"bases": bases, "tokens": tokens, "team_id": team_id,
+            "worker_log": tmp_path / "worker.log"}
 
 
 def call(base, token, method, path, **kwargs):
@@ -139,6 +148,7 @@ def test_an_audit_runs_through_two_app_processes_and_a_worker(cluster):
             break
         assert pdf.status_code == 503 and pdf.headers["Retry-After"]
         time.sleep(1)
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-"), (
+        pdf.text[:500], cluster["worker_log"].read_text()[-3000:])
     again = call(two, t["lead"], "GET", f"/audits/{audit_id}/report.pdf")
     assert again.content == pdf.content  # stored once, served byte for byte by either process
