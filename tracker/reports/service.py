@@ -17,11 +17,11 @@ from pathlib import Path
 
 from flask import current_app
 
+from tracker import jobs
 from tracker.audits import service as audits
 from tracker.audits.models import Audit
 from tracker.auth.models import User
 from tracker.canonical import sha256_hex
-from tracker import jobs
 from tracker.extensions import db
 from tracker.reports.canonical import audit_results_hash, audit_results_json
 from tracker.reports.models import ReportStatus, SignOff
