@@ -71,3 +71,34 @@ def test_a_configured_pkcs12_signs_and_verifies(app, library, people, runner, pk
     assert "Acme Audit Signing" in result.output
     init = runner.invoke(args=["keys", "init"])
     assert init.exit_code == 0 and "PKCS#12" in init.output
+
+
+def test_a_report_signed_elsewhere_needs_a_trust_root(app, library, people, runner, pkcs12,
+                                                      tmp_path):
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs12 as p12
+
+    from tests.reports.conftest import work_audit
+    from tracker.extensions import db
+    from tracker.reports import service as reports
+
+    app.config.update(SIGNING_PKCS12_PATH=str(pkcs12), SIGNING_PKCS12_PASSWORD="s3cret")
+    audit = work_audit(people, domain_codes=("SUP",))
+    signoff = reports.sign_off(people["auditor"], audit, "Done.")
+    db.session.commit()
+    path = str(reports.report_path(signoff))
+
+    app.config.update(SIGNING_PKCS12_PATH=None)  # this installation now has its own key
+    assert runner.invoke(args=["keys", "init"]).exit_code == 0
+    result = runner.invoke(args=["report", "verify", path])
+    assert result.exit_code == 1
+    assert "[FAIL] Certificate ours or trusted" in result.output
+    assert "Acme Audit Signing" in result.output
+
+    _, cert, _ = p12.load_key_and_certificates(pkcs12.read_bytes(), b"s3cret")
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(cert.public_bytes(Encoding.PEM))
+    app.config["SIGNING_TRUST_ROOTS"] = str(roots)
+    result = runner.invoke(args=["report", "verify", path])
+    assert result.exit_code == 0, result.output
+    assert "chains to a configured trust root" in result.output
+    assert "[skip] Matches the stored audit: Signed elsewhere" in result.output

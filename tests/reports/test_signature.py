@@ -46,9 +46,11 @@ def pyhanko_status(data: bytes):
     from pyhanko_certvalidator import ValidationContext
 
     from tracker.reports.keys import our_certificate
+    from tracker.reports.signing import outside_event_loop
 
     sig = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures[0]
-    return sig, validate_pdf_signature(sig, ValidationContext(trust_roots=[our_certificate()]))
+    context = ValidationContext(trust_roots=[our_certificate()])
+    return sig, outside_event_loop(validate_pdf_signature, sig, context)
 
 
 def flip_byte_in_signed_range(path, where=0.5):

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 
-from tracker.audits.models import Audit, ItemStatus
+from tracker.audits.models import Audit
 from tracker.charts import Series, line_chart, progress_bar, status_bar
 from tracker.db import utcnow
 from tracker.reports import queries
@@ -124,7 +124,6 @@ def report_context(audit: Audit, signoff: SignOff | None, *, results_sha256: str
         "score_text": _pct(score), "previous_score_text": _pct(previous_score),
         "status_chart": status_bar(counts, title="Items by status", width=640, table=False),
         "history_chart": history_chart,
-        "met_status": ItemStatus.MET,
     }
 
 
