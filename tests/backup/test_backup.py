@@ -15,6 +15,8 @@ from tracker import create_app
 from tracker.audits import activity
 from tracker.extensions import db
 
+ROOT_DIR = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture
 def stored_files(app, site, tmp_path):
@@ -110,8 +112,11 @@ def test_manifest_lists_every_file_with_its_sha256(runner, database, stored_file
     assert set(manifest["files"]) == names
     assert "database.sqlite3" in names and "signing/key.pem" in names
     assert any(n.startswith("evidence/") for n in names)
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(ROOT_DIR / "migrations")).get_current_head()
     assert manifest["database"] == {"engine": "sqlite", "included": True,
-                                    "alembic_revision": "0001"}
+                                    "alembic_revision": head}
 
 
 def test_restore_refuses_an_instance_that_has_data(app, runner, database, stored_files,
