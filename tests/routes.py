@@ -181,6 +181,33 @@ def api_headers(site: Site, role: str) -> dict:
     return {} if role == "anonymous" else {"Authorization": f"Bearer {site.tokens[role]}"}
 
 
+def _item_version(site) -> int:
+    from tracker.audits.models import AuditItem
+
+    db.session.expire_all()
+    return db.session.get(AuditItem, site.item.id).version
+
+
+# A valid body per API write, so the status says what the role may do (an empty body would
+# be refused as invalid before anyone's permission is looked at). Built at request time.
+API_BODIES = {
+    "api.update_item": lambda site: {"version": _item_version(site), "status": "in_progress"},
+    "api.add_evidence": lambda site: {"note": "Checked the runbook."},
+    "api.create_audit": lambda site: {"team_id": site.people["alpha"].id, "period": "2026-Q3",
+                                      "domains": ["DV"]},
+    "api.create_signal": lambda site: {"summary": "Refund emails bounce", "domain": "DV",
+                                       "source": "support_ticket", "severity": "low"},
+    "api.review_item": lambda site: {"verdict": "accepted"},
+    "api.return_audit": lambda site: {"reason": "Attach the drill report."},
+    "api.sign_off": lambda site: {"statement": "Reviewed every item."},
+    "api.start_next_quarter": lambda site: {},
+}
+
+
+def api_body(site: Site, route: Route) -> dict | None:
+    return API_BODIES.get(route.endpoint, lambda _: None)(site)
+
+
 def sign_in(client, site: Site, role: str) -> None:
     """Sign the client in as `role` ("anonymous" signs out)."""
     client.post("/logout")

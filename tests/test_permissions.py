@@ -12,10 +12,8 @@ outsider). Another team's audit, item or evidence must be 404 (or 403) for `outs
 
 import pytest
 
-from tracker.audits.models import AuditItem
-from tracker.extensions import db
 
-from tests.routes import ROLES, activity_count, api_headers, is_api, routes, sign_in
+from tests.routes import ROLES, activity_count, api_body, api_headers, is_api, routes, sign_in
 
 LOGIN = "login"
 ADMIN_ONLY_GET = (LOGIN, 200, 403, 403, 403, 403)
@@ -92,7 +90,7 @@ MATRIX = {
     "GET exchange.audit_json":           (LOGIN, 200,  200,  200,  200,  404),
     "GET exchange.audit_oscal":          (LOGIN, 404,  404,  404,  404,  404),  # not signed off
     "GET exchange.library_export":       ADMIN_ONLY_GET,
-    # API: the role's bearer token, no cookie; a valid body (API_BODIES)
+    # API: the role's bearer token, no cookie; a valid body (tests/routes.py api_body)
     "GET api.openapi":                   (200,   200,  200,  200,  200,  200),
     "GET api.whoami":                    (401,   200,  200,  200,  200,  200),
     "GET api.list_teams":                (401,   200,  200,  200,  200,  200),
@@ -140,33 +138,12 @@ def _route_and_method(app, key):
     return route, method
 
 
-def _item_version(site) -> int:
-    db.session.expire_all()
-    return db.session.get(AuditItem, site.item.id).version
-
-
-# A valid body per API write, so the status says what the role may do (an empty body would
-# be refused as invalid before anyone's permission is looked at). Built at request time.
-API_BODIES = {
-    "api.update_item": lambda site: {"version": _item_version(site), "status": "in_progress"},
-    "api.add_evidence": lambda site: {"note": "Checked the runbook."},
-    "api.create_audit": lambda site: {"team_id": site.people["alpha"].id, "period": "2026-Q3",
-                                      "domains": ["DV"]},
-    "api.create_signal": lambda site: {"summary": "Refund emails bounce", "domain": "DV",
-                                       "source": "support_ticket", "severity": "low"},
-    "api.review_item": lambda site: {"verdict": "accepted"},
-    "api.return_audit": lambda site: {"reason": "Attach the drill report."},
-    "api.sign_off": lambda site: {"statement": "Reviewed every item."},
-    "api.start_next_quarter": lambda site: {},
-}
-
-
 def request_as(client, site, route, method, url, role):
     """Pages: signed in with a session cookie, an empty form. API: signed out, the role's
-    bearer token, a valid JSON body (API_BODIES)."""
+    bearer token, a valid JSON body (tests/routes.py api_body)."""
     if is_api(route):
         sign_in(client, site, "anonymous")
-        body = API_BODIES.get(route.endpoint, lambda _: None)(site) if method != "GET" else None
+        body = api_body(site, route) if method != "GET" else None
         return client.open(url, method=method, headers=api_headers(site, role), json=body)
     sign_in(client, site, role)
     return client.open(url, method=method, data={} if method != "GET" else None)
@@ -241,8 +218,7 @@ def test_the_api_ignores_session_cookies(app, client, site):
                     url = site.url_for(route)
                 for method in route.write_methods:
                     before = activity_count()
-                    body = API_BODIES.get(route.endpoint, lambda _: None)(site)
-                    response = client.open(url, method=method, json=body)
+                    response = client.open(url, method=method, json=api_body(site, route))
                     assert response.status_code == 401, (role, method, url)
                     assert "Bearer" in response.get_json()["error"]["message"]
                     assert activity_count() == before, (role, method, url)
