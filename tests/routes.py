@@ -130,8 +130,8 @@ def build_site() -> Site:
     from tracker.audits.models import AuditItem
     from tracker.auth.service import create_token
     from tracker.db import utcnow
-    from tracker.signals.service import report_signal
     from tracker.library.models import Domain, FailurePattern, HubContent
+    from tracker.signals.service import report_signal
 
     people = factories.make_people()
     domains = db.session.execute(

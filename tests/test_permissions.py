@@ -12,7 +12,6 @@ outsider). Another team's audit, item or evidence must be 404 (or 403) for `outs
 
 import pytest
 
-
 from tests.routes import ROLES, activity_count, api_body, api_headers, is_api, routes, sign_in
 
 LOGIN = "login"
