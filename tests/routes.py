@@ -62,6 +62,7 @@ ENDPOINT_PARAMS = {
     "library.failure": {"code": "failure_code"},
     "library.content": {"code": "content_code"},
 }
+API_PREFIX = "api."
 
 
 @dataclass
@@ -77,6 +78,9 @@ class Site:
     file_evidence: object
     comment: object
     beta_audit: object
+    signal: object = None
+    tokens: dict = field(default_factory=dict)  # role → API bearer token
+    token_ids: dict = field(default_factory=dict)  # role → ApiToken id
     domain_code: str = "DV"
     item_code: str = "DV-01"
     failure_code: str = ""
@@ -97,6 +101,9 @@ class Site:
             "comment_id": self.comment.id,
             "period": self.audit.period,
             "domain_code": self.domain_code,
+            "signal_id": self.signal.id,
+            "token_id": self.token_ids["operator"],  # the operator's own token
+            "fmt": "csv",
             **self.extra,
         }
 
@@ -121,7 +128,10 @@ class Site:
 def build_site() -> Site:
     from tracker.audits import service as audits
     from tracker.audits.models import AuditItem
+    from tracker.auth.service import create_token
+    from tracker.db import utcnow
     from tracker.library.models import Domain, FailurePattern, HubContent
+    from tracker.signals.service import report_signal
 
     people = factories.make_people()
     domains = db.session.execute(
@@ -141,9 +151,17 @@ def build_site() -> Site:
         sa.select(FailurePattern.code).order_by(FailurePattern.code)).scalars().first()
     content = db.session.execute(
         sa.select(HubContent.code).order_by(HubContent.code)).scalars().first()
+    signal = report_signal(people["operator"], summary="Label purchase fails for PO boxes",
+                           source="support_ticket", severity="high", observed_at=utcnow(),
+                           domain=domains[0], details="Seen in 14 tickets today.")
+    tokens, token_ids = {}, {}
+    for role in ROLES[1:]:
+        row, tokens[role] = create_token(people[role], f"{role} script")
+        token_ids[role] = row.id
     db.session.commit()
     return Site(people=people, audit=audit, item=item, evidence=evidence,
                 file_evidence=file_evidence, comment=comment, beta_audit=beta_audit,
+                signal=signal, tokens=tokens, token_ids=token_ids,
                 failure_code=failure or "", content_code=content or "")
 
 
@@ -152,6 +170,42 @@ def activity_count() -> int:
 
     db.session.expire_all()
     return db.session.execute(sa.select(sa.func.count(ActivityEvent.id))).scalar_one()
+
+
+def is_api(route: Route) -> bool:
+    return route.endpoint.startswith(API_PREFIX)
+
+
+def api_headers(site: Site, role: str) -> dict:
+    """The bearer token of `role` ("anonymous" sends none): the API ignores cookies."""
+    return {} if role == "anonymous" else {"Authorization": f"Bearer {site.tokens[role]}"}
+
+
+def _item_version(site) -> int:
+    from tracker.audits.models import AuditItem
+
+    db.session.expire_all()
+    return db.session.get(AuditItem, site.item.id).version
+
+
+# A valid body per API write, so the status says what the role may do (an empty body would
+# be refused as invalid before anyone's permission is looked at). Built at request time.
+API_BODIES = {
+    "api.update_item": lambda site: {"version": _item_version(site), "status": "in_progress"},
+    "api.add_evidence": lambda site: {"note": "Checked the runbook."},
+    "api.create_audit": lambda site: {"team_id": site.people["alpha"].id, "period": "2026-Q3",
+                                      "domains": ["DV"]},
+    "api.create_signal": lambda site: {"summary": "Refund emails bounce", "domain": "DV",
+                                       "source": "support_ticket", "severity": "low"},
+    "api.review_item": lambda site: {"verdict": "accepted"},
+    "api.return_audit": lambda site: {"reason": "Attach the drill report."},
+    "api.sign_off": lambda site: {"statement": "Reviewed every item."},
+    "api.start_next_quarter": lambda site: {},
+}
+
+
+def api_body(site: Site, route: Route) -> dict | None:
+    return API_BODIES.get(route.endpoint, lambda _: None)(site)
 
 
 def sign_in(client, site: Site, role: str) -> None:

@@ -12,7 +12,7 @@ outsider). Another team's audit, item or evidence must be 404 (or 403) for `outs
 
 import pytest
 
-from tests.routes import ROLES, activity_count, routes, sign_in
+from tests.routes import ROLES, activity_count, api_body, api_headers, is_api, routes, sign_in
 
 LOGIN = "login"
 ADMIN_ONLY_GET = (LOGIN, 200, 403, 403, 403, 403)
@@ -42,6 +42,74 @@ MATRIX = {
     "GET library.item":                  (LOGIN, 200,  200,  200,  200,  200),
     "GET library.failure":               (LOGIN, 200,  200,  200,  200,  200),
     "GET library.content":               (LOGIN, 200,  200,  200,  200,  200),
+    "GET library.manage":                ADMIN_ONLY_GET,
+    "POST library.manage":               (LOGIN, 422,  403,  403,  403,  403),
+    "GET home.healthz":                  (200,   200,  200,  200,  200,  200),
+    "GET home.readyz":                   (200,   200,  200,  200,  200,  200),
+    "POST auth.token_create":            (LOGIN, 422,  422,  422,  422,  422),
+    # the URL names the operator's token: nobody else may revoke it
+    "POST auth.token_revoke":            (LOGIN, 404,  404,  302,  404,  404),
+    # audits — site.audit is team Alpha's draft; the outsider (Beta) gets 404 on all of it
+    "GET audits.index":                  (LOGIN, 200,  200,  200,  200,  200),
+    "GET audits.my_items":               (LOGIN, 200,  200,  200,  200,  200),
+    "GET audits.review_queue":           (LOGIN, 403,  403,  403,  200,  403),
+    "GET audits.new":                    (LOGIN, 403,  200,  403,  403,  200),
+    "POST audits.new":                   (LOGIN, 403,  422,  403,  403,  422),
+    "GET audits.detail":                 (LOGIN, 200,  200,  200,  200,  404),
+    "POST audits.open_for_work":         (LOGIN, 403,  302,  403,  403,  404),
+    "POST audits.bulk":                  (LOGIN, 403,  422,  403,  403,  404),
+    "GET audits.submit":                 (LOGIN, 403,  200,  403,  403,  404),
+    "POST audits.submit":                (LOGIN, 409,  302,  409,  409,  404),
+    # review pages: only an audit in review (409 says so); auditors from outside the team
+    "GET audits.review":                 (LOGIN, 409,  409,  409,  409,  404),
+    "POST audits.return_audit":          (LOGIN, 409,  409,  409,  409,  404),
+    "GET audits.sign_off":               (LOGIN, 409,  409,  409,  409,  404),
+    "POST audits.sign_off":              (LOGIN, 409,  409,  409,  409,  404),
+    "GET audits.item":                   (LOGIN, 200,  200,  200,  200,  404),
+    "POST audits.update_item":           (LOGIN, 403,  422,  422,  403,  404),
+    "POST audits.add_evidence":          (LOGIN, 403,  400,  400,  403,  404),
+    "GET audits.download_evidence":      (LOGIN, 200,  200,  200,  200,  404),
+    "POST audits.comment":               (LOGIN, 403,  422,  422,  422,  404),
+    "POST audits.verdict":               (LOGIN, 409,  409,  409,  409,  404),
+    "GET dashboard.overview":            (LOGIN, 200,  200,  200,  200,  200),
+    # leads, auditors and admins see every team's dashboard; operators their own teams'
+    "GET dashboard.team":                (LOGIN, 200,  200,  200,  200,  200),
+    "GET signals.index":                 (LOGIN, 200,  200,  200,  200,  200),
+    "GET signals.new":                   (LOGIN, 200,  200,  200,  200,  200),
+    "POST signals.new":                  (LOGIN, 422,  422,  422,  422,  422),
+    "GET signals.detail":                (LOGIN, 200,  200,  200,  200,  200),
+    "POST signals.acknowledge":          (LOGIN, 422,  422,  403,  422,  422),
+    "POST signals.resolve":              (LOGIN, 422,  422,  403,  422,  422),
+    # a draft has no signed report; drafts for everyone who sees the audit
+    "GET reports.download":              (LOGIN, 404,  404,  404,  404,  404),
+    "GET reports.draft":                 (LOGIN, 200,  200,  200,  200,  404),
+    "GET reports.verify":                (LOGIN, 200,  200,  200,  200,  200),
+    "POST reports.verify":               (LOGIN, 422,  422,  422,  422,  422),
+    "GET exchange.audit_csv":            (LOGIN, 200,  200,  200,  200,  404),
+    "GET exchange.audit_json":           (LOGIN, 200,  200,  200,  200,  404),
+    "GET exchange.audit_oscal":          (LOGIN, 404,  404,  404,  404,  404),  # not signed off
+    "GET exchange.library_export":       ADMIN_ONLY_GET,
+    # API: the role's bearer token, no cookie; a valid body (tests/routes.py api_body)
+    "GET api.openapi":                   (200,   200,  200,  200,  200,  200),
+    "GET api.whoami":                    (401,   200,  200,  200,  200,  200),
+    "GET api.list_teams":                (401,   200,  200,  200,  200,  200),
+    "GET api.list_domains":              (401,   200,  200,  200,  200,  200),
+    "GET api.list_audits":               (401,   200,  200,  200,  200,  200),
+    "POST api.create_audit":             (401,   403,  201,  403,  403,  404),
+    "GET api.get_audit":                 (401,   200,  200,  200,  200,  404),
+    "POST api.start_next_quarter":       (401,   403,  201,  403,  403,  404),
+    "PATCH api.update_item":             (401,   403,  200,  200,  403,  404),
+    "POST api.add_evidence":             (401,   403,  201,  201,  403,  404),
+    "POST api.review_item":              (401,   403,  403,  403,  422,  404),
+    "POST api.submit_audit":             (401,   403,  200,  403,  403,  404),
+    "POST api.return_audit":             (401,   403,  403,  403,  422,  404),
+    "POST api.sign_off":                 (401,   403,  403,  403,  422,  404),
+    "GET api.results_json":              (401,   200,  200,  200,  200,  404),
+    "GET api.results_csv":               (401,   200,  200,  200,  200,  404),
+    "GET api.results_oscal":             (401,   404,  404,  404,  404,  404),
+    "GET api.report_pdf":                (401,   404,  404,  404,  404,  404),
+    "GET api.list_signals":              (401,   200,  200,  200,  200,  200),
+    "POST api.create_signal":            (401,   201,  201,  201,  201,  201),
 }
 
 REFUSED = {LOGIN, 401, 403, 404, 405}
@@ -69,6 +137,17 @@ def _route_and_method(app, key):
     return route, method
 
 
+def request_as(client, site, route, method, url, role):
+    """Pages: signed in with a session cookie, an empty form. API: signed out, the role's
+    bearer token, a valid JSON body (tests/routes.py api_body)."""
+    if is_api(route):
+        sign_in(client, site, "anonymous")
+        body = api_body(site, route) if method != "GET" else None
+        return client.open(url, method=method, headers=api_headers(site, role), json=body)
+    sign_in(client, site, role)
+    return client.open(url, method=method, data={} if method != "GET" else None)
+
+
 @pytest.mark.parametrize("key", sorted(MATRIX))
 def test_role_gets_the_expected_status(app, client, site, key):
     route, method = _route_and_method(app, key)
@@ -77,21 +156,24 @@ def test_role_gets_the_expected_status(app, client, site, key):
         url = site.url_for(route)
     wrong = []
     for role in ROLE_ORDER:
-        sign_in(client, site, role)
         before = activity_count()
-        response = client.open(url, method=method, data={} if method != "GET" else None)
+        response = request_as(client, site, route, method, url, role)
         got = response.status_code
         location = response.headers.get("Location", "")
         if got == 302 and location.startswith("/login"):
             got = LOGIN
         if got != expected[role]:
             wrong.append(f"{role}: expected {expected[role]}, got {got} {location}")
-        body = response.get_data(as_text=True)
+        body = response.get_data().decode("utf-8", "replace")  # PDFs are bytes
         assert "Traceback" not in body
         if got in REFUSED or method == "GET":
             assert activity_count() == before, f"{key} as {role} ({got}) changed something"
-        if got in (403, 404):
-            assert "ask your team lead" in body or "may not have access" in body, body[:500]
+        if got in (401, 403, 404) and is_api(route):
+            assert response.is_json and response.get_json()["error"]["message"], body[:500]
+        elif got in (403, 404):
+            # the app's refusal pages: the generic ones, or the audits' "Nothing was changed."
+            assert ("ask your team lead" in body or "may not have access" in body
+                    or ('class="refusal"' in body and "Nothing was changed." in body)), body[:500]
     assert not wrong, f"{method} {url}:\n  " + "\n  ".join(wrong)
 
 
@@ -102,6 +184,8 @@ def test_every_form_post_needs_a_csrf_token(app, client, site):
     app.config["WTF_CSRF_ENABLED"] = True
     try:
         for route in routes(app):
+            if is_api(route):
+                continue  # bearer tokens only (csrf.exempt): see test_the_api_ignores_cookies
             for method in route.write_methods:
                 with app.test_request_context():
                     url = site.url_for(route)
@@ -118,3 +202,25 @@ def test_another_teams_audit_is_not_in_the_outsiders_home(client, site):
     sign_in(client, site, "outsider")
     page = client.get("/").get_data(as_text=True)
     assert "Beta" in page and "Alpha" not in page
+
+
+def test_the_api_ignores_session_cookies(app, client, site):
+    """A signed-in browser session is no credential for the API: every write answers 401 and
+    changes nothing — so a forged cross-site request has nothing to ride on (the API is
+    exempt from CSRF tokens)."""
+    for role in ("admin", "lead", "operator", "auditor"):
+        sign_in(client, site, role)
+        app.config["WTF_CSRF_ENABLED"] = True
+        try:
+            for route in (r for r in routes(app) if is_api(r)):
+                with app.test_request_context():
+                    url = site.url_for(route)
+                for method in route.write_methods:
+                    before = activity_count()
+                    response = client.open(url, method=method, json=api_body(site, route))
+                    assert response.status_code == 401, (role, method, url)
+                    assert "Bearer" in response.get_json()["error"]["message"]
+                    assert activity_count() == before, (role, method, url)
+            assert client.get("/api/v1/me").status_code == 401
+        finally:
+            app.config["WTF_CSRF_ENABLED"] = False

@@ -42,7 +42,7 @@ def _url_with(rule: str, name: str, value: str, valid_url: str) -> str:
 
 
 def _check(response, what: str) -> str | None:
-    body = response.get_data(as_text=True)
+    body = response.get_data().decode("utf-8", "replace")  # PDFs and CSV are bytes too
     if response.status_code >= 500:
         return f"{what}: {response.status_code}"
     if "Traceback" in body or "sqlalchemy" in body.lower() or "psycopg" in body.lower():

@@ -160,3 +160,56 @@ def _counts():
     db.session.expire_all()
     return (db.session.execute(sa.select(sa.func.count(Evidence.id))).scalar_one(),
             db.session.execute(sa.select(sa.func.count(ActivityEvent.id))).scalar_one())
+
+
+# (a quote or CR/LF cannot reach the server in a multipart file name: browsers encode them)
+HOSTILE_NAME = "..\\../<img src=x onerror=alert(1)> {{7*7}} ünïcode notes.txt"
+HTMLISH_TEXT = (b"Drill notes <b>bold</b> <a href=x>link</a>\n"
+                b"<p onclick=alert(1)>not a page, just text that looks like one</p>\n")
+
+
+@pytest.mark.parametrize("how", ["page", "api"])
+def test_downloads_are_attachments_with_the_cleaned_name_and_nosniff(client, site, how):
+    """Upload through the audits page or the API with a hostile name and text that looks
+    like HTML; the download route serves it as an attachment under the cleaned name, never
+    inline, with nosniff and a sandboxing policy."""
+    from tests.routes import api_headers, sign_in
+
+    audit, item = site.audit, site.item
+    if how == "page":
+        sign_in(client, site, "operator")
+        response = client.post(f"/audits/{audit.id}/items/{item.id}/evidence",
+                               data={"kind": "file",
+                                     "file": (io.BytesIO(HTMLISH_TEXT), HOSTILE_NAME)},
+                               content_type="multipart/form-data")
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    else:
+        sign_in(client, site, "anonymous")
+        response = client.post(f"/api/v1/audits/{audit.id}/items/{item.id}/evidence",
+                               headers=api_headers(site, "operator"),
+                               data={"file": (io.BytesIO(HTMLISH_TEXT), HOSTILE_NAME)},
+                               content_type="multipart/form-data")
+        assert response.status_code == 201, response.get_json()
+        sign_in(client, site, "operator")
+    db.session.expire_all()
+    evidence = db.session.execute(sa.select(Evidence).where(Evidence.audit_item_id == item.id)
+                                  .order_by(Evidence.id.desc())).scalars().first()
+    assert evidence.filename == clean_filename(HOSTILE_NAME)
+    assert "/" not in evidence.filename and "\r" not in evidence.filename
+    assert "\n" not in evidence.filename and '"' not in evidence.filename
+    assert evidence.content_type == "text/plain"
+    for role in ("operator", "auditor"):
+        sign_in(client, site, role)
+        response = client.get(f"/audits/{audit.id}/items/{item.id}/evidence/{evidence.id}")
+        assert response.status_code == 200
+        assert response.data == HTMLISH_TEXT
+        disposition = response.headers["Content-Disposition"]
+        assert disposition.startswith("attachment;"), disposition
+        assert "\r" not in disposition and "\n" not in disposition
+        assert "<" not in disposition and ".." not in disposition, disposition
+        assert response.mimetype == "text/plain"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response.headers["Content-Security-Policy"]
+        # the item page names the file as text, escaped
+        page = client.get(f"/audits/{audit.id}/items/{item.id}").get_data(as_text=True)
+        assert "<img src=x" not in page and evidence.filename in page

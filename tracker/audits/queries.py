@@ -27,6 +27,7 @@ from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import can_view_audit, lead_team_ids, member_team_ids
 from tracker.extensions import db
 from tracker.library.models import Criticality, Domain
+from tracker.security.input import MAX_ID
 
 DUE_SOON_DAYS = 14
 STATUS_ORDER = list(ItemStatus)
@@ -174,6 +175,11 @@ def summaries_for(audit_ids: list[int]) -> dict[int, AuditSummary]:
 
 # --- the audit page's items ----------------------------------------------------------------
 
+def _is_id(text: str) -> bool:
+    """A user id as the database can hold it: ASCII digits, 1..MAX_ID (bigger is no one)."""
+    return text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID
+
+
 @dataclass
 class ItemFilters:
     """The audit page's filters, from GET query parameters (so they work without JS)."""
@@ -192,7 +198,7 @@ class ItemFilters:
         criticality = args.get("criticality", "")
         return cls(
             status=status if status in {s.value for s in ItemStatus} else "",
-            owner=owner if owner == "none" or owner.isdigit() else "",
+            owner=owner if owner == "none" or _is_id(owner) else "",
             domain=domain if domain in domain_codes else "",
             criticality=criticality if criticality in {c.value for c in Criticality} else "",
             overdue=args.get("overdue") in ("1", "on", "true", "y"),
@@ -373,7 +379,7 @@ class AuditFilters:
     def from_args(cls, args) -> "AuditFilters":
         team = args.get("team", "")
         state = args.get("state", "")
-        return cls(team=int(team) if team.isdigit() else None,
+        return cls(team=int(team) if _is_id(team) else None,
                    period=args.get("period", "").strip().upper()[:7],
                    state=state if state in {s.value for s in AuditState} else "")
 

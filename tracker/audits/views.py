@@ -51,6 +51,7 @@ from tracker.auth.permissions import (
 )
 from tracker.extensions import db
 from tracker.forms import attach_error
+from tracker.security.input import page_arg
 
 bp = Blueprint("audits", __name__)
 
@@ -114,7 +115,7 @@ def _attempt(form, action, *args, **kwargs):
 
 
 def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 # --- lists -------------------------------------------------------------------------------

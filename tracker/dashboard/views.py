@@ -16,6 +16,7 @@ from tracker.auth.permissions import (
 )
 from tracker.dashboard import queries
 from tracker.extensions import db
+from tracker.security.input import page_arg
 from tracker.signals import queries as signal_queries
 from tracker.templating import has_endpoint
 
@@ -103,7 +104,8 @@ def _quarter_view(period: str, available: list[str], scope) -> dict:
     """The heatmap, team table and trend for one page of teams; the totals over every team
     in scope. Long organisations page through their teams instead of one endless chart."""
     today = date.today()
-    page = db.paginate(queries.teams_select(scope), per_page=TEAMS_PER_PAGE, error_out=False)
+    page = db.paginate(queries.teams_select(scope), page=page_arg(), per_page=TEAMS_PER_PAGE,
+                       error_out=False)
     teams = page.items
     on_page = [t.id for t in teams]
     domains = queries.active_domains()

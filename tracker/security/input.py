@@ -13,8 +13,15 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
 # Every id column is a 32-bit INTEGER on PostgreSQL; SQLite's limit is larger.
 MAX_ID = 2**31 - 1
+MAX_PAGE = 100_000  # past any real list; a bigger page number would overflow SQL's OFFSET
 NUL_REFUSED = ("The request contains a NUL character, which no field accepts. Remove it "
                "(it often comes from copying binary data) and try again.")
+
+
+def page_arg() -> int:
+    """`?page=` as a list's page number: 1..MAX_PAGE, anything else is page 1 or the last
+    allowed (an empty page then says there is nothing more)."""
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 class BoundedIntegerConverter(IntegerConverter):

@@ -16,6 +16,7 @@ from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.forms import attach_error
 from tracker.library.models import Domain, FailurePattern
+from tracker.security.input import page_arg
 from tracker.signals import queries, service
 from tracker.signals.forms import SEVERITY_LABELS, SOURCE_LABELS, NoteForm, SignalForm
 from tracker.signals.models import Severity
@@ -47,7 +48,8 @@ def index():
     }
     if filters["state"] not in queries.STATE_FILTERS:
         filters["state"] = "unresolved"
-    page = db.paginate(queries.signals_select(**filters), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(queries.signals_select(**filters), page=page_arg(), per_page=PER_PAGE,
+                       error_out=False)
     flagged = queries.flagged_ids([s.id for s in page.items])
     return render_template(
         "signals/index.html", page=page, flagged=flagged, filters=filters,
