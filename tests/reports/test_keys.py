@@ -75,7 +75,8 @@ def test_a_configured_pkcs12_signs_and_verifies(app, library, people, runner, pk
 
 def test_a_report_signed_elsewhere_needs_a_trust_root(app, library, people, runner, pkcs12,
                                                       tmp_path):
-    from cryptography.hazmat.primitives.serialization import Encoding, pkcs12 as p12
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.hazmat.primitives.serialization import pkcs12 as p12
 
     from tests.reports.conftest import work_audit
     from tracker.extensions import db
@@ -101,4 +102,4 @@ def test_a_report_signed_elsewhere_needs_a_trust_root(app, library, people, runn
     result = runner.invoke(args=["report", "verify", path])
     assert result.exit_code == 0, result.output
     assert "chains to a configured trust root" in result.output
-    assert "[skip] Matches the stored audit: Signed elsewhere" in result.output
+    assert "[SKIP] Matches the stored audit: Signed elsewhere" in result.output
