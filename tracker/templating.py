@@ -57,21 +57,16 @@ def nav_sections():
     return sections
 
 
-ADMIN_TABS = [("library.manage", "Library"), ("admin.activity", "Activity log")]
+ADMIN_TABS = [("library.manage", "Library")]
 
 
 def admin_extra_tabs():
     return [(e, label) for e, label in ADMIN_TABS if e in current_app.view_functions]
 
 
-def has_endpoint(endpoint: str) -> bool:
-    return endpoint in current_app.view_functions
-
-
 def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(can=can, today=date.today, nav_sections=nav_sections,
-                                  admin_extra_tabs=admin_extra_tabs,
-                                  has_endpoint=has_endpoint)
+                                  admin_extra_tabs=admin_extra_tabs)
     app.jinja_env.filters.update(markdown=render_markdown, date=format_date, percent=percent)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

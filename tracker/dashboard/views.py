@@ -18,7 +18,6 @@ from tracker.dashboard import queries
 from tracker.extensions import db
 from tracker.security.input import page_arg
 from tracker.signals import queries as signal_queries
-from tracker.templating import has_endpoint
 
 bp = Blueprint("dashboard", __name__)
 TEAMS_PER_PAGE = 25
@@ -35,13 +34,12 @@ def audit_link(team_id: int, audit_id: int | None, period: str | None = None,
                **filters) -> str:
     """Where a number about a team's audit leads: the audit page filtered to the items
     behind it (/audits/<id>?status=…&domain=…&overdue=1&criticality=…), or — for a viewer
-    who may not open that team's audits, or before the audit pages exist — the team page.
+    who may not open that team's audits — the team page.
     A page can hold thousands of these, so url_for runs once per audit, not per number."""
     bases = _bases()
     key = ("audit", team_id, audit_id, period)
     if key not in bases:
-        if audit_id and has_endpoint("audits.detail") and can_open_team_audits(current_user,
-                                                                                 team_id):
+        if audit_id and can_open_team_audits(current_user, team_id):
             bases[key] = (url_for("audits.detail", audit_id=audit_id), True)
         else:
             bases[key] = (url_for("dashboard.team", team_id=team_id, period=period), False)
@@ -53,7 +51,7 @@ def item_link(team_id: int, audit_id: int, audit_item_id: int) -> str | None:
     bases = _bases()
     key = ("item", team_id)
     if key not in bases:
-        bases[key] = has_endpoint("audits.item") and can_open_team_audits(current_user, team_id)
+        bases[key] = can_open_team_audits(current_user, team_id)
     if bases[key]:
         return url_for("audits.item", audit_id=audit_id, item_id=audit_item_id)
     return None
