@@ -243,7 +243,7 @@ def bench_backend(backend: str, args) -> list[dict]:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-    report = bench_report(env, f)
+    report = None if args.no_report else bench_report(env, f)
     if report:
         rows.append(report)
     for row in rows:
@@ -311,6 +311,9 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--fresh", action="store_true", help="regenerate the data set")
     parser.add_argument("--redis", action="store_true", help="keep REDIS_URL (RQ workers)")
+    parser.add_argument("--no-report", action="store_true", help="skip the report render")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the table only; leave docs/benchmarks.md as it is")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: sudo apt-get install wrk")
@@ -320,6 +323,8 @@ def main():
         rows += bench_backend(backend, args)
     text = table(rows)
     print("\n" + text)
+    if args.dry_run:
+        return
     docs = ROOT / "docs" / "benchmarks.md"
     docs.parent.mkdir(exist_ok=True)
     existing = docs.read_text() if docs.exists() else "# Benchmarks\n"

@@ -14,9 +14,11 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from tracker.audits import queries, service
+from tracker import cache
+from tracker.audits import activity, queries, service
 from tracker.audits.forms import (
     NO_CHANGE,
     UNASSIGNED,
@@ -223,22 +225,47 @@ def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: i
     summary = queries.audit_summary(audit)
     filters = queries.ItemFilters.from_args(request.args,
                                             {d.domain.code for d in summary.domains})
-    items = queries.audit_items(audit, filters, today)
     members = queries.team_members(audit.team_id)
     if bulk_form is None and can_manage_audit(current_user, audit):
         bulk_form = BulkForm(formdata=None)
     if bulk_form is not None:
         bulk_form.owner_id.choices = _owner_choices(members, keep=True)
+    selected = set(bulk_form.item_ids.data or []) if bulk_form else set()
+
+    def heavy_parts() -> dict:
+        items = queries.audit_items(audit, filters, today)
+        parts = {"count": len(items), "item_tables": render_template(
+            "audits/_item_groups.html", audit=audit, filters=filters,
+            groups=queries.group_by_domain(items, summary),
+            open_groups=len(items) <= OPEN_GROUPS_UP_TO, evidence=queries.evidence_counts(audit),
+            bulk=bulk_form is not None, selected=selected, today=today,
+            open_statuses=service.OPEN_STATUSES)}
+        overdue = queries.overdue_count(audit, today)
+        for part in ("summary", "by_status"):
+            parts[part] = render_template(f"audits/_{part}.html", audit=audit, summary=summary,
+                                          overdue=overdue)
+        parts["activity"] = render_template("audits/_recent_activity.html",
+                                            activity=queries.audit_activity(audit))
+        parts["bulk_fields"] = (render_template("audits/_bulk_fields.html", bulk_form=bulk_form)
+                                if bulk_form is not None else "")
+        return parts
+
+    # Summary, item tables, recent activity and the bulk fields are the page's weight: cached
+    # until the audit's chain (every change to it), the admin chain (people) or the library
+    # chain (domain names) moves on. A form sent back with its errors is rendered afresh.
+    key = (cache.chain_versions([activity.audit_chain(audit.id), "admin", "library"]),
+           audit.id, sorted(filters.args().items()), bulk_form is not None)
+    parts = (cache.cached("audit-page", key, heavy_parts) if status == 200 and not selected
+             else heavy_parts())
     lead_here = can_start_next_quarter(current_user, audit)
     return render_template(
         "audits/detail.html", audit=audit, summary=summary, filters=filters,
-        groups=queries.group_by_domain(items, summary), item_count=len(items),
-        open_groups=len(items) <= OPEN_GROUPS_UP_TO, members=members,
-        evidence=queries.evidence_counts(audit), overdue=queries.overdue_count(audit, today),
-        sign_off=queries.sign_off_of(audit), activity=queries.audit_activity(audit),
+        cached={name: Markup(html) if isinstance(html, str) else html  # nosec B704
+                for name, html in parts.items()},
+        members=members, sign_off=queries.sign_off_of(audit),
         next_audit=queries.next_audit_of(audit) if lead_here else None,
-        bulk_form=bulk_form, selected=set(bulk_form.item_ids.data or []) if bulk_form else set(),
-        today=today, open_statuses=service.OPEN_STATUSES, status_labels=STATUS_LABELS,
+        bulk_form=bulk_form, today=today, open_statuses=service.OPEN_STATUSES,
+        status_labels=STATUS_LABELS,
     ), status
 
 

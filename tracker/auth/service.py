@@ -205,8 +205,7 @@ def use_token(token: str) -> User | None:
         return None
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now
-        db.session.flush()
+        row.last_used_at = now  # left to the caller to commit
     return row.user
 
 
