@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from flask import current_app
 from markupsafe import Markup
 
+from tracker.audits.activity import audit_chain
 from tracker.audits.models import ActivityChainHead, ActivityEvent
 from tracker.extensions import db
 
@@ -63,6 +64,13 @@ def chain_versions(chains: Iterable[str]) -> tuple[tuple[str, str], ...]:
         sa.select(ActivityChainHead.chain, ActivityChainHead.hash)
         .where(ActivityChainHead.chain.in_(chains))).all())
     return tuple((c, heads.get(c, "")) for c in chains)
+
+
+def audit_version(audit_id: int) -> tuple:
+    """What an audit's pages are made from: its own chain (every change to the audit, its
+    items, evidence and verdicts), the admin chain (people, teams) and the library chain
+    (domain names)."""
+    return audit_id, chain_versions([audit_chain(audit_id), "admin", "library"])
 
 
 def viewer_key(user) -> tuple:

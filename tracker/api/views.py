@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
+from tracker import cache
 from tracker.api import queries, schemas
 from tracker.api.errors import ApiError, init_api_errors
 from tracker.api.signals import report_signal
@@ -216,7 +217,9 @@ def _created(audit: Audit):
 @operation(bp, "GET", "/audits/{audit_id}", summary="An audit with its items, score and "
            "progress", tag=AUDITS, responses={200: schemas.AuditDetail})
 def get_audit(audit_id: int):
-    return send(queries.audit_detail(audit_or_404(audit_id)))
+    audit = audit_or_404(audit_id, whole=False)
+    return jsonify(cache.cached("api-audit", cache.audit_version(audit.id),
+                                lambda: queries.audit_detail(audit).model_dump(mode="json")))
 
 
 @operation(bp, "POST", "/audits/{audit_id}/next", summary="Start the next quarter's audit",

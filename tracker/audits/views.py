@@ -18,7 +18,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker import cache
-from tracker.audits import activity, queries, service
+from tracker.audits import queries, service
 from tracker.audits.forms import (
     NO_CHANGE,
     UNASSIGNED,
@@ -144,12 +144,18 @@ def index():
 @login_required
 def my_items():
     today = date.today()
-    view = queries.my_items_view(request.args)
-    page = queries.my_items(current_user, today, view=view, page=_page())
-    return render_template("audits/my_items.html", page=page, view=view,
-                           views=queries.MY_ITEMS_VIEWS, today=today,
-                           due_soon=queries.due_soon_limit(today),
-                           open_statuses=service.OPEN_STATUSES)
+    view, page_number = queries.my_items_view(request.args), _page()
+
+    def body() -> str:
+        return render_template(
+            "audits/_my_items_body.html", view=view, views=queries.MY_ITEMS_VIEWS,
+            page=queries.my_items(current_user, today, view=view, page=page_number),
+            today=today, due_soon=queries.due_soon_limit(today),
+            open_statuses=service.OPEN_STATUSES)
+
+    # Items in any of the person's audits: the organisation's version names them all.
+    key = (cache.organisation_version(), current_user.id, view, page_number)
+    return render_template("audits/my_items.html", body=cache.fragment("my-items", key, body))
 
 
 @bp.get("/review")
@@ -253,8 +259,7 @@ def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: i
     # Summary, item tables, recent activity and the bulk fields are the page's weight: cached
     # until the audit's chain (every change to it), the admin chain (people) or the library
     # chain (domain names) moves on. A form sent back with its errors is rendered afresh.
-    key = (cache.chain_versions([activity.audit_chain(audit.id), "admin", "library"]),
-           audit.id, sorted(filters.args().items()), bulk_form is not None)
+    key = (cache.audit_version(audit.id), sorted(filters.args().items()), bulk_form is not None)
     parts = (cache.cached("audit-page", key, heavy_parts) if status == 200 and not selected
              else heavy_parts())
     lead_here = can_start_next_quarter(current_user, audit)
