@@ -231,43 +231,46 @@ def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: i
     summary = queries.audit_summary(audit)
     filters = queries.ItemFilters.from_args(request.args,
                                             {d.domain.code for d in summary.domains})
-    members = queries.team_members(audit.team_id)
     if bulk_form is None and can_manage_audit(current_user, audit):
         bulk_form = BulkForm(formdata=None)
-    if bulk_form is not None:
-        bulk_form.owner_id.choices = _owner_choices(members, keep=True)
     selected = set(bulk_form.item_ids.data or []) if bulk_form else set()
 
     def heavy_parts() -> dict:
         items = queries.audit_items(audit, filters, today)
-        parts = {"count": len(items), "item_tables": render_template(
+        members = queries.team_members(audit.team_id)
+        parts = {"filters_form": render_template(
+            "audits/_filters.html", audit=audit, filters=filters, summary=summary,
+            members=members, count=len(items), status_labels=STATUS_LABELS)}
+        parts["item_tables"] = render_template(
             "audits/_item_groups.html", audit=audit, filters=filters,
             groups=queries.group_by_domain(items, summary),
             open_groups=len(items) <= OPEN_GROUPS_UP_TO, evidence=queries.evidence_counts(audit),
             bulk=bulk_form is not None, selected=selected, today=today,
-            open_statuses=service.OPEN_STATUSES)}
+            open_statuses=service.OPEN_STATUSES)
         overdue = queries.overdue_count(audit, today)
         for part in ("summary", "by_status"):
             parts[part] = render_template(f"audits/_{part}.html", audit=audit, summary=summary,
                                           overdue=overdue)
         parts["activity"] = render_template("audits/_recent_activity.html",
                                             activity=queries.audit_activity(audit))
+        if bulk_form is not None:
+            bulk_form.owner_id.choices = _owner_choices(members, keep=True)
         parts["bulk_fields"] = (render_template("audits/_bulk_fields.html", bulk_form=bulk_form)
                                 if bulk_form is not None else "")
         return parts
 
-    # Summary, item tables, recent activity and the bulk fields are the page's weight: cached
-    # until the audit's chain (every change to it), the admin chain (people) or the library
-    # chain (domain names) moves on. A form sent back with its errors is rendered afresh.
+    # Summary, filters, item tables, recent activity and the bulk fields are the page's weight
+    # and hold no CSRF token: cached until the audit's chain (every change to it), the admin
+    # chain (people) or the library chain (domain names) moves on. A form sent back with its
+    # errors is rendered afresh.
     key = (cache.audit_version(audit.id), sorted(filters.args().items()), bulk_form is not None)
     parts = (cache.cached("audit-page", key, heavy_parts) if status == 200 and not selected
              else heavy_parts())
     lead_here = can_start_next_quarter(current_user, audit)
     return render_template(
         "audits/detail.html", audit=audit, summary=summary, filters=filters,
-        cached={name: Markup(html) if isinstance(html, str) else html  # nosec B704
-                for name, html in parts.items()},
-        members=members, sign_off=queries.sign_off_of(audit),
+        cached={name: Markup(html) for name, html in parts.items()},  # nosec B704
+        sign_off=queries.sign_off_of(audit),
         next_audit=queries.next_audit_of(audit) if lead_here else None,
         bulk_form=bulk_form, today=today, open_statuses=service.OPEN_STATUSES,
         status_labels=STATUS_LABELS,
