@@ -23,7 +23,9 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from tracker.audits.activity import audit_chain
@@ -32,7 +34,7 @@ from tracker.extensions import db
 
 log = logging.getLogger(__name__)
 
-LOCAL_ENTRIES = 512
+LOCAL_ENTRIES = 256  # whole pages are 10–200 kB: at most ~50 MB per process
 REDIS_TTL_SECONDS = 24 * 3600
 PREFIX = "rt:fragment:"
 
@@ -85,19 +87,55 @@ def cached(name: str, key: tuple, compute: Callable[[], object]):
     """The value `compute()` made for this key (JSON-serialisable: strings, numbers, lists,
     dicts), computing it on a miss. `key` must name every input of the value: versions,
     viewer, request arguments; today's date is added here."""
-    digest = hashlib.sha256(repr((name, date.today().isoformat(), key)).encode()).hexdigest()
-    full_key = f"{PREFIX}{name}:{digest[:40]}"
-    value = _get(full_key)
+    value = cached_get(name, key)
     if value is None:
         value = compute()
-        _set(full_key, value)
+        cached_set(name, key, value)
     return value
+
+
+def _full_key(name: str, key: tuple) -> str:
+    digest = hashlib.sha256(repr((name, date.today().isoformat(), key)).encode()).hexdigest()
+    return f"{PREFIX}{name}:{digest[:40]}"
+
+
+def cached_get(name: str, key: tuple):
+    return _get(_full_key(name, key))
+
+
+def cached_set(name: str, key: tuple, value) -> None:
+    _set(_full_key(name, key), value)
 
 
 def fragment(name: str, key: tuple, render: Callable[[], str]) -> Markup:
     """The HTML `render()` made for this key: see `cached`."""
     html = cached(name, key, lambda: str(render()))
     return Markup(html)  # nosec B704 — HTML rendered by our autoescaping templates
+
+
+# --- whole pages, for one person ----------------------------------------------------------
+
+CSRF_HOLE = "\x00csrf\x00"  # NUL never occurs in a rendered page (input guards refuse it)
+
+
+def page(version: tuple, render: Callable[[], object]):
+    """A signed-in person's whole page, kept for them alone: the key holds their id, the URL
+    and `version` (what the page is made from; see above). Their session's CSRF token is cut
+    out before the page is stored and this session's is put in when it is served, so a stored
+    page carries no secret. A page with flashed messages to show, or any answer but 200, is
+    neither served from nor put in the cache. `render()` returns what a view returns."""
+    if not current_user.is_authenticated or session.get("_flashes"):
+        return render()
+    key = (request.full_path, current_user.id, current_user.session_version, version)
+    stored = cached_get("page", key)
+    if stored is not None:
+        return stored.replace(CSRF_HOLE, generate_csrf())
+    result = render()
+    html, status = result if isinstance(result, tuple) else (result, 200)
+    if status == 200 and isinstance(html, str) and not session.get("_flashes"):
+        token = g.get("csrf_token")
+        cached_set("page", key, html.replace(token, CSRF_HOLE) if token else html)
+    return result
 
 
 def clear_local() -> None:

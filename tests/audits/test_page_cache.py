@@ -5,6 +5,7 @@ things, never holding a session's secret — in-process and in Redis."""
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from tests import factories
 from tests.audits.conftest import first_item
@@ -13,6 +14,7 @@ from tests.conftest import FreshContextClient
 from tracker import cache
 from tracker.audits import service
 from tracker.extensions import db
+from tracker.reports.models import ReportStatus, SignOff
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                   r'name="csrf_token" value="([^"]+)"')
@@ -127,3 +129,58 @@ def test_with_redis_fragments_are_shared_and_still_never_stale(client, login_as,
     assert codes_on(client.get(url).get_data(as_text=True)) == [item.code]
     assert 0 < redis.ttl(keys[0]) <= cache.REDIS_TTL_SECONDS
     redis.delete(*redis.keys(f"{cache.PREFIX}*"))
+
+
+def _sign_in_with_csrf(client, user) -> None:
+    token = CSRF.search(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"email": user.email, "password": factories.PASSWORD,
+                                           "csrf_token": token.group(1) or token.group(2)})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
+def test_a_page_served_from_the_cache_carries_a_token_that_works(app, people, make_audit):
+    """Two sessions of one person share the stored page: each gets its own working token."""
+    audit = make_audit(state="draft")
+    app.test_client_class = FreshContextClient
+    sessions = [app.test_client(), app.test_client()]
+    for c in sessions:
+        _sign_in_with_csrf(c, people["lead"])
+        c.get("/account")  # shows the sign-in message
+    pages = [c.get(f"/audits/{audit.id}").get_data(as_text=True) for c in sessions]
+    again = sessions[1].get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert cache.CSRF_HOLE not in pages[1] + again
+    token = CSRF.search(again)
+    token = token.group(1) or token.group(2)
+    assert token not in pages[0]
+
+    assert sessions[1].post("/logout", data={"csrf_token": "forged"}).status_code == 400
+    assert sessions[1].get("/dashboard").status_code == 200  # a forged token did nothing
+    sessions[1].post("/logout", data={"csrf_token": token})
+    assert sessions[1].get("/dashboard").status_code == 302  # signed out: the token worked
+
+
+def test_a_message_to_show_is_never_lost_to_a_stored_page(client, login_as):
+    login_as("operator")
+    client.get("/dashboard")
+    client.get("/dashboard")  # stored, and served
+    with client.session_transaction() as s:
+        s["_flashes"] = [("info", "A message for this person.")]
+    assert "A message for this person." in client.get("/dashboard").get_data(as_text=True)
+    assert "A message for this person." not in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_the_report_state_shows_at_once_though_it_changes_without_an_event(
+        client, login_as, people, make_audit):
+    audit = make_audit(state="signed_off")
+    sign_off = db.session.execute(sa.select(SignOff).where(SignOff.audit_id == audit.id)
+                                  ).scalar_one()
+    sign_off.report_status = ReportStatus.PENDING  # as while a worker renders it
+    db.session.commit()
+    login_as("lead")
+    client.get("/account")
+    for _ in range(2):
+        assert "being made" in client.get(f"/audits/{audit.id}").get_data(as_text=True)
+    sign_off.report_status = ReportStatus.READY  # what the worker writes when done
+    db.session.commit()
+    assert "Download the signed report" in client.get(f"/audits/{audit.id}").get_data(True)

@@ -143,19 +143,17 @@ def index():
 @bp.get("/my-items")  # registered first: the address url_for builds
 @login_required
 def my_items():
+    return cache.page(cache.organisation_version(), _my_items_page)
+
+
+def _my_items_page() -> str:
     today = date.today()
-    view, page_number = queries.my_items_view(request.args), _page()
-
-    def body() -> str:
-        return render_template(
-            "audits/_my_items_body.html", view=view, views=queries.MY_ITEMS_VIEWS,
-            page=queries.my_items(current_user, today, view=view, page=page_number),
-            today=today, due_soon=queries.due_soon_limit(today),
-            open_statuses=service.OPEN_STATUSES)
-
-    # Items in any of the person's audits: the organisation's version names them all.
-    key = (cache.organisation_version(), current_user.id, view, page_number)
-    return render_template("audits/my_items.html", body=cache.fragment("my-items", key, body))
+    view = queries.my_items_view(request.args)
+    page = queries.my_items(current_user, today, view=view, page=_page())
+    return render_template("audits/my_items.html", page=page, view=view,
+                           views=queries.MY_ITEMS_VIEWS, today=today,
+                           due_soon=queries.due_soon_limit(today),
+                           open_statuses=service.OPEN_STATUSES)
 
 
 @bp.get("/review")
@@ -216,7 +214,13 @@ def new():
 @bp.get("/audits/<int:audit_id>")
 @login_required
 def detail(audit_id):
-    return _render_detail(queries.audit_or_404(current_user, audit_id))
+    audit = queries.audit_or_404(current_user, audit_id)
+    sign_off = queries.sign_off_of(audit)
+    # The organisation's version: the page also shows whether the next quarter's audit
+    # exists. The report's state moves on the worker, without an activity event.
+    version = (cache.organisation_version(),
+               sign_off.report_status.value if sign_off else None)
+    return cache.page(version, lambda: _render_detail(audit, sign_off=sign_off))
 
 
 def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:
@@ -226,7 +230,8 @@ def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:
     return choices
 
 
-def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: int = 200):
+def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: int = 200,
+                   sign_off=False):
     today = date.today()
     summary = queries.audit_summary(audit)
     filters = queries.ItemFilters.from_args(request.args,
@@ -270,7 +275,7 @@ def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: i
     return render_template(
         "audits/detail.html", audit=audit, summary=summary, filters=filters,
         cached={name: Markup(html) for name, html in parts.items()},  # nosec B704
-        sign_off=queries.sign_off_of(audit),
+        sign_off=queries.sign_off_of(audit) if sign_off is False else sign_off,
         next_audit=queries.next_audit_of(audit) if lead_here else None,
         bulk_form=bulk_form, today=today, open_statuses=service.OPEN_STATUSES,
         status_labels=STATUS_LABELS,

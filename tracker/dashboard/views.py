@@ -85,6 +85,10 @@ def as_tables() -> bool:
 @bp.get("/dashboard")
 @login_required
 def overview():
+    return cache.page(cache.organisation_version(), _overview_page)
+
+
+def _overview_page() -> str:
     scope = dashboard_team_scope(current_user)
     available = queries.periods(scope)
     period = queries.pick_period(request.args.get("period"), available)
@@ -187,6 +191,10 @@ def team(team_id):
     team = db.session.get(Team, team_id) or abort(404)
     if not can_view_team_dashboard(current_user, team.id):
         abort(403)
+    return cache.page(cache.organisation_version(), lambda: _team_page(team))
+
+
+def _team_page(team: Team) -> str:
     audits = queries.team_audits(team.id)
     available = [a.period for a in audits]
     period = queries.pick_period(request.args.get("period"), available)
