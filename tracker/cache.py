@@ -1,4 +1,4 @@
-"""Rendered fragments of the heaviest read pages, keyed by the data they were made from.
+"""Rendered parts and pages of the heaviest read pages, keyed by the data they came from.
 
 Every write to the database appends an activity event, and each event advances its chain's
 head (`activity_chain_heads`) in the writer's own transaction. A fragment's key names
@@ -7,11 +7,13 @@ the request that changes its HTML. So a write never invalidates anything: the ne
 computes a new key, misses, renders, and the old entry ages out. No reader can see a
 fragment older than the data it has just read, on any process.
 
-Entries live in Redis when REDIS_URL is set (shared by every process, kept for a day), and
-otherwise in a small per-process LRU. A cache that fails is logged and skipped: the page
-is rendered as if there were none.
+Entries live in Redis when REDIS_URL is set (shared by every process; an hour for shared
+parts, ten minutes for one person's page; CACHE_REDIS_URL may name another Redis, one with
+a `maxmemory` and an LRU policy), and otherwise in a small per-process LRU. A cache that
+fails is logged and skipped: the page is rendered as if there were none.
 
-Never cache HTML holding a CSRF token or anything else about one session.
+Shared parts (`cached`, `fragment`) must hold no CSRF token nor anything else about one
+session; `page` keeps a person's whole page for them alone and cuts their token out.
 """
 
 import hashlib
@@ -35,7 +37,8 @@ from tracker.extensions import db
 log = logging.getLogger(__name__)
 
 LOCAL_ENTRIES = 256  # whole pages are 10–200 kB: at most ~50 MB per process
-REDIS_TTL_SECONDS = 24 * 3600
+REDIS_TTL_SECONDS = 3600  # shared parts
+PAGE_TTL_SECONDS = 600  # one person's pages: a repeat view comes within minutes
 PREFIX = "rt:fragment:"
 
 _local: OrderedDict[str, object] = OrderedDict()
@@ -103,8 +106,8 @@ def cached_get(name: str, key: tuple):
     return _get(_full_key(name, key))
 
 
-def cached_set(name: str, key: tuple, value) -> None:
-    _set(_full_key(name, key), value)
+def cached_set(name: str, key: tuple, value, ttl: int = REDIS_TTL_SECONDS) -> None:
+    _set(_full_key(name, key), value, ttl)
 
 
 def fragment(name: str, key: tuple, render: Callable[[], str]) -> Markup:
@@ -134,7 +137,8 @@ def page(version: tuple, render: Callable[[], object]):
     html, status = result if isinstance(result, tuple) else (result, 200)
     if status == 200 and isinstance(html, str) and not session.get("_flashes"):
         token = g.get("csrf_token")
-        cached_set("page", key, html.replace(token, CSRF_HOLE) if token else html)
+        cached_set("page", key, html.replace(token, CSRF_HOLE) if token else html,
+                   PAGE_TTL_SECONDS)
     return result
 
 
@@ -144,7 +148,7 @@ def clear_local() -> None:
 
 
 def _redis():
-    url = current_app.config.get("REDIS_URL")
+    url = current_app.config.get("CACHE_REDIS_URL") or current_app.config.get("REDIS_URL")
     if not url:
         return None
     client = _redis_clients.get(url)
@@ -173,7 +177,7 @@ def _get(key: str):
     return json.loads(value) if value is not None else None
 
 
-def _set(key: str, value) -> None:
+def _set(key: str, value, ttl: int) -> None:
     if not current_app.config.get("FRAGMENT_CACHE", True):
         return
     client = _redis()
@@ -184,6 +188,6 @@ def _set(key: str, value) -> None:
                 _local.popitem(last=False)
         return
     try:
-        client.set(key, json.dumps(value), ex=REDIS_TTL_SECONDS)
+        client.set(key, json.dumps(value), ex=ttl)
     except Exception as exc:  # noqa: BLE001
         log.warning("fragment cache write failed: %s", exc)
