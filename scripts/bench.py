@@ -197,28 +197,39 @@ def serve(env, workers: int):
 def bench_backend(backend: str, args) -> list[dict]:
     env = prepare(backend, args)
     f = facts(env)
-    token = None
-    try:
-        token = flask(env, "users", "token", "scale001.0@example.com", "--name", "bench"
-                      ).strip().split()[-1]
-    except subprocess.CalledProcessError:
-        print(f"[{backend}] no `users token` command yet: API routes skipped")
+    token = flask(env, "users", "token", "scale001.0@example.com", "--name", "bench"
+                  ).strip().split()[-1]
+    rows = bench_pages(env, f, token, args, cache=True)
+    if not args.no_cold:
+        # The same pages rendered on every request: what a page costs when a write has just
+        # moved its version on (the first view after any change).
+        rows += bench_pages({**env, "FRAGMENT_CACHE": "0"}, f, token, args, cache=False)
+    report = None if args.no_report else bench_report(env, f)
+    if report:
+        rows.append(report)
+    for row in rows:
+        row["backend"], row["items_total"] = backend, f["count"]
+    return rows
+
+
+def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
     proc, base = serve(env, args.workers)
     rows = []
+    suffix = "" if cache else " — cache off"
     try:
         lead = sign_in(base, "scale001.0@example.com", "scale-password")
         operator = sign_in(base, "scale001.1@example.com", "scale-password")
         targets = [
-            ("trivial route (floor)", "/healthz", []),
             ("organisation overview", "/dashboard", [f"Cookie: {lead}"]),
             ("team page", f"/teams/{f['team_id']}", [f"Cookie: {lead}"]),
             (f"audit page ({len(f['items'])} items)", f"/audits/{f['audit_id']}",
              [f"Cookie: {lead}"]),
             ("My items", "/audits/my-items", [f"Cookie: {operator}"]),
+            ("API GET /audits/{id}", f"/api/v1/audits/{f['audit_id']}",
+             [f"Authorization: Bearer {token}"]),
         ]
-        if token:
-            targets.append(("API GET /audits/{id}", f"/api/v1/audits/{f['audit_id']}",
-                            [f"Authorization: Bearer {token}"]))
+        if cache:
+            targets.insert(0, ("trivial route (floor)", "/healthz", []))
         for name, path, headers in targets:
             probe = urllib.request.Request(base + path, headers=dict(h.split(": ", 1)
                                                                      for h in headers))
@@ -227,27 +238,29 @@ def bench_backend(backend: str, args) -> list[dict]:
             except urllib.error.HTTPError as exc:
                 status = exc.code
             if status != 200:
-                print(f"[{backend}] {name}: {path} answered {status}; skipped")
+                print(f"{name}: {path} answered {status}; skipped")
                 continue
             samples = [wrk(base + path, duration=args.duration, connections=args.connections,
                            headers=headers) for _ in range(args.repeat)]
-            rows.append(_median(name, samples))
-            print(f"[{backend}] {rows[-1]}", flush=True)
-        if token:
+            rows.append({**_median(name + suffix, samples), "connections": args.connections})
+            print(rows[-1], flush=True)
+        if cache:
+            # Updates run with 16 clients; under a closed loop, latency grows with the number
+            # of clients, so their floor is the trivial route at 16 clients too.
+            samples = [wrk(base + "/healthz", duration=args.duration, connections=16)
+                       for _ in range(args.repeat)]
+            rows.append({**_median("trivial route, 16 clients (floor of updates)", samples),
+                         "connections": 16})
             script = LUA_UPDATE % {"ids": ",".join(map(str, f["items"])), "token": token,
                                    "audit": f["audit_id"]}
             samples = [wrk(base, duration=args.duration, connections=16, script=script)
                        for _ in range(args.repeat)]
-            rows.append(_median("status update (PATCH, 16 clients)", samples))
-            print(f"[{backend}] {rows[-1]}", flush=True)
+            rows.append({**_median("status update (PATCH, 16 clients)", samples),
+                         "connections": 16})
+            print(rows[-1], flush=True)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-    report = bench_report(env, f)
-    if report:
-        rows.append(report)
-    for row in rows:
-        row["backend"], row["items_total"] = backend, f["count"]
     return rows
 
 
@@ -287,9 +300,11 @@ def machine() -> str:
 def table(rows) -> str:
     out = ["| backend | what | req/s | p50 ms | p95 ms | p50 ÷ floor | errors |",
            "|---|---|---:|---:|---:|---:|---:|"]
-    floors = {r["backend"]: r["p50"] for r in rows if r["name"].startswith("trivial")}
+    floors = {(r["backend"], r["connections"]): r["p50"] for r in rows
+              if r["name"].startswith("trivial")}
+    default = {r["backend"]: r["p50"] for r in rows if r["name"] == "trivial route (floor)"}
     for r in rows:
-        floor = floors.get(r["backend"])
+        floor = floors.get((r["backend"], r.get("connections")), default.get(r["backend"]))
         ratio = f"{r['p50'] / floor:.1f}×" if floor else "—"
         rps = f"{r['rps']:.0f}" if r["rps"] is not None else "—"
         p95 = f"{r['p95']:.1f}" if r["p95"] is not None else "—"
@@ -311,6 +326,11 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--fresh", action="store_true", help="regenerate the data set")
     parser.add_argument("--redis", action="store_true", help="keep REDIS_URL (RQ workers)")
+    parser.add_argument("--no-report", action="store_true", help="skip the report render")
+    parser.add_argument("--no-cold", action="store_true",
+                        help="skip the pass with the fragment cache off")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the table only; leave docs/benchmarks.md as it is")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: sudo apt-get install wrk")
@@ -320,6 +340,8 @@ def main():
         rows += bench_backend(backend, args)
     text = table(rows)
     print("\n" + text)
+    if args.dry_run:
+        return
     docs = ROOT / "docs" / "benchmarks.md"
     docs.parent.mkdir(exist_ok=True)
     existing = docs.read_text() if docs.exists() else "# Benchmarks\n"

@@ -25,6 +25,10 @@ def create_app(config: dict | None = None) -> Flask:
     logging.getLogger("tracker").setLevel(logging.INFO)
 
     _init_extensions(app)
+    # Rendered fragments kept by this process belong to the database of the app before.
+    from tracker.cache import clear_local
+
+    clear_local()
     _register_security(app)
     _register_blueprints(app)
     _register_templates(app)

@@ -30,6 +30,9 @@ def load_config(instance_path: str) -> dict:
         "SIGNING_PKCS12_PASSWORD": os.environ.get("SIGNING_PKCS12_PASSWORD"),
         "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Readiness Tracker"),
         "REDIS_URL": os.environ.get("REDIS_URL"),
+        # Rendered fragments of the heaviest pages (tracker/cache.py); off only to measure.
+        "FRAGMENT_CACHE": _bool("FRAGMENT_CACHE", True),
+        "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL"),  # default: REDIS_URL
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "tracker"),
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),

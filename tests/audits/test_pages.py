@@ -3,6 +3,7 @@
 import re
 from datetime import date, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from tests.audits.conftest import domains, first_item, move_to
@@ -131,6 +132,7 @@ def test_the_audit_page_counts_filters_and_links(client, login_as, people, make_
                ) == len(audit.items)
 
 
+@pytest.mark.parametrize("app_config", [{"FRAGMENT_CACHE": False}])  # count what a render costs
 def test_the_audit_page_query_count_does_not_grow_with_items(client, login_as, people,
                                                                make_audit, count_queries):
     small = make_audit(codes=("PEAK",), state="in_progress", period="2026-Q3")

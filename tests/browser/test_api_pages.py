@@ -1,5 +1,7 @@
 """The account page's API tokens and the admin library import/export page, in Chromium."""
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import sign_in
 from tests.exchange.conftest import FIXTURES
 from tests.factories import PASSWORD
@@ -20,7 +22,7 @@ def test_create_and_revoke_a_token_in_the_browser(page, people, screenshot, live
     page.goto("/account")
     assert token not in page.content()
     page.get_by_role("button", name="Revoke token monitoring job").click()
-    assert page.get_by_text("revoked: scripts using it now get 401").is_visible()
+    expect(page.get_by_text("revoked: scripts using it now get 401")).to_be_visible()
     screenshot("token-revoked")
     gone = page.request.get(f"{live_server}/api/v1/me",
                             headers={"Authorization": f"Bearer {token}"})
@@ -33,7 +35,7 @@ def test_admin_imports_and_exports_the_library(page, people, library, screenshot
     page.goto("/admin/users")
     tabs = page.get_by_role("navigation", name="Administration")
     tabs.get_by_role("link", name="Library").click()
-    assert page.get_by_role("heading", name="Library import and export").is_visible()
+    expect(page.get_by_role("heading", name="Library import and export")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV").click()
     exported = tmp_path / "library.csv"
@@ -42,10 +44,10 @@ def test_admin_imports_and_exports_the_library(page, people, library, screenshot
     broken.write_text(exported.read_text().replace(",critical,", ",urgent,", 1))
     page.get_by_label("Library file").set_input_files(str(broken))
     page.get_by_role("button", name="Check and import").click()
-    assert page.get_by_text("urgent").first.is_visible()
-    assert page.get_by_text("Nothing was changed").is_visible()
+    expect(page.get_by_text("urgent").first).to_be_visible()
+    expect(page.get_by_text("Nothing was changed")).to_be_visible()
     screenshot("import-error")
     page.get_by_label("Library file").set_input_files(str(FIXTURES / "mini-catalog.json"))
     page.get_by_role("button", name="Check and import").click()
-    assert page.get_by_text("Imported mini-catalog.json: 8 changes").is_visible()
+    expect(page.get_by_text("Imported mini-catalog.json: 8 changes")).to_be_visible()
     screenshot("imported")

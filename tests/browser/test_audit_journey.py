@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 from tracker.audits.models import Audit, AuditItem, AuditState, ItemStatus
@@ -31,7 +32,8 @@ def as_user(page, email):
     if page.get_by_role("button", name="Sign out").count():
         sign_out(page)
     sign_in(page, email, DEMO_PASSWORD)
-    assert page.get_by_role("button", name="Sign out").is_visible(), f"could not sign in {email}"
+    expect(page.get_by_role("button", name="Sign out"), f"could not sign in {email}"
+           ).to_be_visible()
 
 
 def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
@@ -55,17 +57,17 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     page.get_by_label("DV · Data & Visibility").check()
     screenshot("03-start-next-quarter")
     page.get_by_role("button", name="Start audit").click()
-    assert page.get_by_role("heading", name=f"Fulfillment Operations · {upcoming}").is_visible()
-    assert page.get_by_text("Draft", exact=True).first.is_visible()
+    expect(page.get_by_role("heading", name=f"Fulfillment Operations · {upcoming}")).to_be_visible()
+    expect(page.get_by_text("Draft", exact=True).first).to_be_visible()
     screenshot("04-new-draft")
 
     # Owners came over from the previous quarter; the lead reassigns them all in bulk.
     page.locator("details.group input.select-all").first.check()
     page.get_by_label("Set owner").select_option(label="Olivia Operator")
     page.get_by_role("button", name="Apply to selected").click()
-    assert page.get_by_text("Updated").is_visible()
+    expect(page.get_by_text("Updated")).to_be_visible()
     page.get_by_role("button", name="Open for work").click()
-    assert page.get_by_text("open for work").first.is_visible()
+    expect(page.get_by_text("open for work").first).to_be_visible()
     screenshot("04b-open-for-work")
 
     audit_id = db.session.execute(sa.select(Audit.id).where(Audit.period == upcoming)).scalar_one()
@@ -79,25 +81,25 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     # The operator finds the items under My items, uploads evidence and marks them met.
     as_user(page, "operator@example.com")
     page.get_by_role("link", name="My items").click()
-    assert page.get_by_text(f"Fulfillment Operations · {upcoming}").first.is_visible()
+    expect(page.get_by_text(f"Fulfillment Operations · {upcoming}").first).to_be_visible()
     screenshot("05-my-items")
     for item in items[:2]:
         page.goto(f"/audits/{audit_id}/items/{item.id}")
         page.get_by_label("File").set_input_files(str(evidence))
         page.get_by_role("button", name="Upload file").click()
-        assert page.get_by_text("Evidence added").is_visible()
-        assert page.get_by_role("link", name="carrier-cutoff-drill.png").is_visible()
+        expect(page.get_by_text("Evidence added")).to_be_visible()
+        expect(page.get_by_role("link", name="carrier-cutoff-drill.png")).to_be_visible()
         page.get_by_label("Status").select_option("met")
         page.get_by_role("button", name="Save", exact=True).click()
-        assert page.get_by_text(f"Saved {item.code}").is_visible()
+        expect(page.get_by_text(f"Saved {item.code}")).to_be_visible()
     screenshot("06-item-met-with-evidence")
     page.goto(f"/audits/{audit_id}/items/{items[2].id}")
     page.get_by_label("Status").select_option("not_applicable")
     page.get_by_role("button", name="Save", exact=True).click()
-    assert page.get_by_text("needs a justification").is_visible()  # the rule, on the page
+    expect(page.get_by_text("needs a justification")).to_be_visible()  # the rule, on the page
     page.get_by_label("Justification").fill("No wholesale channel: the team ships D2C only.")
     page.get_by_role("button", name="Save", exact=True).click()
-    assert page.get_by_text(f"Saved {items[2].code}").is_visible()
+    expect(page.get_by_text(f"Saved {items[2].code}")).to_be_visible()
     page.goto(f"/audits/{audit_id}")
     screenshot("07-audit-in-progress")
 
@@ -105,10 +107,10 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     as_user(page, "lead@example.com")
     page.goto(f"/audits/{audit_id}")
     page.get_by_role("link", name="Submit for review").click()
-    assert page.get_by_text("What happens when you submit").is_visible()
+    expect(page.get_by_text("What happens when you submit")).to_be_visible()
     screenshot("08-submit-confirmation")
     page.get_by_role("button", name="Submit for review").click()
-    assert page.get_by_text("Submitted for review").first.is_visible()
+    expect(page.get_by_text("Submitted for review").first).to_be_visible()
     screenshot("09-in-review")
 
     # An auditor from outside the team signs it off with a statement.
@@ -118,12 +120,12 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     row.get_by_role("link", name="Review").click()
     screenshot("10-review")
     page.get_by_role("link", name="Sign off…").click()
-    assert page.get_by_text("What happens when you sign off").is_visible()
+    expect(page.get_by_text("What happens when you sign off")).to_be_visible()
     page.get_by_label("Sign-off statement").fill(
         "Evidence for the data and visibility controls reviewed with the team lead.")
     screenshot("11-sign-off-confirmation")
     page.get_by_role("button", name="Sign off", exact=True).click()
-    assert page.get_by_text("read-only for everyone").first.is_visible()
+    expect(page.get_by_text("read-only for everyone").first).to_be_visible()
     screenshot("12-signed-off")
 
     # Signed off: read-only for everyone, including the lead and the operator.
@@ -168,16 +170,16 @@ def test_two_people_editing_the_same_item(browser, live_server, people, library,
     lead.get_by_label("Status").select_option("blocked")
     lead.get_by_label("Justification").fill("Waiting for the peak calendar.")
     lead.get_by_role("button", name="Save", exact=True).click()
-    assert lead.get_by_text("Saved").is_visible()
+    expect(lead.get_by_text("Saved")).to_be_visible()
     other.close()
 
     page.get_by_label("Status").select_option("in_progress")
     page.get_by_label("Justification").fill("Drafting the staffing plan.")
     page.get_by_role("button", name="Save", exact=True).click()
     conflict = page.get_by_role("alert").filter(has_text="Someone else saved this item first")
-    assert conflict.is_visible()
-    assert conflict.get_by_text("Blocked", exact=True).is_visible()
-    assert conflict.get_by_text("Waiting for the peak calendar.").is_visible()
+    expect(conflict).to_be_visible()
+    expect(conflict.get_by_text("Blocked", exact=True)).to_be_visible()
+    expect(conflict.get_by_text("Waiting for the peak calendar.")).to_be_visible()
     assert page.get_by_label("Justification").input_value() == "Drafting the staffing plan."
     assert page.get_by_label("Status").input_value() == "in_progress"
     screenshot("conflict")

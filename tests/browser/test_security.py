@@ -2,6 +2,7 @@
 reported on any page of the crawl), and the throttled sign-in page says when to retry."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD
@@ -45,7 +46,7 @@ def test_throttled_sign_in_says_when_to_retry(page, people, screenshot):
     db.session.commit()
     for _ in range(6):
         sign_in(page, "lead@test.example", "not the password")
-    assert page.get_by_role("heading", name="Too many attempts").is_visible()
-    assert page.get_by_text("Too many failed sign-in attempts for this account").is_visible()
-    assert page.get_by_text("and try again (after").is_visible()
+    expect(page.get_by_role("heading", name="Too many attempts")).to_be_visible()
+    expect(page.get_by_text("Too many failed sign-in attempts for this account")).to_be_visible()
+    expect(page.get_by_text("and try again (after")).to_be_visible()
     screenshot("throttled")

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.api import schemas
 from tracker.audits.models import Audit, AuditItem, Evidence, ItemStatus
@@ -31,10 +31,13 @@ _AUDIT_LOAD = (selectinload(Audit.team), selectinload(Audit.lead), selectinload(
                selectinload(Audit.tallies))
 
 
-def audit(audit_id: int) -> Audit | None:
+def audit(audit_id: int, *, whole: bool = True) -> Audit | None:
+    """The audit with what its answer shows; `whole=False` only with its team, for the
+    item endpoints, which answer with the item."""
+    options = _AUDIT_LOAD if whole else (joinedload(Audit.team),)
     return db.session.execute(
-        sa.select(Audit).where(Audit.id == audit_id).options(*_AUDIT_LOAD)
-    ).scalar_one_or_none()
+        sa.select(Audit).where(Audit.id == audit_id).options(*options)
+    ).unique().scalar_one_or_none()
 
 
 def audit_items(audit_id: int) -> list[AuditItem]:
@@ -48,9 +51,9 @@ def audit_items(audit_id: int) -> list[AuditItem]:
 def audit_item(audit_id: int, item_id: int) -> AuditItem | None:
     return db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit_id, AuditItem.id == item_id)
-        .options(selectinload(AuditItem.owner), selectinload(AuditItem.domain),
+        .options(joinedload(AuditItem.owner), joinedload(AuditItem.domain),
                  selectinload(AuditItem.evidence).selectinload(Evidence.created_by))
-    ).scalar_one_or_none()
+    ).unique().scalar_one_or_none()
 
 
 def audits_page(user: User, query: schemas.AuditQuery) -> tuple[list[Audit], int]:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
+from tracker import cache
 from tracker.api import queries, schemas
 from tracker.api.errors import ApiError, init_api_errors
 from tracker.api.signals import report_signal
@@ -48,7 +49,8 @@ def authenticate():
     if user is None:
         raise ApiError(401, "unauthorized", "This token is unknown or revoked, or its account "
                        "is deactivated. Create a new token on your account page.")
-    db.session.commit()  # the token's last-used time
+    if db.session.dirty:
+        db.session.commit()  # the token's last-used time (at most once a minute)
     g.api_user = user
     g._login_user = user  # flask-login's current_user, for code that asks it
 
@@ -94,8 +96,8 @@ def commit_or_refuse(fn, *args, **kwargs):
 
 # --- loading and permission -----------------------------------------------------------
 
-def audit_or_404(audit_id: int) -> Audit:
-    audit = queries.audit(audit_id)
+def audit_or_404(audit_id: int, *, whole: bool = True) -> Audit:
+    audit = queries.audit(audit_id, whole=whole)
     if audit is None or not perm.can_view_audit(me(), audit):
         raise ApiError(404, "not_found", f"There is no audit {audit_id}, or it belongs to a "
                        "team you are not in. GET /api/v1/audits lists yours.")
@@ -215,7 +217,9 @@ def _created(audit: Audit):
 @operation(bp, "GET", "/audits/{audit_id}", summary="An audit with its items, score and "
            "progress", tag=AUDITS, responses={200: schemas.AuditDetail})
 def get_audit(audit_id: int):
-    return send(queries.audit_detail(audit_or_404(audit_id)))
+    audit = audit_or_404(audit_id, whole=False)
+    return jsonify(cache.cached("api-audit", cache.audit_version(audit.id),
+                                lambda: queries.audit_detail(audit).model_dump(mode="json")))
 
 
 @operation(bp, "POST", "/audits/{audit_id}/next", summary="Start the next quarter's audit",
@@ -238,7 +242,7 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
     """Send the `version` you read: if someone saved in between, nothing is written and the
     answer is 409 with the current item. Owners and due dates are the lead's to set."""
     user = me()
-    audit = audit_or_404(audit_id)
+    audit = audit_or_404(audit_id, whole=False)
     item = item_or_404(audit, item_id)
     sent = body.model_fields_set
     authorize(perm.can_update_item(user, item),
@@ -267,9 +271,10 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
         audits.update_item(user, item, expected_version=body.version, **changes)
         if body.note and body.note.strip():
             audits.add_comment(user, item, body.note)
+        db.session.flush()
+        return queries.item_out(item)  # before the commit expires it: no second load
 
-    commit_or_refuse(change)
-    return send(queries.item_out(queries.audit_item(audit.id, item.id)))
+    return send(commit_or_refuse(change))
 
 
 EVIDENCE_FILE = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import abort
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.audits.models import (
     ActivityEvent,
@@ -43,9 +43,8 @@ def audit_or_404(user: User, audit_id: int) -> Audit:
     do not even reveal that they exist."""
     audit = db.session.execute(
         sa.select(Audit).where(Audit.id == audit_id)
-        .options(selectinload(Audit.team), selectinload(Audit.lead),
-                 selectinload(Audit.domains))
-    ).scalar_one_or_none()
+        .options(joinedload(Audit.team), joinedload(Audit.lead), selectinload(Audit.domains))
+    ).unique().scalar_one_or_none()
     if audit is None or not can_view_audit(user, audit):
         abort(404)
     return audit

@@ -199,9 +199,11 @@ def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
     if ItemStatus.NOT_APPLICABLE in (old, new):
         values["weight_applicable"] = t.weight_applicable + (
             -w if new == ItemStatus.NOT_APPLICABLE else w)
+    # No session sync: tallies are read by fresh queries, never kept as objects while
+    # items change (and the commit expires what there is).
     db.session.execute(
         sa.update(t).where(t.audit_id == item.audit_id, t.domain_id == item.domain_id)
-        .values(**values)
+        .values(**values).execution_options(synchronize_session=False)
     )
 
 

@@ -14,8 +14,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from tracker import cache
 from tracker.audits import queries, service
 from tracker.audits.forms import (
     NO_CHANGE,
@@ -141,6 +143,10 @@ def index():
 @bp.get("/my-items")  # registered first: the address url_for builds
 @login_required
 def my_items():
+    return cache.page(cache.organisation_version(), _my_items_page)
+
+
+def _my_items_page() -> str:
     today = date.today()
     view = queries.my_items_view(request.args)
     page = queries.my_items(current_user, today, view=view, page=_page())
@@ -208,7 +214,13 @@ def new():
 @bp.get("/audits/<int:audit_id>")
 @login_required
 def detail(audit_id):
-    return _render_detail(queries.audit_or_404(current_user, audit_id))
+    audit = queries.audit_or_404(current_user, audit_id)
+    sign_off = queries.sign_off_of(audit)
+    # The organisation's version: the page also shows whether the next quarter's audit
+    # exists. The report's state moves on the worker, without an activity event.
+    version = (cache.organisation_version(),
+               sign_off.report_status.value if sign_off else None)
+    return cache.page(version, lambda: _render_detail(audit, sign_off=sign_off))
 
 
 def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:
@@ -218,27 +230,55 @@ def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:
     return choices
 
 
-def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: int = 200):
+def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: int = 200,
+                   sign_off=False):
     today = date.today()
     summary = queries.audit_summary(audit)
     filters = queries.ItemFilters.from_args(request.args,
                                             {d.domain.code for d in summary.domains})
-    items = queries.audit_items(audit, filters, today)
-    members = queries.team_members(audit.team_id)
     if bulk_form is None and can_manage_audit(current_user, audit):
         bulk_form = BulkForm(formdata=None)
-    if bulk_form is not None:
-        bulk_form.owner_id.choices = _owner_choices(members, keep=True)
+    selected = set(bulk_form.item_ids.data or []) if bulk_form else set()
+
+    def heavy_parts() -> dict:
+        items = queries.audit_items(audit, filters, today)
+        members = queries.team_members(audit.team_id)
+        parts = {"filters_form": render_template(
+            "audits/_filters.html", audit=audit, filters=filters, summary=summary,
+            members=members, count=len(items), status_labels=STATUS_LABELS)}
+        parts["item_tables"] = render_template(
+            "audits/_item_groups.html", audit=audit, filters=filters,
+            groups=queries.group_by_domain(items, summary),
+            open_groups=len(items) <= OPEN_GROUPS_UP_TO, evidence=queries.evidence_counts(audit),
+            bulk=bulk_form is not None, selected=selected, today=today,
+            open_statuses=service.OPEN_STATUSES)
+        overdue = queries.overdue_count(audit, today)
+        for part in ("summary", "by_status"):
+            parts[part] = render_template(f"audits/_{part}.html", audit=audit, summary=summary,
+                                          overdue=overdue)
+        parts["activity"] = render_template("audits/_recent_activity.html",
+                                            activity=queries.audit_activity(audit))
+        if bulk_form is not None:
+            bulk_form.owner_id.choices = _owner_choices(members, keep=True)
+        parts["bulk_fields"] = (render_template("audits/_bulk_fields.html", bulk_form=bulk_form)
+                                if bulk_form is not None else "")
+        return parts
+
+    # Summary, filters, item tables, recent activity and the bulk fields are the page's weight
+    # and hold no CSRF token: cached until the audit's chain (every change to it), the admin
+    # chain (people) or the library chain (domain names) moves on. A form sent back with its
+    # errors is rendered afresh.
+    key = (cache.audit_version(audit.id), sorted(filters.args().items()), bulk_form is not None)
+    parts = (cache.cached("audit-page", key, heavy_parts) if status == 200 and not selected
+             else heavy_parts())
     lead_here = can_start_next_quarter(current_user, audit)
     return render_template(
         "audits/detail.html", audit=audit, summary=summary, filters=filters,
-        groups=queries.group_by_domain(items, summary), item_count=len(items),
-        open_groups=len(items) <= OPEN_GROUPS_UP_TO, members=members,
-        evidence=queries.evidence_counts(audit), overdue=queries.overdue_count(audit, today),
-        sign_off=queries.sign_off_of(audit), activity=queries.audit_activity(audit),
+        cached={name: Markup(html) for name, html in parts.items()},  # nosec B704
+        sign_off=queries.sign_off_of(audit) if sign_off is False else sign_off,
         next_audit=queries.next_audit_of(audit) if lead_here else None,
-        bulk_form=bulk_form, selected=set(bulk_form.item_ids.data or []) if bulk_form else set(),
-        today=today, open_statuses=service.OPEN_STATUSES, status_labels=STATUS_LABELS,
+        bulk_form=bulk_form, today=today, open_statuses=service.OPEN_STATUSES,
+        status_labels=STATUS_LABELS,
     ), status
 
 

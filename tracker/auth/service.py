@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.audits import activity
@@ -200,13 +201,13 @@ def use_token(token: str) -> User | None:
     once a minute, so a busy script does not turn every read into a write)."""
     row = db.session.execute(
         sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token or ""))
+        .options(joinedload(ApiToken.user))
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now
-        db.session.flush()
+        row.last_used_at = now  # left to the caller to commit
     return row.user
 
 

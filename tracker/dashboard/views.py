@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from tracker import charts
+from tracker import cache, charts
 from tracker.audits.models import AuditState
 from tracker.auth.models import Team
 from tracker.auth.permissions import (
@@ -85,17 +85,31 @@ def as_tables() -> bool:
 @bp.get("/dashboard")
 @login_required
 def overview():
+    return cache.page(cache.organisation_version(), _overview_page)
+
+
+def _overview_page() -> str:
     scope = dashboard_team_scope(current_user)
     available = queries.periods(scope)
     period = queries.pick_period(request.args.get("period"), available)
     work = (queries.my_work(current_user.id, date.today())
             if current_user.memberships else None)
-    context = {"period": period, "periods": available, "work": work, "scope": scope,
-               "formula": queries.SCORE_FORMULA, "as_tables": as_tables()}
+    body = cache.fragment(
+        "overview", (cache.organisation_version(), cache.viewer_key(current_user), period,
+                     page_arg(), as_tables()),
+        lambda: _overview_body(period, available, scope))
+    return render_template("dashboard/overview.html", period=period, periods=available,
+                           work=work, scope=scope, body=body)
+
+
+def _overview_body(period: str | None, available: list[str], scope) -> str:
+    """Everything on the overview that is the same for viewers of the same teams."""
+    context = {"period": period, "scope": scope, "formula": queries.SCORE_FORMULA,
+               "as_tables": as_tables()}
     if period is not None:
         context.update(_quarter_view(period, available, scope))
     context.update(_signal_panel())
-    return render_template("dashboard/overview.html", **context)
+    return render_template("dashboard/_overview_body.html", **context)
 
 
 def _quarter_view(period: str, available: list[str], scope) -> dict:
@@ -177,19 +191,32 @@ def team(team_id):
     team = db.session.get(Team, team_id) or abort(404)
     if not can_view_team_dashboard(current_user, team.id):
         abort(403)
+    return cache.page(cache.organisation_version(), lambda: _team_page(team))
+
+
+def _team_page(team: Team) -> str:
     audits = queries.team_audits(team.id)
-    by_period = {a.period: a for a in audits}
     available = [a.period for a in audits]
     period = queries.pick_period(request.args.get("period"), available)
-    context = {"team": team, "audits": audits, "period": period, "periods": available,
-               "formula": queries.SCORE_FORMULA, "as_tables": as_tables(),
-               "can_open": can_open_team_audits(current_user, team.id),
+    body = cache.fragment(
+        "team", (cache.organisation_version(), cache.viewer_key(current_user), team.id, period,
+                 as_tables()),
+        lambda: _team_body(team, audits, period))
+    return render_template("dashboard/team.html", team=team, period=period, periods=available,
+                           body=body)
+
+
+def _team_body(team: Team, audits: list, period: str | None) -> str:
+    """The team page below its header: the same for viewers with the same team roles."""
+    available = [a.period for a in audits]
+    context = {"team": team, "period": period, "formula": queries.SCORE_FORMULA,
+               "as_tables": as_tables(), "can_open": can_open_team_audits(current_user, team.id),
                "categories": queries.DIFF_CATEGORIES}
     if period is not None:
+        current = next(a for a in audits if a.period == period)
         older = [a for a in audits if a.period < period]
-        context.update(_team_quarter(team, by_period[period], older[0] if older else None,
-                                     available))
-    return render_template("dashboard/team.html", **context)
+        context.update(_team_quarter(team, current, older[0] if older else None, available))
+    return render_template("dashboard/_team_body.html", **context)
 
 
 def _team_quarter(team: Team, current, previous, available: list[str]) -> dict:

@@ -64,4 +64,6 @@ def _signed_in() -> bool:
     """Whether this request ran for a signed-in person; reads the user Flask-Login already
     loaded, so it costs no query and works on error responses too."""
     user = g.get("_login_user")
-    return bool(user is not None and user.is_authenticated)
+    # is_anonymous reads no column: after a commit has expired the user, is_authenticated
+    # would load it again.
+    return user is not None and not user.is_anonymous

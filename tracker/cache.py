@@ -1,0 +1,193 @@
+"""Rendered parts and pages of the heaviest read pages, keyed by the data they came from.
+
+Every write to the database appends an activity event, and each event advances its chain's
+head (`activity_chain_heads`) in the writer's own transaction. A fragment's key names
+the heads of the chains it was made from, plus everything about the viewer and
+the request that changes its HTML. So a write never invalidates anything: the next read
+computes a new key, misses, renders, and the old entry ages out. No reader can see a
+fragment older than the data it has just read, on any process.
+
+Entries live in Redis when REDIS_URL is set (shared by every process; an hour for shared
+parts, ten minutes for one person's page; CACHE_REDIS_URL may name another Redis, one with
+a `maxmemory` and an LRU policy), and otherwise in a small per-process LRU. A cache that
+fails is logged and skipped: the page is rendered as if there were none.
+
+Shared parts (`cached`, `fragment`) must hold no CSRF token nor anything else about one
+session; `page` keeps a person's whole page for them alone and cuts their token out.
+"""
+
+import hashlib
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app, g, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from tracker.audits.activity import audit_chain
+from tracker.audits.models import ActivityChainHead, ActivityEvent
+from tracker.extensions import db
+
+log = logging.getLogger(__name__)
+
+LOCAL_ENTRIES = 256  # whole pages are 10–200 kB: at most ~50 MB per process
+REDIS_TTL_SECONDS = 3600  # shared parts
+PAGE_TTL_SECONDS = 600  # one person's pages: a repeat view comes within minutes
+PREFIX = "rt:fragment:"
+
+_local: OrderedDict[str, object] = OrderedDict()
+_local_lock = threading.Lock()
+_redis_clients: dict[str, object] = {}
+
+
+# --- versions -------------------------------------------------------------------------
+
+def organisation_version() -> tuple:
+    """The version of everything: how many activity events were ever committed (the sum of
+    the chain heads' sequences: it grows with each write and, unlike max(id) on
+    PostgreSQL, never skips a transaction that committed late), and the newest event's
+    hash (so a restored or another database never reuses a key). Two index reads and one
+    scan of the chain heads (a row per audit and a few more), never of the events."""
+    newest = (sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc()).limit(1)
+              .scalar_subquery())
+    total, head = db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0), newest)).one()
+    return int(total), head
+
+
+def chain_versions(chains: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """The head hash of each named chain ("" for a chain with no events yet): it changes
+    with every event appended, and names the chain's whole history."""
+    chains = sorted(set(chains))
+    heads = dict(db.session.execute(
+        sa.select(ActivityChainHead.chain, ActivityChainHead.hash)
+        .where(ActivityChainHead.chain.in_(chains))).all())
+    return tuple((c, heads.get(c, "")) for c in chains)
+
+
+def audit_version(audit_id: int) -> tuple:
+    """What an audit's pages are made from: its own chain (every change to the audit, its
+    items, evidence and verdicts), the admin chain (people, teams) and the library chain
+    (domain names)."""
+    return audit_id, chain_versions([audit_chain(audit_id), "admin", "library"])
+
+
+def viewer_key(user) -> tuple:
+    """What decides which teams and links a viewer sees: global roles and team roles."""
+    return (bool(user.is_admin), bool(user.is_auditor),
+            tuple(sorted((m.team_id, str(m.role.value)) for m in user.memberships)))
+
+
+# --- the store ----------------------------------------------------------------------------
+
+def cached(name: str, key: tuple, compute: Callable[[], object]):
+    """The value `compute()` made for this key (JSON-serialisable: strings, numbers, lists,
+    dicts), computing it on a miss. `key` must name every input of the value: versions,
+    viewer, request arguments; today's date is added here."""
+    value = cached_get(name, key)
+    if value is None:
+        value = compute()
+        cached_set(name, key, value)
+    return value
+
+
+def _full_key(name: str, key: tuple) -> str:
+    digest = hashlib.sha256(repr((name, date.today().isoformat(), key)).encode()).hexdigest()
+    return f"{PREFIX}{name}:{digest[:40]}"
+
+
+def cached_get(name: str, key: tuple):
+    return _get(_full_key(name, key))
+
+
+def cached_set(name: str, key: tuple, value, ttl: int = REDIS_TTL_SECONDS) -> None:
+    _set(_full_key(name, key), value, ttl)
+
+
+def fragment(name: str, key: tuple, render: Callable[[], str]) -> Markup:
+    """The HTML `render()` made for this key: see `cached`."""
+    html = cached(name, key, lambda: str(render()))
+    return Markup(html)  # nosec B704 — HTML rendered by our autoescaping templates
+
+
+# --- whole pages, for one person ----------------------------------------------------------
+
+CSRF_HOLE = "\x00csrf\x00"  # NUL never occurs in a rendered page (input guards refuse it)
+
+
+def page(version: tuple, render: Callable[[], object]):
+    """A signed-in person's whole page, kept for them alone: the key holds their id, the URL
+    and `version` (what the page is made from; see above). Their session's CSRF token is cut
+    out before the page is stored and this session's is put in when it is served, so a stored
+    page carries no secret. A page with flashed messages to show, or any answer but 200, is
+    neither served from nor put in the cache. `render()` returns what a view returns."""
+    if not current_user.is_authenticated or session.get("_flashes"):
+        return render()
+    key = (request.full_path, current_user.id, current_user.session_version, version)
+    stored = cached_get("page", key)
+    if stored is not None:
+        return stored.replace(CSRF_HOLE, generate_csrf())
+    result = render()
+    html, status = result if isinstance(result, tuple) else (result, 200)
+    if status == 200 and isinstance(html, str) and not session.get("_flashes"):
+        token = g.get("csrf_token")
+        cached_set("page", key, html.replace(token, CSRF_HOLE) if token else html,
+                   PAGE_TTL_SECONDS)
+    return result
+
+
+def clear_local() -> None:
+    with _local_lock:
+        _local.clear()
+
+
+def _redis():
+    url = current_app.config.get("CACHE_REDIS_URL") or current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = _redis_clients.get(url)
+    if client is None:
+        from redis import Redis
+
+        client = _redis_clients[url] = Redis.from_url(url, socket_timeout=0.5)
+    return client
+
+
+def _get(key: str):
+    if not current_app.config.get("FRAGMENT_CACHE", True):
+        return None
+    client = _redis()
+    if client is None:
+        with _local_lock:
+            value = _local.get(key)
+            if value is not None:
+                _local.move_to_end(key)
+            return value
+    try:
+        value = client.get(key)
+    except Exception as exc:  # noqa: BLE001 — a cache outage must not take pages down
+        log.warning("fragment cache read failed: %s", exc)
+        return None
+    return json.loads(value) if value is not None else None
+
+
+def _set(key: str, value, ttl: int) -> None:
+    if not current_app.config.get("FRAGMENT_CACHE", True):
+        return
+    client = _redis()
+    if client is None:
+        with _local_lock:
+            _local[key] = value
+            while len(_local) > LOCAL_ENTRIES:
+                _local.popitem(last=False)
+        return
+    try:
+        client.set(key, json.dumps(value), ex=ttl)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("fragment cache write failed: %s", exc)
