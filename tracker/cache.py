@@ -113,7 +113,7 @@ def cached_set(name: str, key: tuple, value, ttl: int = REDIS_TTL_SECONDS) -> No
 def fragment(name: str, key: tuple, render: Callable[[], str]) -> Markup:
     """The HTML `render()` made for this key: see `cached`."""
     html = cached(name, key, lambda: str(render()))
-    return Markup(html)  # nosec B704 — HTML rendered by our autoescaping templates
+    return Markup(html)  # HTML rendered by our autoescaping templates
 
 
 # --- whole pages, for one person ----------------------------------------------------------
