@@ -113,7 +113,8 @@ def cached_set(name: str, key: tuple, value, ttl: int = REDIS_TTL_SECONDS) -> No
 def fragment(name: str, key: tuple, render: Callable[[], str]) -> Markup:
     """The HTML `render()` made for this key: see `cached`."""
     html = cached(name, key, lambda: str(render()))
-    return Markup(html)  # HTML rendered by our autoescaping templates
+    # HTML that our autoescaping templates rendered:
+    return Markup(html)  # nosec B704
 
 
 # --- whole pages, for one person ----------------------------------------------------------

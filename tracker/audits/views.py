@@ -274,7 +274,7 @@ def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: i
     lead_here = can_start_next_quarter(current_user, audit)
     return render_template(
         "audits/detail.html", audit=audit, summary=summary, filters=filters,
-        cached={name: Markup(html) for name, html in parts.items()},  # our own rendered HTML
+        cached={name: Markup(html) for name, html in parts.items()},  # nosec B704
         sign_off=queries.sign_off_of(audit) if sign_off is False else sign_off,
         next_audit=queries.next_audit_of(audit) if lead_here else None,
         bulk_form=bulk_form, today=today, open_statuses=service.OPEN_STATUSES,
