@@ -271,7 +271,6 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
         audits.update_item(user, item, expected_version=body.version, **changes)
         if body.note and body.note.strip():
             audits.add_comment(user, item, body.note)
-        db.session.flush()
         return queries.item_out(item)  # before the commit expires it: no second load
 
     return send(commit_or_refuse(change))

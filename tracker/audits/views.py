@@ -220,7 +220,7 @@ def detail(audit_id):
     # exists. The report's state moves on the worker, without an activity event.
     version = (cache.organisation_version(),
                sign_off.report_status.value if sign_off else None)
-    return cache.page(version, lambda: _render_detail(audit, sign_off=sign_off))
+    return cache.page(version, lambda: _render_detail(audit, sign_off))
 
 
 def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:
@@ -230,8 +230,8 @@ def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:
     return choices
 
 
-def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: int = 200,
-                   sign_off=False):
+def _render_detail(audit: Audit, sign_off, *, bulk_form: BulkForm | None = None,
+                   status: int = 200):
     today = date.today()
     summary = queries.audit_summary(audit)
     filters = queries.ItemFilters.from_args(request.args,
@@ -275,7 +275,7 @@ def _render_detail(audit: Audit, *, bulk_form: BulkForm | None = None, status: i
     return render_template(
         "audits/detail.html", audit=audit, summary=summary, filters=filters,
         cached={name: Markup(html) for name, html in parts.items()},  # nosec B704
-        sign_off=queries.sign_off_of(audit) if sign_off is False else sign_off,
+        sign_off=sign_off,
         next_audit=queries.next_audit_of(audit) if lead_here else None,
         bulk_form=bulk_form, today=today, open_statuses=service.OPEN_STATUSES,
         status_labels=STATUS_LABELS,
@@ -322,7 +322,7 @@ def bulk(audit_id):
         if count is not REFUSED:
             flash(f"Updated {count} item{'s' if count != 1 else ''}.", "success")
             return redirect(url_for("audits.detail", audit_id=audit.id, **request.args))
-    return _render_detail(audit, bulk_form=form, status=422)
+    return _render_detail(audit, None, bulk_form=form, status=422)  # open: not signed off
 
 
 # --- submit, review, return, sign off ---------------------------------------------------------

@@ -85,18 +85,18 @@ def as_tables() -> bool:
 @bp.get("/dashboard")
 @login_required
 def overview():
-    return cache.page(cache.organisation_version(), _overview_page)
+    version = cache.organisation_version()
+    return cache.page(version, lambda: _overview_page(version))
 
 
-def _overview_page() -> str:
+def _overview_page(version: tuple) -> str:
     scope = dashboard_team_scope(current_user)
     available = queries.periods(scope)
     period = queries.pick_period(request.args.get("period"), available)
     work = (queries.my_work(current_user.id, date.today())
             if current_user.memberships else None)
     body = cache.fragment(
-        "overview", (cache.organisation_version(), cache.viewer_key(current_user), period,
-                     page_arg(), as_tables()),
+        "overview", (version, cache.viewer_key(current_user), period, page_arg(), as_tables()),
         lambda: _overview_body(period, available, scope))
     return render_template("dashboard/overview.html", period=period, periods=available,
                            work=work, scope=scope, body=body)
@@ -191,24 +191,23 @@ def team(team_id):
     team = db.session.get(Team, team_id) or abort(404)
     if not can_view_team_dashboard(current_user, team.id):
         abort(403)
-    return cache.page(cache.organisation_version(), lambda: _team_page(team))
+    version = cache.organisation_version()
+    return cache.page(version, lambda: _team_page(team, version))
 
 
-def _team_page(team: Team) -> str:
+def _team_page(team: Team, version: tuple) -> str:
     audits = queries.team_audits(team.id)
     available = [a.period for a in audits]
     period = queries.pick_period(request.args.get("period"), available)
     body = cache.fragment(
-        "team", (cache.organisation_version(), cache.viewer_key(current_user), team.id, period,
-                 as_tables()),
-        lambda: _team_body(team, audits, period))
+        "team", (version, cache.viewer_key(current_user), team.id, period, as_tables()),
+        lambda: _team_body(team, audits, available, period))
     return render_template("dashboard/team.html", team=team, period=period, periods=available,
                            body=body)
 
 
-def _team_body(team: Team, audits: list, period: str | None) -> str:
+def _team_body(team: Team, audits: list, available: list[str], period: str | None) -> str:
     """The team page below its header: the same for viewers with the same team roles."""
-    available = [a.period for a in audits]
     context = {"team": team, "period": period, "formula": queries.SCORE_FORMULA,
                "as_tables": as_tables(), "can_open": can_open_team_audits(current_user, team.id),
                "categories": queries.DIFF_CATEGORIES}
