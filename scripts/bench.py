@@ -9,6 +9,7 @@ parameters are unchanged. Results go to stdout and docs/benchmarks.md.
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -31,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv" / "bin"
 BENCH = ROOT / "bench"
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+WRK_THREADS = 2
+UPDATE_TEAMS = 16  # the updates' 16 clients work in as many teams' audits (and in one)
 LUA_REPORT = """
 done = function(summary, latency, requests)
   io.write(string.format("P50 %d\\nP95 %d\\nP99 %d\\n", latency:percentile(50),
@@ -41,25 +44,43 @@ done = function(summary, latency, requests)
 end
 """
 LUA_UPDATE = """
--- PATCH item statuses with the version each item was last seen at. A 409 (someone else's
--- write won) is the product working, not an error: it is counted apart, and the version
--- it returns is used next time.
+-- People working through their items: PATCH an item's status with the version it was last
+-- seen at, each request as the lead of the item's team. The items come interleaved across
+-- the audits; each wrk thread takes its own share and walks it round by round, so no two
+-- requests in flight touch the same item and every version sent is the current one; each
+-- round flips the status, so every request writes. A 409 would mean a lost race: counted
+-- apart.
+local audits = {%(audits)s}
 local ids = {%(ids)s}
-local statuses = {"in_progress", "blocked", "not_met", "in_progress"}
-local token = "%(token)s"
-local audit = %(audit)d
+local known = {%(versions)s}
+local tokens = {%(tokens)s}
+local shares = %(threads)d
+local statuses = {"in_progress", "blocked"}
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) conflicts = 0; versions = {}; math.randomseed(os.time()) end
+function setup(thread)
+  thread:set("share", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  conflicts = 0; versions = {}; mine = {}; next_item = 0
+  for i, id in ipairs(ids) do
+    versions[id] = known[i]
+    if i %% shares == share then table.insert(mine, i) end
+  end
+end
 request = function()
-  local id = ids[math.random(#ids)]
+  next_item = next_item + 1
+  local i = mine[(next_item - 1) %% #mine + 1]
+  local round = math.floor((next_item - 1) / #mine)
   local body = string.format('{"status": "%%s", "version": %%d}',
-    statuses[math.random(#statuses)], versions[id] or 1)
-  return wrk.format("PATCH", "/api/v1/audits/" .. audit .. "/items/" .. id,
-    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+    statuses[round %% 2 + 1], versions[ids[i]])
+  return wrk.format("PATCH", "/api/v1/audits/" .. audits[i] .. "/items/" .. ids[i],
+    {["Authorization"] = "Bearer " .. tokens[i], ["Content-Type"] = "application/json"},
+    body)
 end
 response = function(status, headers, body)
-  local id = tonumber(string.match(body, '"id":%%s*(%%d+)'))
+  -- the item's own id (keys come sorted; evidence has ids of its own)
+  local id = tonumber(string.match(body, '"evidence_required":%%a+,"id":(%%d+)'))
   local v = tonumber(string.match(body, '"version":%%s*(%%d+)'))
   if id and v then versions[id] = v end
   if status == 409 then conflicts = conflicts + 1 end
@@ -128,23 +149,35 @@ def prepare(backend: str, args) -> dict:
 
 
 def facts(env) -> dict:
-    """Ids to benchmark with: the first scale team, its latest audit and some items."""
+    """Ids to benchmark with: the first scale team, its latest audit and its items; and for
+    the first UPDATE_TEAMS teams, a new API token of the lead and the team's latest audit."""
     code = """
 import json, sqlalchemy as sa
 from tracker import create_app
 from tracker.extensions import db
 from tracker.audits.models import Audit, AuditItem
 from tracker.auth.models import Team, User
+from tracker.auth.service import create_token
 app = create_app()
 with app.app_context():
-    team = db.session.execute(sa.select(Team).where(Team.name == "Scale team 001")).scalar_one()
-    audit = db.session.execute(sa.select(Audit).where(Audit.team_id == team.id)
-        .order_by(Audit.period.desc()).limit(1)).scalar_one()
-    items = db.session.execute(sa.select(AuditItem.id).where(AuditItem.audit_id == audit.id)
-        .order_by(AuditItem.id)).scalars().all()
+    leads = []
+    for n in range(1, UPDATE_TEAMS + 1):
+        team = db.session.execute(sa.select(Team).where(Team.name == f"Scale team {n:03}")
+            ).scalar_one()
+        audit = db.session.execute(sa.select(Audit).where(Audit.team_id == team.id)
+            .order_by(Audit.period.desc()).limit(1)).scalar_one()
+        lead = db.session.execute(sa.select(User).where(
+            User.email == f"scale{n:03}.0@example.com")).scalar_one()
+        leads.append({"team_id": team.id, "audit_id": audit.id,
+                      "token": create_token(lead, "bench")[1]})
+    db.session.commit()
+    items = db.session.execute(sa.select(AuditItem.id).where(
+        AuditItem.audit_id == leads[0]["audit_id"]).order_by(AuditItem.id)).scalars().all()
     count = db.session.execute(sa.select(sa.func.count(AuditItem.id))).scalar()
-    print(json.dumps({"team_id": team.id, "audit_id": audit.id, "items": items, "count": count}))
-"""
+    print(json.dumps({"team_id": leads[0]["team_id"], "audit_id": leads[0]["audit_id"],
+                      "token": leads[0]["token"], "leads": leads, "items": items,
+                      "count": count}))
+""".replace("UPDATE_TEAMS", str(UPDATE_TEAMS))
     return json.loads(run([str(VENV / "python"), "-c", code], env).stdout.strip().splitlines()[-1])
 
 
@@ -164,8 +197,8 @@ def sign_in(base: str, email: str, password: str) -> str:
 def wrk(url: str, *, duration: int, connections: int, headers=(), script: str = LUA_REPORT):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script)
-    cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "-s", fh.name,
-           "--timeout", "30s"]
+    cmd = ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{duration}s",
+           "-s", fh.name, "--timeout", "30s"]
     for h in headers:
         cmd += ["-H", h]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
@@ -197,8 +230,7 @@ def serve(env, workers: int):
 def bench_backend(backend: str, args) -> list[dict]:
     env = prepare(backend, args)
     f = facts(env)
-    token = flask(env, "users", "token", "scale001.0@example.com", "--name", "bench"
-                  ).strip().split()[-1]
+    token = f["token"]
     rows = bench_pages(env, f, token, args, cache=True)
     if not args.no_cold:
         # The same pages rendered on every request: what a page costs when a write has just
@@ -251,17 +283,35 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
                        for _ in range(args.repeat)]
             rows.append({**_median("trivial route, 16 clients (floor of updates)", samples),
                          "connections": 16})
-            script = LUA_UPDATE % {"ids": ",".join(map(str, f["items"])), "token": token,
-                                   "audit": f["audit_id"]}
-            samples = [wrk(base, duration=args.duration, connections=16, script=script)
-                       for _ in range(args.repeat)]
-            rows.append({**_median("status update (PATCH, 16 clients)", samples),
-                         "connections": 16})
-            print(rows[-1], flush=True)
+            for name, leads in ((f"status update (PATCH, 16 clients, {UPDATE_TEAMS} teams)",
+                                 f["leads"]),
+                                ("status update (PATCH, 16 clients, one audit)",
+                                 f["leads"][:1])):
+                samples = [wrk(base, duration=args.duration, connections=16,
+                               script=update_script(base, leads))
+                           for _ in range(args.repeat)]
+                rows.append({**_median(name, samples), "connections": 16})
+                print(rows[-1], flush=True)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     return rows
+
+
+def update_script(base: str, leads: list[dict]) -> str:
+    """The update script over the latest audit of each lead's team, with the items' current
+    versions (the run before moved them on), interleaved across the audits."""
+    per_audit = []
+    for lead in leads:
+        request = urllib.request.Request(f"{base}/api/v1/audits/{lead['audit_id']}",
+                                         headers={"Authorization": f"Bearer {lead['token']}"})
+        items = json.load(urllib.request.urlopen(request, timeout=60))["items"]
+        per_audit.append([(lead["audit_id"], i["id"], i["version"], lead["token"])
+                          for i in items])
+    entries = [e for round_ in itertools.zip_longest(*per_audit) for e in round_ if e]
+    column = lambda n, quote="": ",".join(f"{quote}{e[n]}{quote}" for e in entries)  # noqa: E731
+    return LUA_UPDATE % {"audits": column(0), "ids": column(1), "versions": column(2),
+                         "tokens": column(3, '"'), "threads": WRK_THREADS}
 
 
 def _median(name, samples):

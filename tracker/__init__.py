@@ -40,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from tracker import models  # noqa: F401 — every model registered before migrations run
     from tracker.extensions import csrf, db, login_manager, migrate
-    from tracker.sqlite import configure_sqlite
+    from tracker.transactions import configure_transactions
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -50,7 +50,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
     with app.app_context():
-        configure_sqlite(db.engine)
+        configure_transactions(db.engine)
 
     from tracker.auth.loader import load_user
 

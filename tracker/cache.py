@@ -48,16 +48,21 @@ _redis_clients: dict[str, object] = {}
 
 # --- versions -------------------------------------------------------------------------
 
+# Built once: every cached page runs one of them.
+_ORGANISATION_VERSION = sa.select(
+    sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0),
+    sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc()).limit(1).scalar_subquery())
+_CHAIN_HEADS = (sa.select(ActivityChainHead.chain, ActivityChainHead.hash)
+                .where(ActivityChainHead.chain.in_(sa.bindparam("chains", expanding=True))))
+
+
 def organisation_version() -> tuple:
     """The version of everything: how many activity events were ever committed (the sum of
     the chain heads' sequences: it grows with each write and, unlike max(id) on
     PostgreSQL, never skips a transaction that committed late), and the newest event's
     hash (so a restored or another database never reuses a key). Two index reads and one
     scan of the chain heads (a row per audit and a few more), never of the events."""
-    newest = (sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc()).limit(1)
-              .scalar_subquery())
-    total, head = db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0), newest)).one()
+    total, head = db.session.execute(_ORGANISATION_VERSION).one()
     return int(total), head
 
 
@@ -65,9 +70,7 @@ def chain_versions(chains: Iterable[str]) -> tuple[tuple[str, str], ...]:
     """The head hash of each named chain ("" for a chain with no events yet): it changes
     with every event appended, and names the chain's whole history."""
     chains = sorted(set(chains))
-    heads = dict(db.session.execute(
-        sa.select(ActivityChainHead.chain, ActivityChainHead.hash)
-        .where(ActivityChainHead.chain.in_(chains))).all())
+    heads = dict(db.session.execute(_CHAIN_HEADS, {"chains": chains}).all())
     return tuple((c, heads.get(c, "")) for c in chains)
 
 

@@ -18,7 +18,8 @@ def load_config(instance_path: str) -> dict:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Autocommit until a transaction's first write: tracker/transactions.py.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "isolation_level": "AUTOCOMMIT"},
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR") or str(instance / "evidence"),
         "REPORTS_DIR": os.environ.get("REPORTS_DIR") or str(instance / "reports"),
         "MAX_EVIDENCE_BYTES": int(os.environ.get("MAX_EVIDENCE_BYTES", 20 * 1024 * 1024)),

@@ -6,6 +6,8 @@
 - SQLite only: four worker processes, each its own app on the same database file, write in
   bursts through the services; no "database is locked", every write is there, the chain
   verifies.
+- Transactions begin at the first write (tracker/transactions.py), so what a service decided
+  on before its lock is read again after it: a submit that lands in between wins.
 """
 
 import multiprocessing
@@ -29,6 +31,8 @@ from tracker.audits.models import (
 from tracker.auth.models import User
 from tracker.extensions import db
 from tracker.library.models import Domain
+from tracker.rules import RuleViolation
+from tracker.transactions import is_idle
 
 WRITERS = 8
 
@@ -40,8 +44,8 @@ def _race(app, item_id: int, user_id: int, version: int) -> dict[int, str]:
     def writer(n: int) -> None:
         with app.app_context():
             try:
-                # Load, then end the read transaction: on SQLite a write transaction takes the
-                # lock up front, and every writer must reach the barrier first.
+                # Load (reads take no lock), then race: every writer reaches the barrier
+                # with the same version in hand.
                 item = db.session.get(AuditItem, item_id)
                 actor = db.session.get(User, user_id)
                 db.session.commit()
@@ -103,6 +107,79 @@ def test_eight_writers_same_version_exactly_one_wins(app, site, state):
     assert blocked == 1  # the tally moved once, not once per writer
 
 
+# --- when a transaction begins ------------------------------------------------------------
+
+def _in_transaction() -> bool:
+    return not is_idle(db.session.connection().connection.dbapi_connection)
+
+
+def test_reads_open_no_transaction_and_the_first_write_does(app, site):
+    """No BEGIN (and no lock, nor a ROLLBACK round trip) for reads; the first write begins the
+    transaction, which the session's commit ends."""
+    db.session.commit()
+    db.session.execute(sa.select(AuditItem.id).limit(1)).all()
+    assert not _in_transaction()
+    db.session.execute(sa.update(AuditItem).where(AuditItem.id == -1).values(title="x"))
+    assert _in_transaction()
+    db.session.rollback()
+    assert not _in_transaction()
+    # A row lock is a write too: SELECT ... FOR UPDATE (the activity chain's head) begins.
+    db.session.execute(sa.select(AuditItem.id).limit(1).with_for_update()).all()
+    assert _in_transaction()
+    db.session.commit()
+    assert not _in_transaction()
+
+
+def test_a_submit_committed_after_the_item_was_read_wins(app, site):
+    """The item and its audit are read (in progress), then someone else submits the audit
+    before the save takes its lock: the save is refused and nothing of it is written."""
+    db.session.commit()
+    item = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == site.audit.id)
+                              .order_by(AuditItem.code)).scalars().first()
+    audit = item.audit
+    assert audit.state == AuditState.IN_PROGRESS and not _in_transaction()
+    item_id, version, audit_id = item.id, item.version, audit.id
+    events_before = db.session.execute(sa.select(sa.func.count(ActivityEvent.id))).scalar_one()
+
+    with db.engine.connect() as other:  # another process's submit, committed in between
+        other.execute(sa.update(type(audit)).where(type(audit).id == audit_id)
+                      .values(state=AuditState.IN_REVIEW))
+        other.commit()
+
+    with pytest.raises(RuleViolation, match="in review"):
+        audits.update_item(site.people["operator"], item, expected_version=version,
+                           status=ItemStatus.BLOCKED)
+    db.session.rollback()
+    item = db.session.get(AuditItem, item_id)
+    assert item.version == version and item.status != ItemStatus.BLOCKED
+    assert db.session.execute(sa.select(sa.func.count(ActivityEvent.id))).scalar_one() == (
+        events_before)
+
+
+def test_sqlite_writers_queue_and_a_bounded_wait_ends_in_database_is_locked(
+        app, site, database, monkeypatch):
+    """Writers wait on a file lock next to the database (woken as soon as it is free, where
+    SQLite's busy handler sleeps), but never for ever: past the wait, the error SQLite gives."""
+    if database["kind"] != "sqlite":
+        pytest.skip("the writers' queue is SQLite's")
+    import fcntl
+
+    from tracker import transactions
+
+    db.session.commit()
+    monkeypatch.setattr(transactions, "WAIT_SECONDS", 0.2)
+    path = db.engine.url.database + ".writers"
+    with open(path, "a+b") as other_writer:
+        fcntl.flock(other_writer, fcntl.LOCK_EX)
+        with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+            db.session.execute(sa.update(AuditItem).where(AuditItem.id == -1).values(title="x"))
+        db.session.rollback()
+        fcntl.flock(other_writer, fcntl.LOCK_UN)
+    db.session.execute(sa.update(AuditItem).where(AuditItem.id == -1).values(title="x"))
+    db.session.commit()  # its turn came at once, and the commit gave the lock back
+    assert not _in_transaction()
+
+
 # --- SQLite: several processes ---------------------------------------------------------
 
 PROCESSES = 4
@@ -147,8 +224,7 @@ def test_worker_processes_writing_at_once_never_see_database_is_locked(app, site
     comments_before = db.session.execute(sa.select(sa.func.count(Comment.id))).scalar_one()
     versions_before = {i: db.session.get(AuditItem, i).version for i in items}
     user_id = site.people["operator"].id
-    # End this transaction and touch no row until the workers are done: outside a request,
-    # even a read here would take SQLite's write lock and hold it.
+    # End this transaction and touch no row until the workers are done.
     db.session.commit()
     db.engine.dispose()
 

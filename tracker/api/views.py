@@ -104,11 +104,13 @@ def audit_or_404(audit_id: int, *, whole: bool = True) -> Audit:
     return audit
 
 
-def item_or_404(audit: Audit, item_id: int) -> AuditItem:
-    item = queries.audit_item(audit.id, item_id)
-    if item is None:
-        raise ApiError(404, "not_found", f"Audit {audit.id} has no item {item_id}. GET "
-                       f"/api/v1/audits/{audit.id} lists its items.")
+def item_or_404(audit_id: int, item_id: int) -> AuditItem:
+    """The item with its audit and team, in one statement (item.audit)."""
+    item = queries.audit_item(audit_id, item_id)
+    if item is None or not perm.can_view_audit(me(), item.audit):
+        audit_or_404(audit_id, whole=False)  # the audit's own 404, when that is the reason
+        raise ApiError(404, "not_found", f"Audit {audit_id} has no item {item_id}. GET "
+                       f"/api/v1/audits/{audit_id} lists its items.")
     return item
 
 
@@ -242,8 +244,8 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
     """Send the `version` you read: if someone saved in between, nothing is written and the
     answer is 409 with the current item. Owners and due dates are the lead's to set."""
     user = me()
-    audit = audit_or_404(audit_id, whole=False)
-    item = item_or_404(audit, item_id)
+    item = item_or_404(audit_id, item_id)
+    audit = item.audit
     sent = body.model_fields_set
     authorize(perm.can_update_item(user, item),
               f"Only members of {audit.team.name} can update its items.",
@@ -288,8 +290,8 @@ def add_evidence(audit_id: int, item_id: int, body):
     """A file as multipart field `file` (PDF, images, Office documents or plain text, checked
     by content), or JSON `{"url": ...}` or `{"note": ...}`."""
     user = me()
-    audit = audit_or_404(audit_id)
-    item = item_or_404(audit, item_id)
+    item = item_or_404(audit_id, item_id)
+    audit = item.audit
     authorize(perm.can_add_evidence(user, item),
               f"Only members of {audit.team.name} can attach evidence to its items.",
               state_rule=editable_rule(audit) if perm.is_member(user, audit.team_id) else None)
@@ -326,8 +328,8 @@ def _store_file(user, item, upload):
            "or send it back (auditors)", tag=ITEMS, body=schemas.ReviewItem,
            responses={200: schemas.Item}, errors=(403, 422))
 def review_item(audit_id: int, item_id: int, body: schemas.ReviewItem):
-    audit = audit_or_404(audit_id)
-    item = item_or_404(audit, item_id)
+    item = item_or_404(audit_id, item_id)
+    audit = item.audit
     authorize(perm.can_review(me(), audit), "Only an auditor from outside the team reviews "
               "its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
     commit_or_refuse(audits.review_item, me(), item, body.verdict, body.note)

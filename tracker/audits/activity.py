@@ -32,13 +32,15 @@ def event_hash(event: ActivityEvent) -> str:
     return sha256_hex(event.prev_hash + body)
 
 
+_LOCK_HEAD = (sa.select(ActivityChainHead)
+              .where(ActivityChainHead.chain == sa.bindparam("chain")).with_for_update())
+
+
 def record(actor, action: str, *, chain: str, subject: str = "", before=None, after=None,
            audit_id: int | None = None, audit_item_id: int | None = None) -> ActivityEvent:
     """Append one event to `chain`, locking the chain's head row so that concurrent
     writers to the same chain queue up instead of forking it."""
-    head = db.session.execute(
-        sa.select(ActivityChainHead).where(ActivityChainHead.chain == chain).with_for_update()
-    ).scalar_one_or_none()
+    head = db.session.execute(_LOCK_HEAD, {"chain": chain}).scalar_one_or_none()
     if head is None:
         head = ActivityChainHead(chain=chain, seq=0, hash=GENESIS)
         db.session.add(head)

@@ -38,13 +38,16 @@ WORKING_STATES = (AuditState.DRAFT, AuditState.IN_PROGRESS)
 
 # --- loading one audit or item ---------------------------------------------------------
 
+# Built once: every audit and item page runs it. The domains load when a page is rendered:
+# a page served from the cache needs none.
+_AUDIT = (sa.select(Audit).where(Audit.id == sa.bindparam("audit_id"))
+          .options(joinedload(Audit.team), joinedload(Audit.lead)))
+
+
 def audit_or_404(user: User, audit_id: int) -> Audit:
     """The audit, or 404 — also when the user may not see it, so that another team's audits
     do not even reveal that they exist."""
-    audit = db.session.execute(
-        sa.select(Audit).where(Audit.id == audit_id)
-        .options(joinedload(Audit.team), joinedload(Audit.lead), selectinload(Audit.domains))
-    ).unique().scalar_one_or_none()
+    audit = db.session.execute(_AUDIT, {"audit_id": audit_id}).unique().scalar_one_or_none()
     if audit is None or not can_view_audit(user, audit):
         abort(404)
     return audit

@@ -256,6 +256,15 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
     someone saved in between, and nothing is written (StaleItem). None skips the check
     (only for scripts that own the data, such as the demo seed).
     """
+    _change_item(actor, item, expected_version=expected_version, recheck=True, status=status,
+                 owner=owner, due_date=due_date, justification=justification)
+    return item
+
+
+def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, recheck: bool,
+                 status=UNSET, owner=UNSET, due_date=UNSET, justification=UNSET) -> bool:
+    """update_item's work; True when something was written. `recheck` reads the audit's
+    state again once the write holds its lock (see _require_still_editable)."""
     audit = item.audit
     require_editable(audit)
     if expected_version is not None and expected_version != item.version:
@@ -287,7 +296,7 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
         item.status = new_status
         after = _item_state(item)
         if after == before:
-            return item
+            return False
         item.updated_by = actor
         item.updated_at = utcnow()
     try:
@@ -297,6 +306,8 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
     except StaleDataError:
         db.session.rollback()
         raise StaleItem(db.session.get(AuditItem, item.id)) from None
+    if recheck:
+        _require_still_editable(audit)
     _move_tally(item, old_status, item.status)
     changed = {k for k in after if after[k] != before[k]}
     if changed - {"owner", "due_date"}:  # planning (owners, dates) leaves a draft a draft
@@ -307,7 +318,16 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
         before={k: before[k] for k in sorted(changed)},
         after={k: after[k] for k in sorted(changed)},
     )
-    return item
+    return True
+
+
+def _require_still_editable(audit: Audit) -> None:
+    """The audit's state was read before this transaction held a lock: on SQLite the write
+    lock comes with the first write (tracker/sqlite.py), on PostgreSQL the item's row lock
+    with its UPDATE. Read it again now, so that a submit or a sign-off that committed in
+    between wins, and a draft is opened for work once, not by each of two writers."""
+    db.session.refresh(audit, ["state"])
+    require_editable(audit)
 
 
 def _has_evidence(item: AuditItem) -> bool:
@@ -334,9 +354,11 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
     if len(items) != len(ids):
         raise RuleViolation("Some selected items are not part of this audit. Reload the "
                             "page and select again.", "item_ids")
+    written = False  # the audit's state is read again after the first write, not each
     for item in items:
         try:
-            update_item(actor, item, expected_version=None, **changes)
+            written |= _change_item(actor, item, expected_version=None, recheck=not written,
+                                    **changes)
         except RuleViolation as exc:
             if isinstance(exc, StaleItem):
                 raise

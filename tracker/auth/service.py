@@ -196,13 +196,16 @@ def revoke_token(user: User, token: ApiToken) -> None:
         _admin_event(user, "token.revoke", f"{token.user.email} / {token.name}")
 
 
+# Built once (every API request runs it), with the memberships that permissions ask.
+_TOKEN = (sa.select(ApiToken).where(ApiToken.token_hash == sa.bindparam("token_hash"))
+          .options(joinedload(ApiToken.user).joinedload(User.memberships)))
+
+
 def use_token(token: str) -> User | None:
     """The active user behind an API token, noting when the token was last used (at most
     once a minute, so a busy script does not turn every read into a write)."""
-    row = db.session.execute(
-        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token or ""))
-        .options(joinedload(ApiToken.user))
-    ).scalar_one_or_none()
+    row = db.session.execute(_TOKEN, {"token_hash": hash_token(token or "")}
+                             ).unique().scalar_one_or_none()
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     now = utcnow()

@@ -1,0 +1,140 @@
+"""When a transaction begins: at its first write, on SQLite and on PostgreSQL alike.
+
+The engine runs in autocommit (config: isolation_level), so reads are single statements
+on the newest committed data: what READ COMMITTED gives inside a transaction anyway, without
+a BEGIN and a ROLLBACK round trip around every page on PostgreSQL. The first write — INSERT,
+UPDATE, DELETE, DDL, a savepoint, a SELECT ... FOR UPDATE (or a read streamed through a
+server-side cursor, which PostgreSQL allows only in one) — opens the transaction, and the
+session's commit or rollback ends it as usual:
+
+- SQLite with BEGIN IMMEDIATE, which takes the database's single write lock up front:
+  writers queue for it (busy timeout) instead of failing with "database is locked"
+  half-way through, as a transaction that read first and wrote later would whenever
+  someone else committed in between. A request holds the lock from its first write to its
+  commit, not while it authenticates and loads.
+- PostgreSQL with BEGIN; row locks do the rest.
+
+Services read what they must decide on again once they hold their lock (the item's version
+in its UPDATE, the audit's state after it: audits.service._require_still_editable).
+"""
+
+import fcntl
+import sqlite3
+import time
+
+import sqlalchemy as sa
+
+READS = ("SELECT", "PRAGMA", "EXPLAIN", "SHOW")
+BEGIN = {"sqlite": "BEGIN IMMEDIATE", "postgresql": "BEGIN"}
+
+
+def configure_transactions(engine: sa.Engine) -> None:
+    begin = BEGIN[engine.dialect.name]
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "do_connect")
+        def _queued(_dialect, _record, _cargs, cparams):
+            cparams["factory"] = QueuedConnection
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_first_write(connection, _cursor, statement, _params, context, _many):
+        dbapi_connection = connection.connection.dbapi_connection
+        if _needs_transaction(statement, context) and is_idle(dbapi_connection):
+            if isinstance(dbapi_connection, QueuedConnection):
+                dbapi_connection.begin_write()
+            else:
+                dbapi_connection.execute(begin)
+
+
+def _needs_transaction(statement: str, context) -> bool:
+    if not statement.lstrip()[:7].upper().startswith(READS):
+        return True  # a write
+    if " FOR UPDATE" in statement:  # a row lock (PostgreSQL renders it; SQLite leaves it out)
+        return True
+    if getattr(context, "_is_server_side", False):
+        return True  # PostgreSQL streams a long read (yield_per) through a cursor in one
+    compiled = getattr(context, "compiled", None)
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+
+
+def is_idle(dbapi_connection) -> bool:
+    """No transaction open on this connection (sqlite3 or psycopg)."""
+    in_transaction = getattr(dbapi_connection, "in_transaction", None)
+    if in_transaction is not None:
+        return not in_transaction
+    return dbapi_connection.info.transaction_status == 0  # psycopg.pq.TransactionStatus.IDLE
+
+
+class QueuedConnection(sqlite3.Connection):
+    """Writers wait their turn on a file lock next to the database, and are woken the
+    moment it is free: SQLite's own busy handler polls, sleeping 1, 2, 5, 10… ms between
+    tries, so that under contention the lock often sits free while writers sleep."""
+
+    def __init__(self, database, *args, **kwargs):
+        super().__init__(database, *args, **kwargs)
+        path = str(database)
+        self._queue_path = None if path in ("", ":memory:") or path.startswith("file:") \
+            else path + ".writers"
+        self._queue = None
+        self._queued = False
+
+    def begin_write(self) -> None:
+        if self._queue_path is not None:
+            if self._queue is None:
+                self._queue = open(self._queue_path, "a+b")  # noqa: SIM115 — kept open
+            _wait_turn(self._queue)
+            self._queued = True
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._leave()
+            raise
+
+    def _leave(self) -> None:
+        if self._queued:
+            fcntl.flock(self._queue, fcntl.LOCK_UN)
+            self._queued = False
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._leave()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._leave()
+            if self._queue is not None:
+                self._queue.close()
+
+
+WAIT_SECONDS = 15  # as the busy timeout: then "database is locked", as SQLite would say
+POLL_SECONDS = 0.0005
+
+
+def _wait_turn(queue) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError("database is locked") from None
+            time.sleep(POLL_SECONDS)
