@@ -54,7 +54,7 @@ _AUDIT_ITEM = (
     .where(AuditItem.audit_id == sa.bindparam("audit_id"), AuditItem.id == sa.bindparam("item_id"))
     .options(joinedload(AuditItem.audit).joinedload(Audit.team),
              joinedload(AuditItem.owner), joinedload(AuditItem.domain),
-             selectinload(AuditItem.evidence).joinedload(Evidence.created_by))
+             joinedload(AuditItem.evidence).joinedload(Evidence.created_by))
 )
 
 

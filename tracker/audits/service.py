@@ -2,6 +2,7 @@
 DESIGN.md, records an activity event, flushes, and never commits: the caller commits once,
 or rolls back when a RuleViolation is raised, so a refusal changes nothing."""
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -9,6 +10,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.audits import activity
@@ -189,10 +191,18 @@ def recount_tallies(audit: Audit) -> None:
 
 
 def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
-    if old == new:
-        return
+    if old != new:
+        db.session.execute(_tally_move(old, new), {"tally_audit": item.audit_id,
+                                                   "tally_domain": item.domain_id,
+                                                   "weight": item.criticality.weight})
+
+
+@functools.cache
+def _tally_move(old: ItemStatus, new: ItemStatus) -> sa.Update:
+    """The UPDATE that moves one item of weight :weight from `old` to `new` (one statement
+    per pair, built once: every status change runs one, inside its write lock)."""
     t = AuditDomainTally
-    w = item.criticality.weight
+    w = sa.bindparam("weight")
     values = {old.value: getattr(t, old.value) - 1, new.value: getattr(t, new.value) + 1}
     if ItemStatus.MET in (old, new):
         values["weight_met"] = t.weight_met + (w if new == ItemStatus.MET else -w)
@@ -201,10 +211,9 @@ def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
             -w if new == ItemStatus.NOT_APPLICABLE else w)
     # No session sync: tallies are read by fresh queries, never kept as objects while
     # items change (and the commit expires what there is).
-    db.session.execute(
-        sa.update(t).where(t.audit_id == item.audit_id, t.domain_id == item.domain_id)
-        .values(**values).execution_options(synchronize_session=False)
-    )
+    return (sa.update(t).where(t.audit_id == sa.bindparam("tally_audit"),
+                               t.domain_id == sa.bindparam("tally_domain"))
+            .values(**values).execution_options(synchronize_session=False))
 
 
 # --- working items --------------------------------------------------------------------
@@ -321,12 +330,16 @@ def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, 
     return True
 
 
+_AUDIT_STATE = sa.select(Audit.state).where(Audit.id == sa.bindparam("audit_id"))
+
+
 def _require_still_editable(audit: Audit) -> None:
     """The audit's state was read before this transaction held a lock: on SQLite the write
     lock comes with the first write (tracker/sqlite.py), on PostgreSQL the item's row lock
     with its UPDATE. Read it again now, so that a submit or a sign-off that committed in
     between wins, and a draft is opened for work once, not by each of two writers."""
-    db.session.refresh(audit, ["state"])
+    state = db.session.execute(_AUDIT_STATE, {"audit_id": audit.id}).scalar_one()
+    set_committed_value(audit, "state", state)
     require_editable(audit)
 
 
