@@ -32,21 +32,30 @@ def event_hash(event: ActivityEvent) -> str:
     return sha256_hex(event.prev_hash + body)
 
 
-_LOCK_HEAD = (sa.select(ActivityChainHead)
-              .where(ActivityChainHead.chain == sa.bindparam("chain")).with_for_update())
+# Built once, and run as plain statements on the session's connection (no unit of work):
+# every change to an audit appends here, inside its transaction's lock.
+_HEADS, _EVENTS = ActivityChainHead.__table__, ActivityEvent.__table__
+_LOCK_HEAD = (sa.select(_HEADS.c.seq, _HEADS.c.hash)
+              .where(_HEADS.c.chain == sa.bindparam("chain")).with_for_update())
+_NEW_HEAD = _HEADS.insert()
+_MOVE_HEAD = _HEADS.update().where(_HEADS.c.chain == sa.bindparam("head"))
+_COLUMNS = ("chain", "seq", "audit_id", "audit_item_id", "actor_id", "action", "subject",
+            "before", "after", "created_at", "prev_hash", "hash")
+_INSERT_EVENT = _EVENTS.insert().returning(_EVENTS.c.id)
 
 
 def record(actor, action: str, *, chain: str, subject: str = "", before=None, after=None,
            audit_id: int | None = None, audit_item_id: int | None = None) -> ActivityEvent:
     """Append one event to `chain`, locking the chain's head row so that concurrent
-    writers to the same chain queue up instead of forking it."""
-    head = db.session.execute(_LOCK_HEAD, {"chain": chain}).scalar_one_or_none()
-    if head is None:
-        head = ActivityChainHead(chain=chain, seq=0, hash=GENESIS)
-        db.session.add(head)
+    writers to the same chain queue up instead of forking it. Returns the event as written
+    (not kept in the session: read events back with a query)."""
+    db.session.flush()  # what the event records is written first, as the ORM would order it
+    connection = db.session.connection()
+    head = connection.execute(_LOCK_HEAD, {"chain": chain}).one_or_none()
+    seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
     event = ActivityEvent(
         chain=chain,
-        seq=head.seq + 1,
+        seq=seq + 1,
         audit_id=audit_id,
         audit_item_id=audit_item_id,
         actor_id=actor.id if actor is not None else None,
@@ -55,12 +64,15 @@ def record(actor, action: str, *, chain: str, subject: str = "", before=None, af
         before=None if before is None else canonical_json(before),
         after=None if after is None else canonical_json(after),
         created_at=utcnow(),
-        prev_hash=head.hash,
+        prev_hash=prev_hash,
     )
     event.hash = event_hash(event)
-    head.seq, head.hash = event.seq, event.hash
-    db.session.add(event)
-    db.session.flush()
+    if head is None:
+        connection.execute(_NEW_HEAD, {"chain": chain, "seq": event.seq, "hash": event.hash})
+    else:
+        connection.execute(_MOVE_HEAD, {"head": chain, "seq": event.seq, "hash": event.hash})
+    event.id = connection.execute(
+        _INSERT_EVENT, {c: getattr(event, c) for c in _COLUMNS}).scalar_one()
     return event
 
 
