@@ -6,12 +6,12 @@ import functools
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.audits import activity
 from tracker.audits.models import (
@@ -295,26 +295,28 @@ def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, 
 
     before = _item_state(item)
     old_status = item.status
-    # Nothing is flushed until every rule has passed: a refusal leaves no half-written row.
-    with db.session.no_autoflush:
-        if owner is not UNSET:
-            item.owner = owner
-        if due_date is not UNSET:
-            item.due_date = due_date
-        item.justification = new_justification
-        item.status = new_status
-        after = _item_state(item)
-        if after == before:
-            return False
-        item.updated_by = actor
-        item.updated_at = utcnow()
-    try:
-        # UPDATE ... WHERE version = n: loses to a concurrent writer. The first flush of the
-        # item, so a lost race surfaces here as StaleItem and not from an autoflush elsewhere.
-        db.session.flush()
-    except StaleDataError:
+    new = {"status": new_status, "justification": new_justification,
+           "owner": item.owner if owner is UNSET else owner,
+           "due_date": item.due_date if due_date is UNSET else due_date}
+    after = _item_state(SimpleNamespace(**new))
+    if after == before:
+        return False
+    # One plain UPDATE ... WHERE version = n (no unit of work: this runs inside the write
+    # lock): it loses to a concurrent writer, and nothing is written until every rule passed.
+    new |= {"updated_by": actor, "updated_at": utcnow(), "version": item.version + 1}
+    written = db.session.connection().execute(
+        _SAVE_ITEM, {"item_id": item.id, "seen_version": item.version,
+                     "owner_id": new["owner"].id if new["owner"] else None,
+                     "updated_by_id": actor.id,
+                     **{k: new[k] for k in ("status", "justification", "due_date",
+                                            "updated_at", "version")}})
+    if written.rowcount != 1:
         db.session.rollback()
-        raise StaleItem(db.session.get(AuditItem, item.id)) from None
+        raise StaleItem(db.session.get(AuditItem, item.id))
+    for key, value in new.items():  # the object as saved, with nothing left to flush
+        set_committed_value(item, key, value)
+    set_committed_value(item, "owner_id", new["owner"].id if new["owner"] else None)
+    set_committed_value(item, "updated_by_id", actor.id)
     if recheck:
         _require_still_editable(audit)
     _move_tally(item, old_status, item.status)
@@ -331,6 +333,10 @@ def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, 
 
 
 _AUDIT_STATE = sa.select(Audit.state).where(Audit.id == sa.bindparam("audit_id"))
+_ITEMS = AuditItem.__table__
+_SAVE_ITEM = (_ITEMS.update()
+              .where(_ITEMS.c.id == sa.bindparam("item_id"),
+                     _ITEMS.c.version == sa.bindparam("seen_version")))
 
 
 def _require_still_editable(audit: Audit) -> None:
