@@ -25,11 +25,11 @@ import time
 import sqlalchemy as sa
 
 READS = ("SELECT", "PRAGMA", "EXPLAIN", "SHOW")
-BEGIN = {"sqlite": "BEGIN IMMEDIATE", "postgresql": "BEGIN"}
+WAIT_SECONDS = 15  # how long a writer waits its turn: then "database is locked"
+POLL_SECONDS = 0.0005
 
 
 def configure_transactions(engine: sa.Engine) -> None:
-    begin = BEGIN[engine.dialect.name]
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine, "do_connect")
         def _queued(_dialect, _record, _cargs, cparams):
@@ -40,7 +40,7 @@ def configure_transactions(engine: sa.Engine) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute(f"PRAGMA busy_timeout={WAIT_SECONDS * 1000}")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
@@ -49,9 +49,9 @@ def configure_transactions(engine: sa.Engine) -> None:
         dbapi_connection = connection.connection.dbapi_connection
         if _needs_transaction(statement, context) and is_idle(dbapi_connection):
             if isinstance(dbapi_connection, QueuedConnection):
-                dbapi_connection.begin_write()
+                dbapi_connection.begin_write()  # SQLite: BEGIN IMMEDIATE, in turn
             else:
-                dbapi_connection.execute(begin)
+                dbapi_connection.execute("BEGIN")  # PostgreSQL
 
 
 def _needs_transaction(statement: str, context) -> bool:
@@ -81,8 +81,9 @@ class QueuedConnection(sqlite3.Connection):
     def __init__(self, database, *args, **kwargs):
         super().__init__(database, *args, **kwargs)
         path = str(database)
-        in_memory = path in ("", ":memory:") or path.startswith("file:")
-        self._queue_path = None if in_memory else path + ".writers"
+        # In memory, or a URI filename: no file to queue beside; SQLite's busy timeout only.
+        no_queue = path in ("", ":memory:") or path.startswith("file:")
+        self._queue_path = None if no_queue else path + ".writers"
         self._queue = None
         self._queued = False
 
@@ -122,10 +123,6 @@ class QueuedConnection(sqlite3.Connection):
             self._leave()
             if self._queue is not None:
                 self._queue.close()
-
-
-WAIT_SECONDS = 15  # as the busy timeout: then "database is locked", as SQLite would say
-POLL_SECONDS = 0.0005
 
 
 def _wait_turn(queue) -> None:

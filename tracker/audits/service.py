@@ -6,7 +6,6 @@ import functools
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
-from types import SimpleNamespace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -192,28 +191,28 @@ def recount_tallies(audit: Audit) -> None:
 
 def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
     if old != new:
-        db.session.execute(_tally_move(old, new), {"tally_audit": item.audit_id,
-                                                   "tally_domain": item.domain_id,
-                                                   "weight": item.criticality.weight})
+        db.session.connection().execute(_tally_move(old, new), {
+            "tally_audit": item.audit_id, "tally_domain": item.domain_id,
+            "weight": item.criticality.weight})
 
 
 @functools.cache
 def _tally_move(old: ItemStatus, new: ItemStatus) -> sa.Update:
     """The UPDATE that moves one item of weight :weight from `old` to `new` (one statement
     per pair, built once: every status change runs one, inside its write lock)."""
-    t = AuditDomainTally
-    w = sa.bindparam("weight")
-    values = {old.value: getattr(t, old.value) - 1, new.value: getattr(t, new.value) + 1}
+    tallies = AuditDomainTally.__table__
+    t, w = tallies.c, sa.bindparam("weight")
+    values = {old.value: t[old.value] - 1, new.value: t[new.value] + 1}
     if ItemStatus.MET in (old, new):
         values["weight_met"] = t.weight_met + (w if new == ItemStatus.MET else -w)
     if ItemStatus.NOT_APPLICABLE in (old, new):
         values["weight_applicable"] = t.weight_applicable + (
             -w if new == ItemStatus.NOT_APPLICABLE else w)
-    # No session sync: tallies are read by fresh queries, never kept as objects while
-    # items change (and the commit expires what there is).
-    return (sa.update(t).where(t.audit_id == sa.bindparam("tally_audit"),
-                               t.domain_id == sa.bindparam("tally_domain"))
-            .values(**values).execution_options(synchronize_session=False))
+    # A plain statement: tallies are read by fresh queries, never kept as objects while
+    # items change, so there is no session to keep in step.
+    return (tallies.update().where(t.audit_id == sa.bindparam("tally_audit"),
+                                   t.domain_id == sa.bindparam("tally_domain"))
+            .values(**values))
 
 
 # --- working items --------------------------------------------------------------------
@@ -249,11 +248,17 @@ def open_audit(actor: User, audit: Audit) -> None:
 
 
 def _item_state(item: AuditItem) -> dict:
+    return _state(item.status, item.owner, item.due_date, item.justification)
+
+
+def _state(status: ItemStatus, owner: User | None, due_date: date | None,
+           justification: str | None) -> dict:
+    """An item's working fields as the activity log records them."""
     return {
-        "status": item.status.value,
-        "owner": item.owner.email if item.owner else None,
-        "due_date": item.due_date.isoformat() if item.due_date else None,
-        "justification": item.justification,
+        "status": status.value,
+        "owner": owner.email if owner else None,
+        "due_date": due_date.isoformat() if due_date else None,
+        "justification": justification,
     }
 
 
@@ -298,7 +303,7 @@ def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, 
     new = {"status": new_status, "justification": new_justification,
            "owner": item.owner if owner is UNSET else owner,
            "due_date": item.due_date if due_date is UNSET else due_date}
-    after = _item_state(SimpleNamespace(**new))
+    after = _state(**new)
     if after == before:
         return False
     # One plain UPDATE ... WHERE version = n (no unit of work: this runs inside the write
