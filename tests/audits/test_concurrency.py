@@ -156,6 +156,34 @@ def test_a_submit_committed_after_the_item_was_read_wins(app, site):
         events_before)
 
 
+def test_a_submit_waits_for_an_item_save_in_flight(app, site, database):
+    """The other order: an item save holds its locks (not committed yet) when someone submits
+    the audit. The submit cannot change the audit's state until the save has committed, so an
+    audit in review never gains a change made under it. PostgreSQL: the save's FOR SHARE on
+    the audit row; SQLite: the single writer's lock."""
+    db.session.commit()
+    item = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == site.audit.id)
+                              .order_by(AuditItem.code)).scalars().first()
+    audit_table = item.audit.__table__
+    audits.update_item(site.people["operator"], item, expected_version=item.version,
+                       status=ItemStatus.BLOCKED)  # in flight: flushed, not committed
+    with db.engine.connect() as other:  # another request's submit
+        if database["kind"] == "sqlite":
+            other.exec_driver_sql("PRAGMA busy_timeout=100")
+            blocked = sa.exc.OperationalError
+        else:
+            other.exec_driver_sql("SET lock_timeout = '100ms'")
+            blocked = sa.exc.OperationalError
+        with pytest.raises(blocked):
+            other.execute(audit_table.update().where(audit_table.c.id == site.audit.id)
+                          .values(state=AuditState.IN_REVIEW))
+        other.rollback()
+        db.session.commit()  # the save lands; now the submit goes through
+        other.execute(audit_table.update().where(audit_table.c.id == site.audit.id)
+                      .values(state=AuditState.IN_REVIEW))
+        other.commit()
+
+
 def test_sqlite_writers_queue_and_a_bounded_wait_ends_in_database_is_locked(
         app, site, database, monkeypatch):
     """Writers wait on a file lock next to the database (woken as soon as it is free, where

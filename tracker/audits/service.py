@@ -5,7 +5,8 @@ or rolls back when a RuleViolation is raised, so a refusal changes nothing."""
 import functools
 import re
 from collections.abc import Iterable
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +30,7 @@ from tracker.auth.models import Team, User
 from tracker.canonical import sha256_hex
 from tracker.db import utcnow
 from tracker.extensions import db
-from tracker.library.models import Domain, ReadinessItem
+from tracker.library.models import Criticality, Domain, ReadinessItem
 from tracker.rules import RuleViolation
 
 
@@ -236,9 +237,13 @@ def require_editable(audit: Audit) -> None:
 def _open_for_work(actor: User, audit: Audit) -> None:
     if audit.state == AuditState.DRAFT:
         audit.state = AuditState.IN_PROGRESS
-        activity.record(actor, "audit.state", chain=activity.audit_chain(audit.id),
-                        audit_id=audit.id, subject=f"{audit.team.name} {audit.period}",
-                        before={"state": "draft"}, after={"state": "in_progress"})
+        _record_opened(actor, audit.id, f"{audit.team.name} {audit.period}")
+
+
+def _record_opened(actor, audit_id: int, subject: str) -> None:
+    activity.record(actor, "audit.state", chain=activity.audit_chain(audit_id),
+                    audit_id=audit_id, subject=subject,
+                    before={"state": "draft"}, after={"state": "in_progress"})
 
 
 def open_audit(actor: User, audit: Audit) -> None:
@@ -247,16 +252,64 @@ def open_audit(actor: User, audit: Audit) -> None:
     db.session.flush()
 
 
-def _item_state(item: AuditItem) -> dict:
-    return _state(item.status, item.owner, item.due_date, item.justification)
+@dataclass(frozen=True, slots=True)
+class AuditRef:
+    """The audit as an item's change needs it: answers what Audit answers for permissions
+    (team_id, state, is_editable) and closed_message."""
+    id: int
+    team_id: int
+    team_name: str
+    period: str
+    state: AuditState
+
+    is_frozen = Audit.is_frozen
+    is_editable = Audit.is_editable
 
 
-def _state(status: ItemStatus, owner: User | None, due_date: date | None,
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """An item's working fields and what its rules read, as plain values: from an AuditItem
+    (the web pages), or from one Core statement (the API's PATCH: no ORM objects to build,
+    track and expire on its hottest path). change_item returns the item as saved."""
+    id: int
+    audit: AuditRef
+    domain_id: int
+    code: str
+    title: str
+    criticality: Criticality
+    evidence_required: bool
+    status: ItemStatus
+    owner_id: int | None
+    owner_email: str | None
+    due_date: date | None
+    justification: str | None
+    version: int
+    updated_at: datetime
+
+    @property
+    def audit_id(self) -> int:
+        return self.audit.id
+
+    @classmethod
+    def of(cls, item: AuditItem) -> "WorkItem":
+        audit = item.audit
+        return cls(
+            id=item.id, domain_id=item.domain_id, code=item.code, title=item.title,
+            audit=AuditRef(id=audit.id, team_id=audit.team_id, team_name=audit.team.name,
+                           period=audit.period, state=audit.state),
+            criticality=item.criticality, evidence_required=item.evidence_required,
+            status=item.status, owner_id=item.owner_id,
+            owner_email=item.owner.email if item.owner else None, due_date=item.due_date,
+            justification=item.justification, version=item.version,
+            updated_at=item.updated_at)
+
+
+def _state(status: ItemStatus, owner_email: str | None, due_date: date | None,
            justification: str | None) -> dict:
     """An item's working fields as the activity log records them."""
     return {
         "status": status.value,
-        "owner": owner.email if owner else None,
+        "owner": owner_email,
         "due_date": due_date.isoformat() if due_date else None,
         "justification": justification,
     }
@@ -270,22 +323,38 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
     someone saved in between, and nothing is written (StaleItem). None skips the check
     (only for scripts that own the data, such as the demo seed).
     """
-    _change_item(actor, item, expected_version=expected_version, recheck=True, status=status,
-                 owner=owner, due_date=due_date, justification=justification)
+    saved = change_item(actor, WorkItem.of(item), expected_version=expected_version,
+                        status=status, owner=owner, due_date=due_date,
+                        justification=justification)
+    if saved is not None:
+        _sync(actor, item, saved, owner)
     return item
 
 
-def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, recheck: bool,
-                 status=UNSET, owner=UNSET, due_date=UNSET, justification=UNSET) -> bool:
-    """update_item's work; True when something was written. `recheck` reads the audit's
-    state again once the write holds its lock (see _require_still_editable)."""
+def _sync(actor: User, item: AuditItem, saved: WorkItem, owner) -> None:
+    """The AuditItem (and its audit) as saved, with nothing left to flush."""
+    for key in ("status", "justification", "due_date", "version", "owner_id", "updated_at"):
+        set_committed_value(item, key, getattr(saved, key))
+    if owner is not UNSET:
+        set_committed_value(item, "owner", owner)
+    set_committed_value(item, "updated_by_id", actor.id)
+    db.session.expire(item, ["updated_by"])  # loaded again if asked: actors are ids
+    set_committed_value(item.audit, "state", saved.audit.state)
+
+
+def change_item(actor, item: WorkItem, *, expected_version: int | None, recheck: bool = True,
+                status=UNSET, owner=UNSET, due_date=UNSET, justification=UNSET
+                ) -> WorkItem | None:
+    """update_item's work on plain values: the item as saved, or None when nothing changed.
+    `recheck` reads the audit's state again once the write holds its lock (see
+    _require_still_editable). `actor` needs only an id."""
     audit = item.audit
     require_editable(audit)
     if expected_version is not None and expected_version != item.version:
-        raise StaleItem(item)
+        raise StaleItem(db.session.get(AuditItem, item.id))
     if owner is not UNSET and owner is not None and not any(
             m.team_id == audit.team_id for m in owner.memberships):
-        raise RuleViolation(f"{owner.name} is not a member of {audit.team.name}; "
+        raise RuleViolation(f"{owner.name} is not a member of {audit.team_name}; "
                             "choose an owner from the team.", "owner")
     new_status = item.status if status is UNSET else ItemStatus(status)
     new_justification = (item.justification if justification is UNSET
@@ -294,71 +363,79 @@ def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, 
         raise RuleViolation("Say why this item does not apply: “Not applicable” needs a "
                             "justification.", "justification")
     if (new_status == ItemStatus.MET and item.status != ItemStatus.MET
-            and item.evidence_required and not _has_evidence(item)):
+            and item.evidence_required and not _has_evidence(item.id)):
         raise RuleViolation(f"{item.code} requires evidence before it can be marked met. "
                             "Attach a file, a link or a note first.", "status")
 
-    before = _item_state(item)
-    old_status = item.status
-    new = {"status": new_status, "justification": new_justification,
-           "owner": item.owner if owner is UNSET else owner,
-           "due_date": item.due_date if due_date is UNSET else due_date}
-    after = _state(**new)
+    new_owner_id, new_owner_email = item.owner_id, item.owner_email
+    if owner is not UNSET:
+        new_owner_id, new_owner_email = (owner.id, owner.email) if owner else (None, None)
+    new_due = item.due_date if due_date is UNSET else due_date
+    before = _state(item.status, item.owner_email, item.due_date, item.justification)
+    after = _state(new_status, new_owner_email, new_due, new_justification)
     if after == before:
-        return False
+        return None
     # One plain UPDATE ... WHERE version = n (no unit of work: this runs inside the write
     # lock): it loses to a concurrent writer, and nothing is written until every rule passed.
-    new |= {"updated_by": actor, "updated_at": utcnow(), "version": item.version + 1}
-    written = db.session.connection().execute(
-        _SAVE_ITEM, {"item_id": item.id, "seen_version": item.version,
-                     "owner_id": new["owner"].id if new["owner"] else None,
-                     "updated_by_id": actor.id,
-                     **{k: new[k] for k in ("status", "justification", "due_date",
-                                            "updated_at", "version")}})
+    now = utcnow()
+    written = db.session.connection().execute(_SAVE_ITEM, {
+        "item_id": item.id, "seen_version": item.version, "status": new_status,
+        "justification": new_justification, "owner_id": new_owner_id, "due_date": new_due,
+        "updated_by_id": actor.id, "updated_at": now, "version": item.version + 1})
     if written.rowcount != 1:
         db.session.rollback()
         raise StaleItem(db.session.get(AuditItem, item.id))
-    for key, value in new.items():  # the object as saved, with nothing left to flush
-        set_committed_value(item, key, value)
-    set_committed_value(item, "owner_id", new["owner"].id if new["owner"] else None)
-    set_committed_value(item, "updated_by_id", actor.id)
-    if recheck:
-        _require_still_editable(audit)
-    _move_tally(item, old_status, item.status)
-    changed = {k for k in after if after[k] != before[k]}
-    if changed - {"owner", "due_date"}:  # planning (owners, dates) leaves a draft a draft
-        _open_for_work(actor, audit)
+    state = _require_still_editable(audit.id) if recheck else audit.state
+    _move_tally(item, item.status, new_status)
+    changed = sorted(k for k in after if after[k] != before[k])
+    if state == AuditState.DRAFT and set(changed) - {"owner", "due_date"}:
+        # Planning (owners, dates) leaves a draft a draft; work opens it.
+        db.session.connection().execute(_OPEN_AUDIT, {"audit_id": audit.id})
+        _record_opened(actor, audit.id, f"{audit.team_name} {audit.period}")
+        state = AuditState.IN_PROGRESS
     activity.record(
         actor, "item.update", chain=activity.audit_chain(audit.id), audit_id=audit.id,
         audit_item_id=item.id, subject=f"{item.code} {item.title}",
-        before={k: before[k] for k in sorted(changed)},
-        after={k: after[k] for k in sorted(changed)},
+        before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
     )
-    return True
+    return replace(item, audit=replace(audit, state=state), status=new_status,
+                   justification=new_justification, owner_id=new_owner_id,
+                   owner_email=new_owner_email, due_date=new_due, version=item.version + 1,
+                   updated_at=now)
 
 
-_AUDIT_STATE = sa.select(Audit.state).where(Audit.id == sa.bindparam("audit_id"))
-_ITEMS = AuditItem.__table__
+_AUDITS, _ITEMS = Audit.__table__, AuditItem.__table__
+# FOR NO KEY UPDATE on PostgreSQL: a submit or sign-off (an UPDATE of the audit) waits for
+# this transaction, and this for it. Writers to one audit queue here rather than at its
+# activity chain's head a moment later (a shared lock would let two writers opening a draft
+# deadlock). SQLite has one writer anyway.
+_AUDIT_STATE = (sa.select(_AUDITS.c.state).where(_AUDITS.c.id == sa.bindparam("audit_id"))
+                .with_for_update(key_share=True))
+_OPEN_AUDIT = (_AUDITS.update().where(_AUDITS.c.id == sa.bindparam("audit_id"))
+               .values(state=AuditState.IN_PROGRESS))
 _SAVE_ITEM = (_ITEMS.update()
               .where(_ITEMS.c.id == sa.bindparam("item_id"),
                      _ITEMS.c.version == sa.bindparam("seen_version")))
 
 
-def _require_still_editable(audit: Audit) -> None:
+def _require_still_editable(audit_id: int) -> AuditState:
     """The audit's state was read before this transaction held a lock: on SQLite the write
-    lock comes with the first write (tracker/transactions.py), on PostgreSQL the item's row lock
-    with its UPDATE. Read it again now, so that a submit or a sign-off that committed in
-    between wins, and a draft is opened for work once, not by each of two writers."""
-    state = db.session.execute(_AUDIT_STATE, {"audit_id": audit.id}).scalar_one()
-    set_committed_value(audit, "state", state)
-    require_editable(audit)
+    lock comes with the first write (tracker/transactions.py); on PostgreSQL this read locks
+    the audit's row. Read it again now, so that a submit or a sign-off that committed in
+    between wins, one that comes later waits for this save, and a draft is opened for work
+    once, not by each of two writers."""
+    state = db.session.connection().execute(_AUDIT_STATE, {"audit_id": audit_id}).scalar_one()
+    if message := closed_message(AuditRef(audit_id, 0, "", "", state)):
+        raise RuleViolation(message)
+    return state
 
 
-def _has_evidence(item: AuditItem) -> bool:
-    with db.session.no_autoflush:  # the item's pending change is flushed by update_item
-        return db.session.execute(
-            sa.select(sa.func.count(Evidence.id)).where(Evidence.audit_item_id == item.id)
-        ).scalar_one() > 0
+def _has_evidence(item_id: int) -> bool:
+    return db.session.connection().execute(_EVIDENCE_COUNT, {"item_id": item_id}).scalar_one() > 0
+
+
+_EVIDENCE_COUNT = (sa.select(sa.func.count()).select_from(Evidence.__table__)
+                   .where(Evidence.__table__.c.audit_item_id == sa.bindparam("item_id")))
 
 
 def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -> int:
@@ -381,13 +458,16 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
     written = False  # the audit's state is read again after the first write, not each
     for item in items:
         try:
-            written |= _change_item(actor, item, expected_version=None, recheck=not written,
-                                    **changes)
+            saved = change_item(actor, WorkItem.of(item), expected_version=None,
+                                recheck=not written, **changes)
         except RuleViolation as exc:
             if isinstance(exc, StaleItem):
                 raise
             raise RuleViolation(f"{item.code}: {exc.message} No item was changed.",
                                 exc.field) from None
+        if saved is not None:
+            _sync(actor, item, saved, changes.get("owner", UNSET))
+            written = True
     return len(items)
 
 
@@ -421,7 +501,7 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
         evidence = Evidence(kind=EvidenceKind.NOTE, note=note, sha256=sha256_hex(note))
         described = note[:80]
     evidence.audit_item = item
-    evidence.created_by = actor
+    evidence.created_by_id = actor.id
     db.session.add(evidence)
     _open_for_work(actor, item.audit)
     db.session.flush()
@@ -441,7 +521,7 @@ def add_comment(actor: User, item: AuditItem, body: str) -> Comment:
         raise RuleViolation("Write a comment first.", "body")
     if len(body) > 10_000:
         raise RuleViolation("Keep a comment under 10,000 characters.", "body")
-    comment = Comment(audit_item=item, author=actor, body=body)
+    comment = Comment(audit_item=item, author_id=actor.id, body=body)
     db.session.add(comment)
     db.session.flush()
     activity.record(actor, "comment.add", chain=activity.audit_chain(item.audit_id),

@@ -2,12 +2,12 @@
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.audits import activity
@@ -196,22 +196,70 @@ def revoke_token(user: User, token: ApiToken) -> None:
         _admin_event(user, "token.revoke", f"{token.user.email} / {token.name}")
 
 
-# Built once (every API request runs it), with the memberships that permissions ask.
-_TOKEN = (sa.select(ApiToken).where(ApiToken.token_hash == sa.bindparam("token_hash"))
-          .options(joinedload(ApiToken.user).joinedload(User.memberships)))
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A membership as permissions read it."""
+    team_id: int
+    role: TeamRole
 
 
-def use_token(token: str) -> User | None:
-    """The active user behind an API token, noting when the token was last used (at most
-    once a minute, so a busy script does not turn every read into a write)."""
-    row = db.session.execute(_TOKEN, {"token_hash": hash_token(token or "")}
-                             ).unique().scalar_one_or_none()
-    if row is None or row.revoked_at is not None or not row.user.active:
+@dataclass(frozen=True, slots=True)
+class TokenUser:
+    """The active person behind an API token, read with one Core statement: what the
+    permission functions, the services (an actor is an id) and the API's answers ask of a
+    user, without building ORM objects on every API request. `touch` says the token's
+    last-used time is over a minute old (touch_token)."""
+    id: int
+    email: str
+    name: str
+    is_admin: bool
+    is_auditor: bool
+    memberships: tuple[Grant, ...]
+    token_id: int
+    touch: bool
+
+    is_authenticated = True  # what flask-login's current_user answers
+    is_active = True
+    is_anonymous = False
+    global_roles = User.global_roles
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+_TOKENS, _USERS, _MEMBERSHIPS = ApiToken.__table__, User.__table__, Membership.__table__
+# Built once: every API request runs it; one row per membership (or one with none).
+_TOKEN = (
+    sa.select(_TOKENS.c.id.label("token_id"), _TOKENS.c.last_used_at, _USERS.c.id,
+              _USERS.c.email, _USERS.c.name, _USERS.c.is_admin, _USERS.c.is_auditor,
+              _MEMBERSHIPS.c.team_id, _MEMBERSHIPS.c.role)
+    .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+    .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
+    .where(_TOKENS.c.token_hash == sa.bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None),
+           _USERS.c.active)
+)
+_TOUCH = _TOKENS.update().where(_TOKENS.c.id == sa.bindparam("token")).values(
+    last_used_at=sa.bindparam("now"))
+
+
+def use_token(token: str) -> TokenUser | None:
+    """The active user behind an unrevoked API token, or None."""
+    rows = db.session.connection().execute(
+        _TOKEN, {"token_hash": hash_token(token or "")}).all()
+    if not rows:
         return None
-    now = utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now  # left to the caller to commit
-    return row.user
+    first = rows[0]
+    # At most once a minute, so that a busy script does not turn every read into a write.
+    touch = first.last_used_at is None or (utcnow() - first.last_used_at).total_seconds() > 60
+    return TokenUser(id=first.id, email=first.email, name=first.name, is_admin=first.is_admin,
+                     is_auditor=first.is_auditor, token_id=first.token_id, touch=touch,
+                     memberships=tuple(Grant(r.team_id, r.role) for r in rows
+                                       if r.team_id is not None))
+
+
+def touch_token(user: TokenUser) -> None:
+    """Note when the token was last used (flushes; the caller commits)."""
+    db.session.connection().execute(_TOUCH, {"token": user.token_id, "now": utcnow()})
 
 
 def user_for_token(token: str) -> User | None:

@@ -37,7 +37,7 @@ def sign_off(actor: User, audit: Audit, statement: str) -> SignOff:
     statement = audits.require_sign_off_allowed(audit, statement)
     event = audits.mark_signed_off(actor, audit, statement)
     db.session.flush()
-    signoff = SignOff(audit=audit, auditor=actor, statement=statement,
+    signoff = SignOff(audit=audit, auditor_id=actor.id, statement=statement,
                       signed_at=audit.signed_off_at, audit_sha256=audit_results_hash(audit),
                       chain_seq=event.seq, chain_head=event.hash,
                       report_status=ReportStatus.PENDING)

@@ -79,6 +79,12 @@ def init_throttling(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     limiter.init_app(app)
 
+    @limiter.request_filter
+    def _not_a_sign_in() -> bool:
+        # Only the sign-in form is limited: other requests skip the limiter's per-request
+        # work (the API's bearer tokens are never sign-in attempts).
+        return request.endpoint != "auth.login"
+
     @app.errorhandler(RateLimitExceeded)
     def too_many_attempts(exc):
         from tracker.errors import error_response

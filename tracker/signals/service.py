@@ -59,7 +59,7 @@ def report_signal(actor: User, *, summary: str, source: SignalSource | str,
     signal = Signal(summary=summary, details=(details or "").strip(),
                     source=SignalSource(source), severity=Severity(severity),
                     observed_at=observed_at, domain=domain or failures[0].domain,
-                    state=SignalState.OPEN, reported_by=actor, created_at=now)
+                    state=SignalState.OPEN, reported_by_id=actor.id, created_at=now)
     signal.failures = failures
     db.session.add(signal)
     db.session.flush()
