@@ -39,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from tracker import models  # noqa: F401 — every model registered before migrations run
+    from tracker.db import ping_idle_connections
     from tracker.extensions import csrf, db, login_manager, migrate
     from tracker.transactions import configure_transactions
 
@@ -51,6 +52,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     with app.app_context():
         configure_transactions(db.engine)
+        ping_idle_connections(db.engine)
 
     from tracker.auth.loader import load_user
 

@@ -113,12 +113,10 @@ def audit_detail(audit: Audit) -> schemas.AuditDetail:
                          items=[item_out(i) for i in audit_items(audit.id)])
 
 
-def evidence_out(e: Evidence, created_by: str | None = None) -> schemas.EvidenceOut:
-    """From an Evidence, or a row of its columns with the creator's email in `created_by`."""
+def evidence_out(e: Evidence) -> schemas.EvidenceOut:
     return schemas.EvidenceOut(
         id=e.id, kind=e.kind, filename=e.filename, content_type=e.content_type, size=e.size,
-        url=e.url, note=e.note, sha256=e.sha256,
-        created_by=created_by if created_by is not None else e.created_by.email,
+        url=e.url, note=e.note, sha256=e.sha256, created_by=e.created_by.email,
         created_at=utc(e.created_at),
     )
 
@@ -134,48 +132,54 @@ def item_out(item: AuditItem) -> schemas.Item:
     )
 
 
-# The PATCH's reads, as plain statements built once (no ORM objects on the API's busiest
-# write): the item with what its rules read and its answer shows, and its evidence.
+# The PATCH's read, one plain statement built once (no ORM objects on the API's busiest
+# write): the item with what its rules read and its answer shows, one row per piece of
+# evidence (or one row without).
 _I, _A, _T, _U = AuditItem.__table__, Audit.__table__, Team.__table__, User.__table__
 _D, _E = Domain.__table__, Evidence.__table__
 _CREATOR = _U.alias("creator")
+_EVIDENCE_COLUMNS = ("id", "kind", "filename", "content_type", "size", "url", "note", "sha256",
+                     "created_at")
 _WORK_ITEM = (
     sa.select(_I.c.id, _I.c.domain_id, _I.c.code, _I.c.title, _I.c.criticality,
               _I.c.evidence_required, _I.c.status, _I.c.owner_id,
               _U.c.email.label("owner_email"), _I.c.due_date, _I.c.justification,
               _I.c.version, _I.c.updated_at, _I.c.verdict, _I.c.verdict_note,
               _D.c.code.label("domain_code"), _I.c.audit_id, _A.c.team_id,
-              _T.c.name.label("team_name"), _A.c.period, _A.c.state)
+              _T.c.name.label("team_name"), _A.c.period, _A.c.state,
+              *(_E.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS),
+              _CREATOR.c.email.label("evidence_created_by"))
     .join(_A, _A.c.id == _I.c.audit_id).join(_T, _T.c.id == _A.c.team_id)
     .join(_D, _D.c.id == _I.c.domain_id).outerjoin(_U, _U.c.id == _I.c.owner_id)
+    .outerjoin(_E, _E.c.audit_item_id == _I.c.id)
+    .outerjoin(_CREATOR, _CREATOR.c.id == _E.c.created_by_id)
     .where(_I.c.audit_id == sa.bindparam("audit_id"), _I.c.id == sa.bindparam("item_id"))
-)
-_EVIDENCE = (
-    sa.select(_E, _CREATOR.c.email.label("creator_email"))
-    .join(_CREATOR, _CREATOR.c.id == _E.c.created_by_id)
-    .where(_E.c.audit_item_id == sa.bindparam("item_id")).order_by(_E.c.id)
+    .order_by(_E.c.id)
 )
 
 
 def work_item(audit_id: int, item_id: int):
-    """(WorkItem, the row it came from) or None."""
-    row = db.session.connection().execute(
-        _WORK_ITEM, {"audit_id": audit_id, "item_id": item_id}).one_or_none()
-    if row is None:
+    """(WorkItem, the row it came from, its evidence as answered), or None."""
+    rows = db.session.connection().execute(
+        _WORK_ITEM, {"audit_id": audit_id, "item_id": item_id}).all()
+    if not rows:
         return None
-    return WorkItem(
+    row = rows[0]
+    item = WorkItem(
         id=row.id, domain_id=row.domain_id, code=row.code, title=row.title,
         audit=AuditRef(id=row.audit_id, team_id=row.team_id, team_name=row.team_name,
                        period=row.period, state=row.state),
         criticality=row.criticality, evidence_required=row.evidence_required,
         status=row.status, owner_id=row.owner_id, owner_email=row.owner_email,
         due_date=row.due_date, justification=row.justification, version=row.version,
-        updated_at=row.updated_at), row
-
-
-def item_evidence(item_id: int) -> list[schemas.EvidenceOut]:
-    return [evidence_out(e, created_by=e.creator_email)
-            for e in db.session.connection().execute(_EVIDENCE, {"item_id": item_id})]
+        updated_at=row.updated_at)
+    evidence = [schemas.EvidenceOut(
+        id=r.evidence_id, kind=r.evidence_kind, filename=r.evidence_filename,
+        content_type=r.evidence_content_type, size=r.evidence_size, url=r.evidence_url,
+        note=r.evidence_note, sha256=r.evidence_sha256, created_by=r.evidence_created_by,
+        created_at=utc(r.evidence_created_at),
+    ) for r in rows if r.evidence_id is not None]
+    return item, row, evidence
 
 
 def item_answer(saved: WorkItem, row, evidence: list[schemas.EvidenceOut]) -> schemas.Item:

@@ -249,7 +249,7 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
     found = queries.work_item(audit_id, item_id)  # plain values: the API's busiest write
     if found is None or not perm.can_view_audit(user, found[0].audit):
         item_or_404(audit_id, item_id)  # raises the 404 that says why
-    item, row = found
+    item, row, evidence = found
     audit = item.audit
     sent = body.model_fields_set
     authorize(perm.can_update_item(user, item),
@@ -273,8 +273,6 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
                 raise ApiError(422, "rule_violation", f"No account has the email "
                                f"{body.owner_email}; choose an owner from the team.",
                                field="owner_email")
-
-    evidence = queries.item_evidence(item.id)  # read before the write, outside its locks
 
     def change():
         saved = audits.change_item(user, item, expected_version=body.version, **changes)
