@@ -122,13 +122,20 @@ def evidence_out(e: Evidence) -> schemas.EvidenceOut:
 
 
 def item_out(item: AuditItem) -> schemas.Item:
+    return _item(item, domain=item.domain.code, owner=item.owner.email if item.owner else None,
+                 verdict=item.verdict, verdict_note=item.verdict_note,
+                 evidence=[evidence_out(e) for e in item.evidence])
+
+
+def _item(item: AuditItem | WorkItem, *, domain, owner, verdict, verdict_note,
+          evidence) -> schemas.Item:
+    """The answer's shape, from either kind of item (both have the working fields)."""
     return schemas.Item(
-        id=item.id, code=item.code, domain=item.domain.code, title=item.title,
+        id=item.id, code=item.code, domain=domain, title=item.title,
         criticality=item.criticality, evidence_required=item.evidence_required,
-        status=item.status, owner=item.owner.email if item.owner else None,
-        due_date=item.due_date, justification=item.justification, verdict=item.verdict,
-        verdict_note=item.verdict_note, version=item.version, updated_at=utc(item.updated_at),
-        evidence=[evidence_out(e) for e in item.evidence],
+        status=item.status, owner=owner, due_date=item.due_date,
+        justification=item.justification, verdict=verdict, verdict_note=verdict_note,
+        version=item.version, updated_at=utc(item.updated_at), evidence=evidence,
     )
 
 
@@ -184,13 +191,8 @@ def work_item(audit_id: int, item_id: int):
 
 def item_answer(saved: WorkItem, row, evidence: list[schemas.EvidenceOut]) -> schemas.Item:
     """The item as `saved`, with the fields a PATCH leaves alone from its `row`."""
-    return schemas.Item(
-        id=saved.id, code=saved.code, domain=row.domain_code, title=saved.title,
-        criticality=saved.criticality, evidence_required=saved.evidence_required,
-        status=saved.status, owner=saved.owner_email, due_date=saved.due_date,
-        justification=saved.justification, verdict=row.verdict, verdict_note=row.verdict_note,
-        version=saved.version, updated_at=utc(saved.updated_at), evidence=evidence,
-    )
+    return _item(saved, domain=row.domain_code, owner=saved.owner_email, verdict=row.verdict,
+                 verdict_note=row.verdict_note, evidence=evidence)
 
 
 # --- people and library ---------------------------------------------------------------

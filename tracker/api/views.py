@@ -4,6 +4,8 @@ with. Every view: load (or 404) → authorize (403, or 422 when the audit's stat
 reason) → call the service → commit once."""
 
 
+from typing import NoReturn
+
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
@@ -110,10 +112,14 @@ def item_or_404(audit_id: int, item_id: int) -> AuditItem:
     """The item with its audit and team, in one statement (item.audit)."""
     item = queries.audit_item(audit_id, item_id)
     if item is None or not perm.can_view_audit(me(), item.audit):
-        audit_or_404(audit_id, whole=False)  # the audit's own 404, when that is the reason
-        raise ApiError(404, "not_found", f"Audit {audit_id} has no item {item_id}. GET "
-                       f"/api/v1/audits/{audit_id} lists its items.")
+        no_such_item(audit_id, item_id)
     return item
+
+
+def no_such_item(audit_id: int, item_id: int) -> NoReturn:
+    audit_or_404(audit_id, whole=False)  # the audit's own 404, when that is the reason
+    raise ApiError(404, "not_found", f"Audit {audit_id} has no item {item_id}. GET "
+                   f"/api/v1/audits/{audit_id} lists its items.")
 
 
 def authorize(allowed: bool, message: str, *, state_rule=None) -> None:
@@ -247,9 +253,11 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
     answer is 409 with the current item. Owners and due dates are the lead's to set."""
     user = me()
     found = queries.work_item(audit_id, item_id)  # plain values: the API's busiest write
-    if found is None or not perm.can_view_audit(user, found[0].audit):
-        item_or_404(audit_id, item_id)  # raises the 404 that says why
+    if found is None:
+        no_such_item(audit_id, item_id)
     item, row, evidence = found
+    if not perm.can_view_audit(user, item.audit):
+        no_such_item(audit_id, item_id)
     audit = item.audit
     sent = body.model_fields_set
     authorize(perm.can_update_item(user, item),

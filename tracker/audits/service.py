@@ -220,10 +220,14 @@ def _tally_move(old: ItemStatus, new: ItemStatus) -> sa.Update:
 
 def closed_message(audit: Audit) -> str | None:
     """Why this audit's items cannot change now, or None while work is open."""
-    if audit.state == AuditState.SIGNED_OFF:
+    return _closed_message(audit.state)
+
+
+def _closed_message(state: AuditState) -> str | None:
+    if state == AuditState.SIGNED_OFF:
         return ("This audit is signed off and can no longer change. "
                 "Start next quarter's audit to follow up.")
-    if audit.state == AuditState.IN_REVIEW:
+    if state == AuditState.IN_REVIEW:
         return ("This audit is in review and cannot change until the auditor "
                 "sends it back or signs it off.")
     return None
@@ -416,6 +420,8 @@ _OPEN_AUDIT = (_AUDITS.update().where(_AUDITS.c.id == sa.bindparam("audit_id"))
 _SAVE_ITEM = (_ITEMS.update()
               .where(_ITEMS.c.id == sa.bindparam("item_id"),
                      _ITEMS.c.version == sa.bindparam("seen_version")))
+_EVIDENCE_COUNT = (sa.select(sa.func.count()).select_from(Evidence.__table__)
+                   .where(Evidence.__table__.c.audit_item_id == sa.bindparam("item_id")))
 
 
 def _require_still_editable(audit_id: int) -> AuditState:
@@ -425,17 +431,13 @@ def _require_still_editable(audit_id: int) -> AuditState:
     between wins, one that comes later waits for this save, and a draft is opened for work
     once, not by each of two writers."""
     state = db.session.connection().execute(_AUDIT_STATE, {"audit_id": audit_id}).scalar_one()
-    if message := closed_message(AuditRef(audit_id, 0, "", "", state)):
+    if message := _closed_message(state):
         raise RuleViolation(message)
     return state
 
 
 def _has_evidence(item_id: int) -> bool:
     return db.session.connection().execute(_EVIDENCE_COUNT, {"item_id": item_id}).scalar_one() > 0
-
-
-_EVIDENCE_COUNT = (sa.select(sa.func.count()).select_from(Evidence.__table__)
-                   .where(Evidence.__table__.c.audit_item_id == sa.bindparam("item_id")))
 
 
 def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -> int:

@@ -258,14 +258,5 @@ def use_token(token: str) -> TokenUser | None:
 
 
 def touch_token(user: TokenUser) -> None:
-    """Note when the token was last used (flushes; the caller commits)."""
+    """Note when the token was last used (the caller commits)."""
     db.session.connection().execute(_TOUCH, {"token": user.token_id, "now": utcnow()})
-
-
-def user_for_token(token: str) -> User | None:
-    row = db.session.execute(
-        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token or ""))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    return row.user
