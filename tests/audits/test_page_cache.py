@@ -41,6 +41,21 @@ def test_a_second_view_is_served_from_the_cache(client, login_as, make_audit, co
     assert len(codes_on(again)) == len(audit.items)
 
 
+def test_a_page_served_from_the_cache_reads_two_statements(client, login_as, people, make_audit,
+                                                           count_queries):
+    """The person (with their memberships) and what the page is made from: nothing else,
+    on the pages people open all day."""
+    audit = make_audit(codes=("DV",), state="in_progress")
+    login_as("lead")
+    client.get("/account")  # shows the sign-in message, which is not part of the comparison
+    for url in ("/dashboard", f"/teams/{people['alpha'].id}", f"/audits/{audit.id}",
+                "/my-items"):
+        assert client.get(url).status_code == 200
+        with count_queries() as again:
+            assert client.get(url).status_code == 200
+        assert again.count == 2, (url, again.statements)
+
+
 @pytest.mark.parametrize("app_config", [{"FRAGMENT_CACHE": False}])
 def test_without_the_cache_every_view_renders(client, login_as, make_audit, count_queries):
     audit = make_audit(state="in_progress")

@@ -118,5 +118,5 @@ def test_sign_in_starts_a_new_session(app, people):
 def test_session_ids_carry_the_version(people):
     user = people["lead"]
     before = user.get_id()
-    service.end_sessions(user)
+    service.end_sessions(user.id)
     assert user.get_id() != before and user.get_id().startswith(f"{user.id}:")

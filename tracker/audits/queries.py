@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import abort
 from sqlalchemy.orm import joinedload, selectinload
 
+from tracker import cache
 from tracker.audits.models import (
     ActivityEvent,
     Audit,
@@ -27,6 +28,7 @@ from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import can_view_audit, lead_team_ids, member_team_ids
 from tracker.extensions import db
 from tracker.library.models import Criticality, Domain
+from tracker.reports.models import SignOff
 from tracker.security.input import MAX_ID
 
 DUE_SOON_DAYS = 14
@@ -42,6 +44,25 @@ WORKING_STATES = (AuditState.DRAFT, AuditState.IN_PROGRESS)
 # a page served from the cache needs none.
 _AUDIT = (sa.select(Audit).where(Audit.id == sa.bindparam("audit_id"))
           .options(joinedload(Audit.team), joinedload(Audit.lead)))
+
+
+# What the audit page's cached copy depends on, without loading the audit: its team (who
+# may see it), its report's state (which moves on the worker, without an activity event)
+# and the organisation's version (the page shows whether the next quarter's audit exists).
+_AUDIT_PAGE_KEY = (
+    sa.select(Audit.team_id, SignOff.report_status, *cache.ORGANISATION_VERSION)
+    .outerjoin(SignOff, SignOff.audit_id == Audit.id)
+    .where(Audit.id == sa.bindparam("audit_id"))
+)
+
+
+def audit_page_version(user: User, audit_id: int) -> tuple:
+    """The audit page's version, read in one statement; 404 as audit_or_404 does."""
+    row = db.session.connection().execute(_AUDIT_PAGE_KEY, {"audit_id": audit_id}).one_or_none()
+    if row is None or not can_view_audit(user, row):
+        abort(404)
+    total, head = row[2:]
+    return (int(total), head), row.report_status.value if row.report_status else None
 
 
 def audit_or_404(user: User, audit_id: int) -> Audit:
@@ -285,8 +306,6 @@ def next_audit_of(audit: Audit) -> Audit | None:
 
 
 def sign_off_of(audit: Audit):
-    from tracker.reports.models import SignOff
-
     if audit.state != AuditState.SIGNED_OFF:
         return None
     return db.session.execute(

@@ -214,13 +214,11 @@ def new():
 @bp.get("/audits/<int:audit_id>")
 @login_required
 def detail(audit_id):
-    audit = queries.audit_or_404(current_user, audit_id)
-    sign_off = queries.sign_off_of(audit)
-    # The organisation's version: the page also shows whether the next quarter's audit
-    # exists. The report's state moves on the worker, without an activity event.
-    version = (cache.organisation_version(),
-               sign_off.report_status.value if sign_off else None)
-    return cache.page(version, lambda: _render_detail(audit, sign_off))
+    def render():
+        audit = queries.audit_or_404(current_user, audit_id)
+        return _render_detail(audit, queries.sign_off_of(audit))
+
+    return cache.page(queries.audit_page_version(current_user, audit_id), render)
 
 
 def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:

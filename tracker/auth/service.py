@@ -127,10 +127,10 @@ def set_active(actor: User | None, user: User, active: bool) -> None:
                  {"active": not active}, {"active": active})
 
 
-def end_sessions(user: User) -> None:
+def end_sessions(user_id: int) -> None:
     """Sign-out everywhere: cookies issued before now stop working."""
-    user.session_version += 1
-    db.session.flush()
+    db.session.execute(sa.update(User).where(User.id == user_id)
+                       .values(session_version=User.session_version + 1))
 
 
 def create_team(actor: User | None, name: str, description: str = "") -> Team:
@@ -177,19 +177,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(user: User, name: str) -> tuple[ApiToken, str]:
+def create_token(user: "User | Person", name: str) -> tuple[ApiToken, str]:
     name = (name or "").strip() or "token"
     if len(name) > 80:
         raise RuleViolation("Keep the token name under 80 characters.", "name")
     token = "rt_" + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, name=name, token_hash=hash_token(token), prefix=token[:10])
+    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), prefix=token[:10])
     db.session.add(row)
     db.session.flush()
     _admin_event(user, "token.create", f"{user.email} / {name}")
     return row, token
 
 
-def revoke_token(user: User, token: ApiToken) -> None:
+def revoke_token(user: "User | Person", token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.flush()
@@ -204,27 +204,47 @@ class Grant:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenUser:
-    """The active person behind an API token, read with one Core statement: what the
-    permission functions, the services (an actor is an id) and the API's answers ask of a
-    user, without building ORM objects on every API request. `touch` says the token's
-    last-used time is over a minute old (touch_token)."""
+class Person:
+    """The signed-in person as a request knows them, read with one Core statement: what the
+    permission functions, the services (an actor is an id), the navigation and the API's
+    answers ask of a user, without building ORM objects on every request. A view that
+    changes the person's own row loads their `User` first."""
     id: int
     email: str
     name: str
     is_admin: bool
     is_auditor: bool
     memberships: tuple[Grant, ...]
-    token_id: int
-    touch: bool
 
     is_authenticated = True  # what flask-login's current_user answers
-    is_active = True
+    is_active = True  # only active people are read
     is_anonymous = False
     global_roles = User.global_roles
 
+
+@dataclass(frozen=True, slots=True)
+class SessionUser(Person):
+    """A web session's person; its id names the session version it was issued for."""
+    session_version: int
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUser(Person):
+    """An API token's person. `touch` says the token's last-used time is over a minute old
+    (touch_token)."""
+    token_id: int
+    touch: bool
+
     def get_id(self) -> str:
         return str(self.id)
+
+
+def grants(rows) -> tuple[Grant, ...]:
+    """The memberships of rows outer-joined to `memberships` (team_id None: no team)."""
+    return tuple(Grant(r.team_id, r.role) for r in rows if r.team_id is not None)
 
 
 _TOKENS, _USERS, _MEMBERSHIPS = ApiToken.__table__, User.__table__, Membership.__table__
@@ -253,8 +273,7 @@ def use_token(token: str) -> TokenUser | None:
     touch = first.last_used_at is None or (utcnow() - first.last_used_at).total_seconds() > 60
     return TokenUser(id=first.id, email=first.email, name=first.name, is_admin=first.is_admin,
                      is_auditor=first.is_auditor, token_id=first.token_id, touch=touch,
-                     memberships=tuple(Grant(r.team_id, r.role) for r in rows
-                                       if r.team_id is not None))
+                     memberships=grants(rows))
 
 
 def touch_token(user: TokenUser) -> None:

@@ -49,7 +49,7 @@ def login():
 @login_required
 def logout():
     if EmptyForm().validate_on_submit():
-        service.end_sessions(current_user)
+        service.end_sessions(current_user.id)
         db.session.commit()
         logout_user()
         session.clear()
@@ -65,16 +65,15 @@ def account():
         if service.authenticate(current_user.email, form.current_password.data) is None:
             attach_error(form, "current_password", "That is not your current password.")
         else:
+            me = db.session.get(User, current_user.id)
             try:
-                service.set_password(current_user, current_user, form.password.data)
+                service.set_password(me, me, form.password.data)
             except RuleViolation as exc:
                 db.session.rollback()
                 attach_error(form, exc.field, exc.message)
             else:
                 db.session.commit()
-                # This session continues with the new version. The user object itself, not
-                # the current_user proxy: Flask-Login keeps what it is given in `g`.
-                login_user(current_user._get_current_object())
+                login_user(me)  # this session continues with the new version
                 flash("Password changed. Your other sessions have been signed out.", "success")
                 return redirect(url_for("auth.account"))
     return _account_page(form=form)
@@ -85,9 +84,13 @@ def _account_page(status: int = 200, **forms):
         sa.select(ApiToken).where(ApiToken.user_id == current_user.id)
         .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())
     ).scalars().all()
+    teams = db.session.execute(
+        sa.select(Team.name, Membership.role).join(Membership.team)
+        .where(Membership.user_id == current_user.id).order_by(Team.name)).all()
     forms.setdefault("form", ChangePasswordForm(formdata=None))
     forms.setdefault("token_form", TokenForm(formdata=None))
-    return render_template("auth/account.html", tokens=tokens, revoke_form=EmptyForm(),
+    return render_template("auth/account.html", tokens=tokens, teams=teams,
+                           revoke_form=EmptyForm(),
                            **forms), status
 
 

@@ -188,11 +188,17 @@ def _signal_panel() -> dict:
 @bp.get("/teams/<int:team_id>")
 @login_required
 def team(team_id):
-    team = db.session.get(Team, team_id) or abort(404)
-    if not can_view_team_dashboard(current_user, team.id):
+    # A page served from the cache was rendered for a team that existed at this version
+    # (creating or removing a team is an admin event), so only a render looks the team up.
+    if not can_view_team_dashboard(current_user, team_id):
+        _team_or_404(team_id)
         abort(403)
     version = cache.organisation_version()
-    return cache.page(version, lambda: _team_page(team, version))
+    return cache.page(version, lambda: _team_page(_team_or_404(team_id), version))
+
+
+def _team_or_404(team_id: int) -> Team:
+    return db.session.get(Team, team_id) or abort(404)
 
 
 def _team_page(team: Team, version: tuple) -> str:

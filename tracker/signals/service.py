@@ -82,9 +82,10 @@ def acknowledge(actor: User, signal: Signal, note: str, *, now: datetime | None 
     note = _note(note, "who is looking into it and what happens next.")
     signal.state = SignalState.ACKNOWLEDGED
     signal.acknowledged_at = now or utcnow()
-    signal.acknowledged_by = actor
+    signal.acknowledged_by_id = actor.id
     signal.acknowledgement_note = note
     db.session.flush()
+    db.session.expire(signal, ["acknowledged_by"])
     activity.record(actor, "signal.acknowledge", chain=CHAIN, subject=_subject(signal),
                     before={"state": "open"}, after={"state": "acknowledged", "note": note})
 
@@ -98,11 +99,12 @@ def resolve(actor: User, signal: Signal, note: str, *, now: datetime | None = No
     now = now or utcnow()
     before = signal.state.value
     if signal.acknowledged_at is None:
-        signal.acknowledged_at, signal.acknowledged_by = now, actor
+        signal.acknowledged_at, signal.acknowledged_by_id = now, actor.id
     signal.state = SignalState.RESOLVED
     signal.resolved_at = now
-    signal.resolved_by = actor
+    signal.resolved_by_id = actor.id
     signal.resolution_note = note
     db.session.flush()
+    db.session.expire(signal, ["acknowledged_by", "resolved_by"])
     activity.record(actor, "signal.resolve", chain=CHAIN, subject=_subject(signal),
                     before={"state": before}, after={"state": "resolved", "note": note})
