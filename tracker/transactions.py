@@ -15,7 +15,7 @@ session's commit or rollback ends it as usual:
 - PostgreSQL with BEGIN; row locks do the rest.
 
 Services read what they must decide on again once they hold their lock (the item's version
-in its UPDATE, the audit's state after it: audits.service._require_still_editable).
+in its UPDATE, the audit's state in what that UPDATE returns: audits.service._SAVE_ITEM).
 """
 
 import fcntl

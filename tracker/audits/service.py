@@ -346,11 +346,11 @@ def _sync(actor: User, item: AuditItem, saved: WorkItem, owner) -> None:
     set_committed_value(item.audit, "state", saved.audit.state)
 
 
-def change_item(actor, item: WorkItem, *, expected_version: int | None, recheck: bool = True,
+def change_item(actor, item: WorkItem, *, expected_version: int | None,
                 status=UNSET, owner=UNSET, due_date=UNSET, justification=UNSET
                 ) -> WorkItem | None:
     """update_item's work on plain values: the item as saved, or None when nothing changed.
-    `recheck` reads the audit's state again once the write holds its lock (see
+    The save reads the audit's state again once it holds its lock (see
     _require_still_editable). `actor` needs only an id."""
     audit = item.audit
     require_editable(audit)
@@ -382,14 +382,15 @@ def change_item(actor, item: WorkItem, *, expected_version: int | None, recheck:
     # One plain UPDATE ... WHERE version = n (no unit of work: this runs inside the write
     # lock): it loses to a concurrent writer, and nothing is written until every rule passed.
     now = utcnow()
-    written = db.session.connection().execute(_SAVE_ITEM, {
+    state = db.session.connection().execute(_SAVE_ITEM, {
         "item_id": item.id, "seen_version": item.version, "status": new_status,
         "justification": new_justification, "owner_id": new_owner_id, "due_date": new_due,
-        "updated_by_id": actor.id, "updated_at": now, "version": item.version + 1})
-    if written.rowcount != 1:
+        "updated_by_id": actor.id, "updated_at": now, "version": item.version + 1,
+    }).scalar_one_or_none()
+    if state is None:  # no row had the version this change was made from
         db.session.rollback()
         raise StaleItem(db.session.get(AuditItem, item.id))
-    state = _require_still_editable(audit.id) if recheck else audit.state
+    _require_still_editable(state)
     _move_tally(item, item.status, new_status)
     changed = sorted(k for k in after if after[k] != before[k])
     if state == AuditState.DRAFT and set(changed) - {"owner", "due_date"}:
@@ -409,31 +410,31 @@ def change_item(actor, item: WorkItem, *, expected_version: int | None, recheck:
 
 
 _AUDITS, _ITEMS = Audit.__table__, AuditItem.__table__
-# FOR NO KEY UPDATE on PostgreSQL: a submit or sign-off (an UPDATE of the audit) waits for
-# this transaction, and this for it. Writers to one audit queue here rather than at its
-# activity chain's head a moment later (a shared lock would let two writers opening a draft
-# deadlock). SQLite has one writer anyway.
-_AUDIT_STATE = (sa.select(_AUDITS.c.state).where(_AUDITS.c.id == sa.bindparam("audit_id"))
-                .with_for_update(key_share=True))
 _OPEN_AUDIT = (_AUDITS.update().where(_AUDITS.c.id == sa.bindparam("audit_id"))
                .values(state=AuditState.IN_PROGRESS))
+# The save returns its audit's state, read after the item's row is written (see
+# _require_still_editable). FOR NO KEY UPDATE on PostgreSQL: a submit or sign-off (an
+# UPDATE of the audit) waits for this transaction, and this for it. Writers to one audit
+# queue here rather than at its activity chain's head a moment later (a shared lock would
+# let two writers opening a draft deadlock). SQLite has one writer anyway.
 _SAVE_ITEM = (_ITEMS.update()
               .where(_ITEMS.c.id == sa.bindparam("item_id"),
-                     _ITEMS.c.version == sa.bindparam("seen_version")))
+                     _ITEMS.c.version == sa.bindparam("seen_version"))
+              .returning(sa.select(_AUDITS.c.state).where(_AUDITS.c.id == _ITEMS.c.audit_id)
+                         .with_for_update(key_share=True).scalar_subquery()))
 _EVIDENCE_COUNT = (sa.select(sa.func.count()).select_from(Evidence.__table__)
                    .where(Evidence.__table__.c.audit_item_id == sa.bindparam("item_id")))
 
 
-def _require_still_editable(audit_id: int) -> AuditState:
-    """The audit's state was read before this transaction held a lock: on SQLite the write
-    lock comes with the first write (tracker/transactions.py); on PostgreSQL this read locks
-    the audit's row. Read it again now, so that a submit or a sign-off that committed in
-    between wins, one that comes later waits for this save, and a draft is opened for work
-    once, not by each of two writers."""
-    state = db.session.connection().execute(_AUDIT_STATE, {"audit_id": audit_id}).scalar_one()
+def _require_still_editable(state: AuditState) -> None:
+    """`state` is the audit's state as the item's save read it back. It was read before
+    this transaction held a lock too: on SQLite the write lock comes with the first write
+    (tracker/transactions.py); on PostgreSQL the save's read locks the audit's row. Checked
+    again now, so that a submit or a sign-off that committed in between wins, one that comes
+    later waits for this save, and a draft is opened for work once, not by each of two
+    writers."""
     if message := _closed_message(state):
         raise RuleViolation(message)
-    return state
 
 
 def _has_evidence(item_id: int) -> bool:
@@ -457,11 +458,9 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
     if len(items) != len(ids):
         raise RuleViolation("Some selected items are not part of this audit. Reload the "
                             "page and select again.", "item_ids")
-    written = False  # the audit's state is read again after the first write, not each
     for item in items:
         try:
-            saved = change_item(actor, WorkItem.of(item), expected_version=None,
-                                recheck=not written, **changes)
+            saved = change_item(actor, WorkItem.of(item), expected_version=None, **changes)
         except RuleViolation as exc:
             if isinstance(exc, StaleItem):
                 raise
@@ -469,7 +468,6 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
                                 exc.field) from None
         if saved is not None:
             _sync(actor, item, saved, changes.get("owner", UNSET))
-            written = True
     return len(items)
 
 
