@@ -2,14 +2,21 @@
 traceback."""
 
 import logging
+import sqlite3
 import uuid
 
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 
 from tracker.extensions import db
 
 log = logging.getLogger("tracker")
+
+BUSY_RETRY_SECONDS = 2
+# PostgreSQL's answers that mean "another transaction was in the way": deadlock detected,
+# serialization failure, lock not available. Retrying the request succeeds.
+_BUSY_SQLSTATES = {"40P01", "40001", "55P03"}
 
 
 def wants_json() -> bool:
@@ -26,6 +33,16 @@ def _error(status: int, code: str, message: str):
 def error_response(status: int, code: str, message: str):
     """The error page (or JSON under /api/) as a response object, to add headers to."""
     return make_response(_error(status, code, message))
+
+
+def database_busy(exc: OperationalError) -> bool:
+    """Whether the database refused because other writers held it, not because it is down:
+    SQLite's write lock still held after the wait (tracker/transactions.py), or a PostgreSQL
+    lock conflict."""
+    original = exc.orig
+    if isinstance(original, sqlite3.OperationalError):
+        return "database is locked" in str(original) or "database is busy" in str(original)
+    return getattr(original, "sqlstate", None) in _BUSY_SQLSTATES
 
 
 def init_errors(app: Flask) -> None:
@@ -72,6 +89,18 @@ def init_errors(app: Flask) -> None:
         limit = app.config["MAX_EVIDENCE_BYTES"] // (1024 * 1024)
         return _error(413, "too_large", f"The upload is larger than the {limit} MB limit. "
                                         "Upload a smaller file or attach a link instead.")
+
+    @app.errorhandler(OperationalError)
+    def database_error(exc: OperationalError):
+        if not database_busy(exc):
+            return server_error(exc)
+        db.session.rollback()
+        log.warning("request %s: database busy: %s %s: %s", g.get("request_id"),
+                    request.method, request.path, exc.orig)
+        response = error_response(503, "busy", "Many changes are being saved at this moment "
+                                  "and yours was not saved. Send it again in a few seconds.")
+        response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        return response
 
     @app.errorhandler(500)
     def server_error(exc):

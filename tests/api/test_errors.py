@@ -1,6 +1,8 @@
 """Every refusal is `{"error": {"code", "message"}}` with the right status and changes nothing."""
 
+import fcntl
 import io
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -190,3 +192,52 @@ def test_not_found_and_wrong_method_are_json(client, api_as, dv_audit):
     assert "GET" in wrong.headers["Allow"]
     assert error(lead.get(f"/audits/{dv_audit.id}/report.pdf"), 404)
     assert error(lead.get(f"/audits/{dv_audit.id}/oscal.json"), 404)
+
+
+@contextmanager
+def another_writer_holds(database, item_id: int, monkeypatch):
+    """Another transaction holds what a save of the item needs, past the app's patience:
+    SQLite's write lock (the writers' queue, waited on for 0.2 s here); on PostgreSQL the
+    item's row, with the app's connections giving up on a lock after 0.1 s."""
+    if database["kind"] == "sqlite":
+        from tracker import transactions
+
+        monkeypatch.setattr(transactions, "WAIT_SECONDS", 0.2)
+        with open(db.engine.url.database + ".writers", "a+b") as queue:
+            fcntl.flock(queue, fcntl.LOCK_EX)
+            yield
+        return
+
+    def impatient(dbapi_connection, record, proxy):
+        dbapi_connection.execute("SET lock_timeout = '100ms'")
+
+    sa.event.listen(db.engine, "checkout", impatient)
+    other = sa.create_engine(database["url"])
+    try:
+        with other.connect() as holder:
+            holder.execute(sa.select(AuditItem.id).where(AuditItem.id == item_id)
+                           .with_for_update())
+            yield
+            holder.rollback()
+    finally:
+        other.dispose()
+        sa.event.remove(db.engine, "checkout", impatient)
+
+
+def test_a_busy_database_gets_503_with_retry_after_and_changes_nothing(
+        api_as, item, dv_audit, database, monkeypatch):
+    operator = api_as("operator")
+    url = f"/audits/{dv_audit.id}/items/{item.id}"
+    db.session.commit()
+    before = events()
+    with another_writer_holds(database, item.id, monkeypatch):
+        busy = operator.patch(url, json={"version": item.version, "status": "in_progress"})
+    refused = error(busy, 503)
+    assert refused["code"] == "busy" and "again" in refused["message"]
+    assert busy.headers["Retry-After"] == "2"
+    db.session.expire_all()
+    assert db.session.get(AuditItem, item.id).status == ItemStatus.NOT_STARTED
+    assert events() == before
+    # Sent again once the other writer is done, it is saved.
+    again = operator.patch(url, json={"version": item.version, "status": "in_progress"})
+    assert again.status_code == 200
