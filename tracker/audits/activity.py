@@ -1,6 +1,8 @@
 """The append-only activity log and its per-chain hash links."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -16,20 +18,19 @@ def audit_chain(audit_id: int) -> str:
     return f"audit:{audit_id}"
 
 
+_HASHED = ("chain", "seq", "audit_id", "audit_item_id", "actor_id", "action", "subject",
+           "before", "after")
+
+
+def hash_of(values: Mapping) -> str:
+    """An event's hash from its column values: its contents, linked to the one before."""
+    body = canonical_json({**{k: values[k] for k in _HASHED},
+                           "created_at": values["created_at"].isoformat()})
+    return sha256_hex(values["prev_hash"] + body)
+
+
 def event_hash(event: ActivityEvent) -> str:
-    body = canonical_json({
-        "chain": event.chain,
-        "seq": event.seq,
-        "audit_id": event.audit_id,
-        "audit_item_id": event.audit_item_id,
-        "actor_id": event.actor_id,
-        "action": event.action,
-        "subject": event.subject,
-        "before": event.before,
-        "after": event.after,
-        "created_at": event.created_at.isoformat(),
-    })
-    return sha256_hex(event.prev_hash + body)
+    return hash_of({k: getattr(event, k) for k in (*_HASHED, "created_at", "prev_hash")})
 
 
 # Built once, and run as plain statements on the session's connection (no unit of work):
@@ -54,42 +55,50 @@ _MOVE_HEAD_WITH_EVENT = (
 )
 
 
+class Appended(NamedTuple):
+    """Where an event was written: its id, and its chain's head after it."""
+    id: int
+    seq: int
+    hash: str
+
+
 def record(actor, action: str, *, chain: str, subject: str = "", before=None, after=None,
-           audit_id: int | None = None, audit_item_id: int | None = None) -> ActivityEvent:
+           audit_id: int | None = None, audit_item_id: int | None = None) -> Appended:
     """Append one event to `chain`, locking the chain's head row so that concurrent
-    writers to the same chain queue up instead of forking it. Returns the event as written
-    (not kept in the session: read events back with a query)."""
+    writers to the same chain queue up instead of forking it (read events back with a
+    query)."""
     db.session.flush()  # what the event records is written first, as the ORM would order it
     connection = db.session.connection()
     head = connection.execute(_LOCK_HEAD, {"chain": chain}).one_or_none()
     seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
-    event = ActivityEvent(
-        chain=chain,
-        seq=seq + 1,
-        audit_id=audit_id,
-        audit_item_id=audit_item_id,
-        actor_id=actor.id if actor is not None else None,
-        action=action,
-        subject=subject[:120],  # the column holds 120; long item titles are cut
-        before=None if before is None else canonical_json(before),
-        after=None if after is None else canonical_json(after),
-        created_at=utcnow(),
-        prev_hash=prev_hash,
-    )
-    event.hash = event_hash(event)
-    values = {c: getattr(event, c) for c in _COLUMNS}
+    event = {
+        "chain": chain,
+        "seq": seq + 1,
+        "audit_id": audit_id,
+        "audit_item_id": audit_item_id,
+        "actor_id": actor.id if actor is not None else None,
+        "action": action,
+        "subject": subject[:120],  # the column holds 120; long item titles are cut
+        "before": None if before is None else canonical_json(before),
+        "after": None if after is None else canonical_json(after),
+        "created_at": utcnow(),
+        "prev_hash": prev_hash,
+    }
+    event["hash"] = hash_of(event)
     if head is not None and connection.dialect.name == "postgresql":
-        event.id = connection.execute(_MOVE_HEAD_WITH_EVENT, {
-            **{f"event_{c}": v for c, v in values.items()},
-            "head": chain, "head_seq": event.seq, "head_hash": event.hash,
+        event_id = connection.execute(_MOVE_HEAD_WITH_EVENT, {
+            **{f"event_{c}": v for c, v in event.items()},
+            "head": chain, "head_seq": event["seq"], "head_hash": event["hash"],
         }).scalar_one()
-        return event
+        return Appended(event_id, event["seq"], event["hash"])
     if head is None:
-        connection.execute(_NEW_HEAD, {"chain": chain, "seq": event.seq, "hash": event.hash})
+        connection.execute(_NEW_HEAD, {"chain": chain, "seq": event["seq"],
+                                       "hash": event["hash"]})
     else:
-        connection.execute(_MOVE_HEAD, {"head": chain, "seq": event.seq, "hash": event.hash})
-    event.id = connection.execute(_INSERT_EVENT, values).scalar_one()
-    return event
+        connection.execute(_MOVE_HEAD, {"head": chain, "seq": event["seq"],
+                                        "hash": event["hash"]})
+    return Appended(connection.execute(_INSERT_EVENT, event).scalar_one(), event["seq"],
+                    event["hash"])
 
 
 @dataclass

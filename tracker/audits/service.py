@@ -590,7 +590,7 @@ def require_sign_off_allowed(audit: Audit, statement: str) -> str:
     return statement
 
 
-def mark_signed_off(actor: User, audit: Audit, statement: str) -> activity.ActivityEvent:
+def mark_signed_off(actor: User, audit: Audit, statement: str) -> activity.Appended:
     """Freeze the audit; the reports feature records the SignOff and the signed PDF."""
     audit.state = AuditState.SIGNED_OFF
     audit.signed_off_at = utcnow()
