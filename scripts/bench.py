@@ -47,34 +47,36 @@ LUA_UPDATE = """
 -- People working through their items: PATCH an item's status with the version it was last
 -- seen at, each request as the lead of the item's team. The items come interleaved across
 -- the audits; each wrk thread takes its own share and walks it round by round, so no two
--- requests in flight touch the same item and every version sent is the current one; each
--- round flips the status, so every request writes. A 409 would mean a lost race: counted
--- apart.
+-- requests in flight touch the same item and every version sent is the current one. Each
+-- request sends the status the item does not have (in progress <-> blocked), so every
+-- request writes, run after run (a status the item already has would be a no-op save).
+-- A 409 would mean a lost race: counted apart.
 local audits = {%(audits)s}
 local ids = {%(ids)s}
 local known = {%(versions)s}
+local known_status = {%(statuses)s}
 local tokens = {%(tokens)s}
 local shares = %(threads)d
-local statuses = {"in_progress", "blocked"}
 local threads = {}
 function setup(thread)
   thread:set("share", #threads)
   table.insert(threads, thread)
 end
 function init(args)
-  conflicts = 0; versions = {}; mine = {}; next_item = 0
+  conflicts = 0; versions = {}; current = {}; sent = {}; mine = {}; next_item = 0
   for i, id in ipairs(ids) do
     versions[id] = known[i]
+    current[id] = known_status[i]
     if i %% shares == share then table.insert(mine, i) end
   end
 end
 request = function()
   next_item = next_item + 1
   local i = mine[(next_item - 1) %% #mine + 1]
-  local round = math.floor((next_item - 1) / #mine)
-  local body = string.format('{"status": "%%s", "version": %%d}',
-    statuses[round %% 2 + 1], versions[ids[i]])
-  return wrk.format("PATCH", "/api/v1/audits/" .. audits[i] .. "/items/" .. ids[i],
+  local id = ids[i]
+  sent[id] = current[id] == "in_progress" and "blocked" or "in_progress"
+  local body = string.format('{"status": "%%s", "version": %%d}', sent[id], versions[id])
+  return wrk.format("PATCH", "/api/v1/audits/" .. audits[i] .. "/items/" .. id,
     {["Authorization"] = "Bearer " .. tokens[i], ["Content-Type"] = "application/json"},
     body)
 end
@@ -83,6 +85,7 @@ response = function(status, headers, body)
   local id = tonumber(string.match(body, '"evidence_required":%%a+,"id":(%%d+)'))
   local v = tonumber(string.match(body, '"version":%%s*(%%d+)'))
   if id and v then versions[id] = v end
+  if id and status == 200 then current[id] = sent[id] end
   if status == 409 then conflicts = conflicts + 1 end
 end
 done = function(summary, latency, requests)
@@ -328,12 +331,13 @@ def update_script(base: str, leads: list[dict]) -> str:
         request = urllib.request.Request(f"{base}/api/v1/audits/{lead['audit_id']}",
                                          headers={"Authorization": f"Bearer {lead['token']}"})
         items = json.load(urllib.request.urlopen(request, timeout=60))["items"]
-        per_audit.append([(lead["audit_id"], i["id"], i["version"], lead["token"])
-                          for i in items])
+        per_audit.append([(lead["audit_id"], i["id"], i["version"], lead["token"],
+                           i["status"]) for i in items])
     entries = [e for round_ in itertools.zip_longest(*per_audit) for e in round_ if e]
     column = lambda n, quote="": ",".join(f"{quote}{e[n]}{quote}" for e in entries)  # noqa: E731
     return LUA_UPDATE % {"audits": column(0), "ids": column(1), "versions": column(2),
-                         "tokens": column(3, '"'), "threads": WRK_THREADS}
+                         "tokens": column(3, '"'), "statuses": column(4, '"'),
+                         "threads": WRK_THREADS}
 
 
 def _median(name, samples):
