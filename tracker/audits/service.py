@@ -190,11 +190,14 @@ def recount_tallies(audit: Audit) -> None:
         db.session.execute(sa.insert(AuditDomainTally), list(counts.values()))
 
 
-def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
-    if old != new:
-        db.session.connection().execute(_tally_move(old, new), {
-            "tally_audit": item.audit_id, "tally_domain": item.domain_id,
-            "weight": item.criticality.weight})
+def _tally_move_of(item: "WorkItem", old: ItemStatus, new: ItemStatus
+                   ) -> tuple[sa.Update, dict] | None:
+    """The tally move of one item's status change (None when the status stays), for
+    activity.record to make with the change's event."""
+    if old == new:
+        return None
+    return _tally_move(old, new), {"tally_audit": item.audit_id, "tally_domain": item.domain_id,
+                                   "weight": item.criticality.weight}
 
 
 @functools.cache
@@ -391,7 +394,6 @@ def change_item(actor, item: WorkItem, *, expected_version: int | None,
         db.session.rollback()
         raise StaleItem(db.session.get(AuditItem, item.id))
     _require_still_editable(state)
-    _move_tally(item, item.status, new_status)
     changed = sorted(k for k in after if after[k] != before[k])
     if state == AuditState.DRAFT and set(changed) - {"owner", "due_date"}:
         # Planning (owners, dates) leaves a draft a draft; work opens it.
@@ -402,6 +404,7 @@ def change_item(actor, item: WorkItem, *, expected_version: int | None,
         actor, "item.update", chain=activity.audit_chain(audit.id), audit_id=audit.id,
         audit_item_id=item.id, subject=f"{item.code} {item.title}",
         before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+        also=_tally_move_of(item, item.status, new_status),
     )
     return replace(item, audit=replace(audit, state=state), status=new_status,
                    justification=new_justification, owner_id=new_owner_id,
