@@ -97,8 +97,10 @@ def init_errors(app: Flask) -> None:
         db.session.rollback()
         log.warning("request %s: database busy: %s %s: %s", g.get("request_id"),
                     request.method, request.path, exc.orig)
+        again = ("Send it again in a few seconds." if wants_json() else "Go back (what you "
+                 "entered is still in the form) and save it again in a few seconds.")
         response = error_response(503, "busy", "Many changes are being saved at this moment "
-                                  "and yours was not saved. Send it again in a few seconds.")
+                                  f"and yours was not saved. {again}")
         response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
         return response
 

@@ -81,7 +81,8 @@ def record(actor, action: str, *, chain: str, subject: str = "", before=None, af
     writers: an item change holds its audit's row.)"""
     db.session.flush()  # what the event records is written first, as the ORM would order it
     connection = db.session.connection()
-    if also is not None and connection.dialect.name == "postgresql":
+    on_postgresql = connection.dialect.name == "postgresql"
+    if also is not None and on_postgresql:
         write, params = also
         head = connection.execute(_lock_head_with(write),
                                   {**params, "chain": chain}).one_or_none()
@@ -104,7 +105,7 @@ def record(actor, action: str, *, chain: str, subject: str = "", before=None, af
         "prev_hash": prev_hash,
     }
     event["hash"] = hash_of(event)
-    if head is not None and connection.dialect.name == "postgresql":
+    if head is not None and on_postgresql:
         event_id = connection.execute(_MOVE_HEAD_WITH_EVENT, {
             **{f"event_{c}": v for c, v in event.items()},
             "head": chain, "head_seq": event["seq"], "head_hash": event["hash"],

@@ -242,24 +242,40 @@ class TokenUser(Person):
         return str(self.id)
 
 
-def grants(rows) -> tuple[Grant, ...]:
-    """The memberships of rows outer-joined to `memberships` (team_id None: no team)."""
-    return tuple(Grant(r.team_id, r.role) for r in rows if r.team_id is not None)
-
-
 _TOKENS, _USERS, _MEMBERSHIPS = ApiToken.__table__, User.__table__, Membership.__table__
-# Built once: every API request runs it; one row per membership (or one with none).
-_TOKEN = (
-    sa.select(_TOKENS.c.id.label("token_id"), _TOKENS.c.last_used_at, _USERS.c.id,
-              _USERS.c.email, _USERS.c.name, _USERS.c.is_admin, _USERS.c.is_auditor,
-              _MEMBERSHIPS.c.team_id, _MEMBERSHIPS.c.role)
-    .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+# An active person with their memberships, built once (every page and API request reads
+# one): one row per membership, or one with none; plain values, no ORM objects.
+_PERSON = (
+    sa.select(_USERS.c.id, _USERS.c.email, _USERS.c.name, _USERS.c.is_admin,
+              _USERS.c.is_auditor, _MEMBERSHIPS.c.team_id, _MEMBERSHIPS.c.role)
     .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
-    .where(_TOKENS.c.token_hash == sa.bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None),
-           _USERS.c.active)
+    .where(_USERS.c.active)
 )
+_SESSION_USER = (_PERSON.add_columns(_USERS.c.session_version)
+                 .where(_USERS.c.id == sa.bindparam("user_id")))
+_TOKEN = (_PERSON.add_columns(_TOKENS.c.id.label("token_id"), _TOKENS.c.last_used_at)
+          .join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id)
+          .where(_TOKENS.c.token_hash == sa.bindparam("token_hash"),
+                 _TOKENS.c.revoked_at.is_(None)))
 _TOUCH = _TOKENS.update().where(_TOKENS.c.id == sa.bindparam("token")).values(
     last_used_at=sa.bindparam("now"))
+
+
+def _person(rows) -> dict:
+    """A Person's fields from the rows of one of the statements above."""
+    first = rows[0]
+    return {"id": first.id, "email": first.email, "name": first.name,
+            "is_admin": first.is_admin, "is_auditor": first.is_auditor,
+            "memberships": tuple(Grant(r.team_id, r.role) for r in rows
+                                 if r.team_id is not None)}
+
+
+def session_user(user_id: int, session_version: int) -> SessionUser | None:
+    """The active user of a web session, or None once their session version moved on."""
+    rows = db.session.connection().execute(_SESSION_USER, {"user_id": user_id}).all()
+    if not rows or rows[0].session_version != session_version:
+        return None
+    return SessionUser(**_person(rows), session_version=session_version)
 
 
 def use_token(token: str) -> TokenUser | None:
@@ -271,9 +287,7 @@ def use_token(token: str) -> TokenUser | None:
     first = rows[0]
     # At most once a minute, so that a busy script does not turn every read into a write.
     touch = first.last_used_at is None or (utcnow() - first.last_used_at).total_seconds() > 60
-    return TokenUser(id=first.id, email=first.email, name=first.name, is_admin=first.is_admin,
-                     is_auditor=first.is_auditor, token_id=first.token_id, touch=touch,
-                     memberships=grants(rows))
+    return TokenUser(**_person(rows), token_id=first.token_id, touch=touch)
 
 
 def touch_token(user: TokenUser) -> None:
