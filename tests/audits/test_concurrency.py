@@ -184,6 +184,53 @@ def test_a_submit_waits_for_an_item_save_in_flight(app, site, database):
         other.commit()
 
 
+def test_a_bulk_update_never_holds_the_audit_while_waiting_for_an_item(app, site, database):
+    """PostgreSQL: a single save locks its item, then the audit's row. A bulk update over
+    that item locks all its items before the audit, so it waits for the save at its start
+    instead of holding the audit (and the chain's head) while the save waits for the
+    audit — a deadlock, answered 503, before the items were locked first."""
+    if database["kind"] != "postgresql":
+        pytest.skip("row locks: SQLite has one writer at a time")
+    items = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == site.audit.id)
+                               .order_by(AuditItem.id)).scalars().all()[:3]
+    ids, last = [i.id for i in items], items[-1].id
+    lead_id, audit_id = site.people["lead"].id, site.audit.id
+    db.session.commit()
+    items_table, audit_table = AuditItem.__table__, items[0].audit.__table__
+    outcome: list[str] = []
+
+    def bulk() -> None:
+        with app.app_context():
+            try:
+                audit = db.session.get(type(site.audit), audit_id)
+                audits.bulk_update(db.session.get(User, lead_id), audit, ids,
+                                   status=ItemStatus.BLOCKED)
+                db.session.commit()
+                outcome.append("saved")
+            except Exception:  # noqa: BLE001 — reported by the test, with its traceback
+                db.session.rollback()
+                outcome.append(traceback.format_exc())
+            finally:
+                db.session.remove()
+
+    with db.engine.connect() as save:  # a single save of the bulk's last item, in flight
+        save.execute(items_table.update().where(items_table.c.id == last)
+                     .values(version=items_table.c.version + 1))
+        worker = threading.Thread(target=bulk)
+        worker.start()
+        worker.join(timeout=1)  # the bulk update is now waiting for that item
+        assert worker.is_alive()
+        save.exec_driver_sql("SET lock_timeout = '2s'")
+        save.execute(sa.select(audit_table.c.state).where(audit_table.c.id == audit_id)
+                     .with_for_update(key_share=True))  # the save's next lock: free
+        save.commit()
+    worker.join(timeout=30)
+    assert outcome == ["saved"]
+    statuses = db.session.execute(sa.select(AuditItem.status).where(AuditItem.id.in_(ids))
+                                  ).scalars().all()
+    assert statuses == [ItemStatus.BLOCKED] * 3
+
+
 def test_sqlite_writers_queue_and_a_bounded_wait_ends_in_database_is_locked(
         app, site, database, monkeypatch):
     """Writers wait on a file lock next to the database (woken as soon as it is free, where

@@ -110,6 +110,40 @@ def test_bulk_changes_are_all_or_nothing(client, login_as, audit):
     assert {db.session.get(AuditItem, i).status for i in ids} == {ItemStatus.NOT_APPLICABLE}
 
 
+def test_a_save_that_changes_nothing_says_so_and_writes_nothing(client, login_as, audit):
+    login_as("operator")
+    item = first_item(audit)
+    before = snapshot(item.id)
+    response = post_status(client, item)  # the form as shown: the item's own values
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Nothing to save: {item.code} already had these values." in page
+    assert f"Saved {item.code}." not in page
+    assert snapshot(item.id) == before
+
+    response = post_status(client, db.session.get(AuditItem, item.id), status="blocked")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Saved {item.code}." in page
+
+
+def test_a_bulk_change_counts_only_the_items_it_changed(client, login_as, audit):
+    login_as("lead")
+    ids = db.session.execute(sa.select(AuditItem.id).where(AuditItem.audit_id == audit.id)
+                             .order_by(AuditItem.code)).scalars().all()[:3]
+    service.update_item(audit.lead, db.session.get(AuditItem, ids[0]), expected_version=None,
+                        status=ItemStatus.BLOCKED)
+    db.session.commit()
+    bulk = {"item_ids": ids, "owner_id": "", "status": "blocked"}
+    page = client.post(f"/audits/{audit.id}/bulk", data=bulk, follow_redirects=True
+                       ).get_data(as_text=True)
+    assert "Updated 2 items; 1 already had these values." in page
+    before = [snapshot(i) for i in ids]
+    page = client.post(f"/audits/{audit.id}/bulk", data=bulk, follow_redirects=True
+                       ).get_data(as_text=True)
+    assert "Nothing to save: the selected items already had these values." in page
+    assert [snapshot(i) for i in ids] == before
+
+
 def _member(audit):
     return audit.lead
 

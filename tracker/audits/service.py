@@ -445,7 +445,8 @@ def _has_evidence(item_id: int) -> bool:
 
 
 def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -> int:
-    """Apply the same change to many items; all or nothing (a refusal names the item)."""
+    """Apply the same change to many items; all or nothing (a refusal names the item).
+    Returns how many changed (the others already had these values)."""
     require_editable(audit)
     ids = set(item_ids)
     if not ids:
@@ -454,13 +455,18 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
     if not changes:
         raise RuleViolation("Choose what to set on the selected items: an owner, a due date "
                             "or a status.", "status")
+    # Every item locked first, in id order (PostgreSQL): a single save locks its item, then
+    # the audit's row, then the chain's head; locking each item only as its turn came would
+    # hold the audit and head while waiting for an item a single save holds — a deadlock.
     items = db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id, AuditItem.id.in_(ids))
+        .order_by(AuditItem.id).with_for_update(key_share=True)
         .options(selectinload(AuditItem.owner))
     ).scalars().all()
     if len(items) != len(ids):
         raise RuleViolation("Some selected items are not part of this audit. Reload the "
                             "page and select again.", "item_ids")
+    changed = 0
     for item in items:
         try:
             saved = change_item(actor, WorkItem.of(item), expected_version=None, **changes)
@@ -471,7 +477,8 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
                                 exc.field) from None
         if saved is not None:
             _sync(actor, item, saved, changes.get("owner", UNSET))
-    return len(items)
+            changed += 1
+    return changed
 
 
 def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | None = None,

@@ -318,9 +318,20 @@ def bulk(audit_id):
             changes["justification"] = form.justification.data
         count = _attempt(form, service.bulk_update, audit, form.item_ids.data or [], **changes)
         if count is not REFUSED:
-            flash(f"Updated {count} item{'s' if count != 1 else ''}.", "success")
+            chosen = len(set(form.item_ids.data))
+            flash(_bulk_outcome(count, chosen), "success" if count else "info")
             return redirect(url_for("audits.detail", audit_id=audit.id, **request.args))
     return _render_detail(audit, None, bulk_form=form, status=422)  # open: not signed off
+
+
+def _bulk_outcome(changed: int, chosen: int) -> str:
+    unchanged = chosen - changed
+    if not changed:
+        return "Nothing to save: the selected items already had these values."
+    said = f"Updated {changed} item{'s' if changed != 1 else ''}"
+    if unchanged:
+        said += f"; {unchanged} already had these values"
+    return said + "."
 
 
 # --- submit, review, return, sign off ---------------------------------------------------------
@@ -462,6 +473,7 @@ def update_item(audit_id, item_id):
     if manage:
         changes["due_date"] = form.due_date.data
         changes["owner"] = next((u for u in members if str(u.id) == form.owner_id.data), None)
+    seen = item.version
     try:
         service.update_item(current_user, item, expected_version=form.version.data, **changes)
     except StaleItem as exc:
@@ -477,7 +489,10 @@ def update_item(audit_id, item_id):
         return _render_item(_load_item(audit_id, item_id), item_form=form,
                             version=form.version.data, status=422)
     db.session.commit()
-    flash(f"Saved {item.code}.", "success")
+    if item.version == seen:  # the form held what the item already had: nothing written
+        flash(f"Nothing to save: {item.code} already had these values.", "info")
+    else:
+        flash(f"Saved {item.code}.", "success")
     return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id))
 
 
