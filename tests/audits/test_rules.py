@@ -2,6 +2,7 @@
 page, keeps what was typed, and changes nothing (no row, no activity event)."""
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tests.audits.conftest import PNG, first_item
-from tracker.audits import service
+from tracker.audits import activity, service
 from tracker.audits.models import ActivityEvent, Audit, AuditItem, AuditState, Evidence, ItemStatus
 from tracker.audits.service import RuleViolation, StaleItem
+from tracker.auth import service as accounts
 from tracker.extensions import db
 
 
@@ -501,3 +503,83 @@ def test_activity_verify_notices_removed_newest_rows(runner, people, audit):
     result = runner.invoke(args=["activity", "verify"])
     assert result.exit_code == 1
     assert f"{chain} #{newest}: rows #{newest} to #{newest} were removed" in result.output
+
+
+# --- a verdict judges what the item was ----------------------------------------------------
+
+def test_a_change_after_review_clears_the_verdict_it_no_longer_matches(client, login_as,
+                                                                        people, make_audit):
+    """Accepted in one review, changed after the audit came back: the report must not show
+    an acceptance of a state the auditor never saw. Status or justification clears the
+    verdict (recorded in the item's history); planning (owner, due date) keeps it."""
+    audit = make_audit(state="in_review")
+    items = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == audit.id)
+                               .order_by(AuditItem.code)).scalars().all()[:3]
+    service.review_item(people["auditor"], items[0], "accepted", None)
+    service.review_item(people["auditor"], items[1], "needs_rework", "Attach the drill log.")
+    service.review_item(people["auditor"], items[2], "accepted", None)
+    service.return_audit(people["auditor"], audit, "Two items need another look.")
+    db.session.commit()
+
+    login_as("operator")
+    item = db.session.get(AuditItem, items[0].id)
+    response = post_status(client, item, status="blocked")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "the auditor’s verdict (accepted) is cleared" in page
+    event = db.session.execute(sa.select(ActivityEvent).where(
+        ActivityEvent.audit_item_id == item.id).order_by(ActivityEvent.id.desc())).scalar()
+    before, after = json.loads(event.before), json.loads(event.after)
+    assert (before["verdict"], after["verdict"]) == ("accepted", None)
+
+    login_as("lead")
+    item = db.session.get(AuditItem, items[2].id)
+    client.post(item_url(item), data={"status": item.status.value, "justification": "",
+                                       "version": item.version,
+                                       "owner_id": str(people["operator"].id),
+                                       "due_date": "2026-12-01"})
+    db.session.expire_all()
+    item = db.session.get(AuditItem, items[2].id)
+    assert (item.owner_id, item.verdict) == (people["operator"].id, "accepted")
+
+    _, token = accounts.create_token(people["operator"], "rework")
+    db.session.commit()
+    reworked = db.session.get(AuditItem, items[1].id)
+    answer = client.patch(f"/api/v1/audits/{audit.id}/items/{reworked.id}",
+                          json={"status": "in_progress", "version": reworked.version},
+                          headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert (answer["verdict"], answer["verdict_note"]) == (None, None)
+    db.session.expire_all()
+    verdicts = [db.session.get(AuditItem, i.id).verdict for i in items]
+    assert verdicts == [None, None, "accepted"]
+    assert activity.verify_chain(activity.audit_chain(audit.id)) is None
+
+
+def test_an_owner_who_left_the_team_stays_the_owner_until_the_lead_changes_it(client, login_as,
+                                                                               people, audit):
+    """The lead's form offers the owner who left (marked so) rather than showing the item
+    unassigned, and a save of something else keeps them."""
+    item = first_item(audit)
+    service.update_item(people["lead"], item, expected_version=None, owner=people["operator"])
+    accounts.set_membership(people["admin"], people["alpha"], people["operator"], None)
+    db.session.commit()
+    login_as("lead")
+    page = client.get(item_url(item)).get_data(as_text=True)
+    name = people["operator"].name
+    assert (f'<option selected value="{people["operator"].id}">{name} (no longer in the team)'
+            in page)
+
+    item = db.session.get(AuditItem, item.id)
+    response = client.post(item_url(item), data={
+        "status": "blocked", "justification": "", "version": item.version,
+        "owner_id": str(people["operator"].id), "due_date": ""})
+    assert response.status_code == 302
+    db.session.expire_all()
+    item = db.session.get(AuditItem, item.id)
+    assert (item.status, item.owner_id) == (ItemStatus.BLOCKED, people["operator"].id)
+
+    response = client.post(item_url(item), data={
+        "status": "blocked", "justification": "", "version": item.version,
+        "owner_id": "none", "due_date": ""})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(AuditItem, item.id).owner_id is None

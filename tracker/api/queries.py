@@ -179,7 +179,7 @@ def work_item(audit_id: int, item_id: int):
         criticality=row.criticality, evidence_required=row.evidence_required,
         status=row.status, owner_id=row.owner_id, owner_email=row.owner_email,
         due_date=row.due_date, justification=row.justification, version=row.version,
-        updated_at=row.updated_at)
+        updated_at=row.updated_at, verdict=row.verdict, verdict_note=row.verdict_note)
     evidence = [schemas.EvidenceOut(
         id=r.evidence_id, kind=r.evidence_kind, filename=r.evidence_filename,
         content_type=r.evidence_content_type, size=r.evidence_size, url=r.evidence_url,
@@ -191,8 +191,8 @@ def work_item(audit_id: int, item_id: int):
 
 def item_answer(saved: WorkItem, row, evidence: list[schemas.EvidenceOut]) -> schemas.Item:
     """The item as `saved`, with the fields a PATCH leaves alone from its `row`."""
-    return _item(saved, domain=row.domain_code, owner=saved.owner_email, verdict=row.verdict,
-                 verdict_note=row.verdict_note, evidence=evidence)
+    return _item(saved, domain=row.domain_code, owner=saved.owner_email,
+                 verdict=saved.verdict, verdict_note=saved.verdict_note, evidence=evidence)
 
 
 # --- people and library ---------------------------------------------------------------

@@ -48,6 +48,8 @@ class StaleItem(RuleViolation):
 
 
 UNSET = object()
+# What an auditor's verdict judges: a change to either clears it (owners and dates do not).
+REVIEWED = {"status", "justification"}
 PERIOD_RE = re.compile(r"^(\d{4})-Q([1-4])$")
 OPEN_STATUSES = (ItemStatus.NOT_STARTED, ItemStatus.IN_PROGRESS, ItemStatus.BLOCKED)
 
@@ -292,6 +294,8 @@ class WorkItem:
     justification: str | None
     version: int
     updated_at: datetime
+    verdict: Verdict | None = None
+    verdict_note: str | None = None
 
     @property
     def audit_id(self) -> int:
@@ -308,7 +312,7 @@ class WorkItem:
             status=item.status, owner_id=item.owner_id,
             owner_email=item.owner.email if item.owner else None, due_date=item.due_date,
             justification=item.justification, version=item.version,
-            updated_at=item.updated_at)
+            updated_at=item.updated_at, verdict=item.verdict, verdict_note=item.verdict_note)
 
 
 def _state(status: ItemStatus, owner_email: str | None, due_date: date | None,
@@ -340,7 +344,8 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
 
 def _sync(actor: User, item: AuditItem, saved: WorkItem, owner) -> None:
     """The AuditItem (and its audit) as saved, with nothing left to flush."""
-    for key in ("status", "justification", "due_date", "version", "owner_id", "updated_at"):
+    for key in ("status", "justification", "due_date", "version", "owner_id", "updated_at",
+                "verdict", "verdict_note"):
         set_committed_value(item, key, getattr(saved, key))
     if owner is not UNSET:
         set_committed_value(item, "owner", owner)
@@ -382,6 +387,13 @@ def change_item(actor, item: WorkItem, *, expected_version: int | None,
     after = _state(new_status, new_owner_email, new_due, new_justification)
     if after == before:
         return None
+    changed = sorted(k for k in after if after[k] != before[k])
+    verdict, verdict_note = item.verdict, item.verdict_note
+    if verdict is not None and REVIEWED & set(changed):
+        # The auditor judged what the item was; after this change it waits for a fresh look.
+        before["verdict"], after["verdict"] = verdict.value, None
+        changed.append("verdict")
+        verdict = verdict_note = None
     # One plain UPDATE ... WHERE version = n (no unit of work: this runs inside the write
     # lock): it loses to a concurrent writer, and nothing is written until every rule passed.
     now = utcnow()
@@ -389,12 +401,12 @@ def change_item(actor, item: WorkItem, *, expected_version: int | None,
         "item_id": item.id, "seen_version": item.version, "status": new_status,
         "justification": new_justification, "owner_id": new_owner_id, "due_date": new_due,
         "updated_by_id": actor.id, "updated_at": now, "version": item.version + 1,
+        "verdict": verdict, "verdict_note": verdict_note,
     }).scalar_one_or_none()
     if state is None:  # no row had the version this change was made from
         db.session.rollback()
         raise StaleItem(db.session.get(AuditItem, item.id))
     _require_still_editable(state)
-    changed = sorted(k for k in after if after[k] != before[k])
     if state == AuditState.DRAFT and set(changed) - {"owner", "due_date"}:
         # Planning (owners, dates) leaves a draft a draft; work opens it.
         db.session.connection().execute(_OPEN_AUDIT, {"audit_id": audit.id})
@@ -409,7 +421,7 @@ def change_item(actor, item: WorkItem, *, expected_version: int | None,
     return replace(item, audit=replace(audit, state=state), status=new_status,
                    justification=new_justification, owner_id=new_owner_id,
                    owner_email=new_owner_email, due_date=new_due, version=item.version + 1,
-                   updated_at=now)
+                   updated_at=now, verdict=verdict, verdict_note=verdict_note)
 
 
 _AUDITS, _ITEMS = Audit.__table__, AuditItem.__table__

@@ -37,6 +37,7 @@ from tracker.audits.forms import (
 from tracker.audits.models import STATUS_LABELS, Audit, AuditItem, AuditState, EvidenceKind
 from tracker.audits.service import RuleViolation, StaleItem
 from tracker.audits.storage import evidence_path, format_size, size_limit_message
+from tracker.auth.models import User
 from tracker.auth.permissions import (
     can_add_evidence,
     can_comment,
@@ -221,10 +222,14 @@ def detail(audit_id):
     return cache.page(queries.audit_page_version(current_user, audit_id), render)
 
 
-def _owner_choices(members, *, keep: bool) -> list[tuple[str, str]]:
+def _owner_choices(members, *, keep: bool, owner: User | None = None) -> list[tuple[str, str]]:
+    """`owner`: the item's owner, offered (and kept on a save) even after leaving the team,
+    so that a lead's save of something else does not unassign them unseen."""
     choices = [(NO_CHANGE, "— keep —")] if keep else []
     choices.append((UNASSIGNED, "Unassigned"))
     choices += [(str(u.id), u.name if u.active else f"{u.name} (deactivated)") for u in members]
+    if owner is not None and owner not in members:
+        choices.append((str(owner.id), f"{owner.name} (no longer in the team)"))
     return choices
 
 
@@ -422,7 +427,7 @@ def _item_form(item: AuditItem, members, manage: bool, *, submitted: bool) -> It
                         owner_id=str(item.owner_id) if item.owner_id else UNASSIGNED,
                         due_date=item.due_date, version=item.version)
     if manage:
-        form.owner_id.choices = _owner_choices(members, keep=False)
+        form.owner_id.choices = _owner_choices(members, keep=False, owner=item.owner)
     else:
         del form.owner_id
         del form.due_date
@@ -472,8 +477,10 @@ def update_item(audit_id, item_id):
     changes = {"status": form.status.data, "justification": form.justification.data}
     if manage:
         changes["due_date"] = form.due_date.data
-        changes["owner"] = next((u for u in members if str(u.id) == form.owner_id.data), None)
-    seen = item.version
+        if form.owner_id.data != str(item.owner_id):  # kept: may have left the team since
+            changes["owner"] = next((u for u in members if str(u.id) == form.owner_id.data),
+                                    None)
+    seen, verdict = item.version, item.verdict
     try:
         service.update_item(current_user, item, expected_version=form.version.data, **changes)
     except StaleItem as exc:
@@ -491,6 +498,10 @@ def update_item(audit_id, item_id):
     db.session.commit()
     if item.version == seen:  # the form held what the item already had: nothing written
         flash(f"Nothing to save: {item.code} already had these values.", "info")
+    elif verdict and item.verdict is None:
+        flash(f"Saved {item.code}; the auditor’s verdict ({verdict.value.replace('_', ' ')}) "
+              "is cleared: they look at the item again when the audit is submitted.",
+              "success")
     else:
         flash(f"Saved {item.code}.", "success")
     return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id))
