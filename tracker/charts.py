@@ -22,6 +22,8 @@ HEAT_FILLS = ["#ff8182", "#fd8e78", "#fb9c6e", "#f9a965", "#f7b75b", "#f5c451", 
               "#b6c560", "#96c668", "#77c66f", "#57c777"]
 SERIES_COLOURS = ["#0969da", "#8250df", "#1a7f37", "#bf3989", "#bc4c00", "#116329",
                   "#57606a", "#cf222e"]
+DRAFT = "draft"  # a heatmap value: an audit in scope that is not scored yet
+DRAFT_FILL = "#eaeef2"
 FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 
 _ids = itertools.count(1)
@@ -187,10 +189,11 @@ def line_chart(x_labels: list[str], series: list[Series], *, title: str, width: 
 
 
 def heatmap(row_labels: list[str], col_labels: list[str],
-            values: list[list[float | None]], *, title: str,
+            values: list[list[float | str | None]], *, title: str,
             links: list[list[str | None]] | None = None, cell_w: int = 72, cell_h: int = 30,
             label_w: int = 180, table: bool = True, as_table: bool = False) -> Markup:
-    """Scores (0..1) per row × column, red → green, the percentage written in each cell."""
+    """Scores (0..1) per row × column, red → green, the percentage written in each cell;
+    None (no audit: hatched, "—") or DRAFT (an audit not scored yet: grey, "draft")."""
     uid = _uid("hm")
     width = label_w + cell_w * len(col_labels)
     height = 26 + cell_h * len(row_labels)
@@ -210,8 +213,9 @@ def heatmap(row_labels: list[str], col_labels: list[str],
         for j, _ in enumerate(col_labels):
             v = values[i][j]
             x = label_w + j * cell_w
-            fill = f"url(#{uid}h)" if v is None else HEAT_FILLS[heat_index(v)]
-            text = "—" if v is None else f"{v * 100:.0f}%"
+            fill = (f"url(#{uid}h)" if v is None else DRAFT_FILL if v == DRAFT
+                    else HEAT_FILLS[heat_index(v)])
+            text = _cell_text(v)
             cell = (f'<rect x="{x + 1}" y="{y + 1}" width="{cell_w - 2}" height="{cell_h - 2}" '
                     f'rx="3" fill="{fill}"><title>{_e(row)} · {_e(col_labels[j])}: {text}'
                     f'</title></rect><text x="{x + cell_w / 2}" y="{y + cell_h / 2 + 4}" '
@@ -224,7 +228,7 @@ def heatmap(row_labels: list[str], col_labels: list[str],
     for i, row in enumerate(row_labels):
         cells = []
         for j, v in enumerate(values[i]):
-            text = "—" if v is None else f"{v * 100:.0f}%"
+            text = _cell_text(v)
             href = links[i][j] if links else None
             content = f'<a href="{_e(href)}">{text}</a>' if href else text
             cells.append(f'<td class="num">{content}</td>')
@@ -232,8 +236,15 @@ def heatmap(row_labels: list[str], col_labels: list[str],
     tbl = (f'<table class="table table-compact"><caption class="visually-hidden">{_e(title)}'
            f'</caption><thead><tr><th scope="col"></th>{head}</tr></thead>'
            f'<tbody>{"".join(body)}</tbody></table>')
-    return _figure("".join(parts), title + " (— means no audit in scope).", tbl,
+    legend = "— means no audit in scope"
+    if any(v == DRAFT for row in values for v in row):
+        legend += "; draft: planned, not scored until work starts"
+    return _figure("".join(parts), f"{title} ({legend}).", tbl,
                    show_table_toggle=table, as_table=as_table)
+
+
+def _cell_text(v: float | str | None) -> str:
+    return "—" if v is None else v if isinstance(v, str) else f"{v * 100:.0f}%"
 
 
 def bar_chart(labels: list[str], values: list[int], *, title: str, value_label: str = "Count",

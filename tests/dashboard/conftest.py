@@ -15,7 +15,7 @@ from tests import factories
 from tests.conftest import PG_URL, ROOT, _migrate, base_config
 from tracker import create_app
 from tracker.audits import service as audits
-from tracker.audits.models import Audit, AuditItem, ItemStatus
+from tracker.audits.models import Audit, AuditItem, AuditState, ItemStatus
 from tracker.demo import DEMO_PASSWORD, seed_demo_data
 from tracker.extensions import db
 from tracker.library.models import Domain
@@ -132,7 +132,14 @@ def force_statuses(audit: Audit, statuses: dict[str, str]) -> None:
                     if status == "not_applicable" else None))
         assert result.rowcount == 1, f"{code} is not in audit {audit.id}"
     audits.recount_tallies(audit)
+    _opened(audit)
     db.session.flush()
+
+
+def _opened(audit: Audit) -> None:
+    """Worked items open a draft, as the services do (a draft is not scored)."""
+    if audit.state == AuditState.DRAFT:
+        audit.state = AuditState.IN_PROGRESS
 
 
 def randomise_statuses(audit: Audit, rng: random.Random, due_dates=()) -> None:
@@ -149,6 +156,7 @@ def randomise_statuses(audit: Audit, rng: random.Random, due_dates=()) -> None:
             .values(status=status, due_date=due,
                     justification="n/a" if status == "not_applicable" else None))
     audits.recount_tallies(audit)
+    _opened(audit)
 
 
 def build_teams(prefix: str, count: int, periods: list[str], scope: list[Domain],

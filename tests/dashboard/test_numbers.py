@@ -25,9 +25,11 @@ def pct(value):
 
 
 def independent():
-    """Scores, overdue and critical-not-met counts from the items themselves."""
+    """Scores, overdue and critical-not-met counts from the items themselves. A draft audit
+    is not scored: its cells say "draft" (`drafts` holds its keys)."""
     today = date.today()
     met, applicable = defaultdict(int), defaultdict(int)
+    drafts = set()
     overdue, critical = Counter(), Counter()
     rows = db.session.execute(
         sa.select(Audit.team_id, Audit.period, Audit.state, AuditItem.domain_id,
@@ -36,7 +38,11 @@ def independent():
     assert len(rows) > 500  # the demo is big enough to mean something
     for team, period, state, domain, status, crit, due in rows:
         w = WEIGHT[crit.value]
-        for key in ((team, period, domain), (team, period), (period,)):
+        if state.value == "draft":
+            drafts.update({(team, period, domain), (team, period)})
+        scored = (() if state.value == "draft"
+                  else ((team, period, domain), (team, period), (period,)))
+        for key in scored:
             if status.value != "not_applicable":
                 applicable[key] += w
             if status.value == "met":
@@ -49,11 +55,14 @@ def independent():
 
     def score(key):
         return met[key] / applicable[key] if applicable.get(key) else None
-    return score, overdue, critical
+
+    def cell(key):
+        return "draft" if key in drafts else pct(score(key))
+    return score, overdue, critical, cell
 
 
 def test_overview_numbers_equal_an_independent_computation(demo):
-    score, overdue, critical = independent()
+    score, overdue, critical, cell = independent()
     teams = db.session.execute(sa.select(Team).order_by(Team.name)).scalars().all()
     domains = db.session.execute(
         sa.select(Domain).where(Domain.active).order_by(Domain.position)).scalars().all()
@@ -72,11 +81,11 @@ def test_overview_numbers_equal_an_independent_computation(demo):
         for team, row in zip(teams, heat[1:], strict=True):
             assert row[0][0] == team.name
             for domain, (text, link) in zip(domains, row[1:], strict=False):
-                assert text == pct(score((team.id, period, domain.id))), (team.name, domain.code)
+                assert text == cell((team.id, period, domain.id)), (team.name, domain.code)
                 if (team.id, period) in audit_ids and text != "—":
                     assert link == (f"/audits/{audit_ids[(team.id, period)]}"
                                     f"?domain={domain.code}")
-            assert row[-1][0] == pct(score((team.id, period)))
+            assert row[-1][0] == cell((team.id, period))
 
         by_team = table_with_header(html, "Team")
         for team, row in zip(teams, by_team[1:], strict=True):
@@ -125,7 +134,7 @@ def test_signal_numbers_equal_an_independent_computation(demo):
 
 
 def test_team_page_numbers_equal_an_independent_computation(demo):
-    score, overdue, critical = independent()
+    score, overdue, critical, _ = independent()
     team = db.session.execute(
         sa.select(Team).where(Team.name == "Fulfillment Operations")).scalar_one()
     audits = db.session.execute(

@@ -10,7 +10,7 @@ from flask import url_for
 from tests.dashboard.conftest import build_teams, domains, force_statuses, table_with_header
 from tests.factories import make_user
 from tracker.audits import service as audits
-from tracker.audits.models import AuditItem
+from tracker.audits.models import AuditItem, AuditState
 from tracker.extensions import db
 
 
@@ -130,3 +130,41 @@ def test_a_large_organisation_pages_its_teams_and_counts_them_all(client, login_
     hub = client.get("/library/DV").get_data(as_text=True)
     assert "Teams&#39; latest audits" in hub or "Teams' latest audits" in hub
     assert "(30 teams)" in hub
+
+
+def test_a_draft_audit_is_shown_as_a_draft_and_left_out_of_the_scores(client, login_as,
+                                                                       two_teams, people):
+    """Planning is not a score of 0 %: a draft's cells say "draft", the organisation's score
+    and the trend leave it out, and the team page says it is not scored yet; the first
+    piece of work opens the audit and it counts from then on."""
+    worked, draft = two_teams
+    worked.state, draft.state = AuditState.IN_PROGRESS, AuditState.DRAFT  # beta only planned
+    db.session.commit()
+    login_as("admin")
+    html = client.get(f"/dashboard?period={draft.period}&view=table").get_data(as_text=True)
+    heat = table_with_header(html, "", contains="Overall")
+    beta_row = next(r for r in heat[1:] if r[0][0] == people["beta"].name)
+    assert {text for text, _ in beta_row[1:]} == {"draft", "—"}
+    assert beta_row[-1][0] == "draft"
+    assert "draft: planned, not scored until work starts" in html
+    assert "Draft audits are not scored until work starts." in html
+    assert "draft: not scored yet" in html
+    alpha_row = next(r for r in heat[1:] if r[0][0] == people["alpha"].name)
+    assert (f'<span class="value">{alpha_row[-1][0]}</span><span class="label">readiness '
+            "score of the organisation") in html  # alpha's score alone
+    trend = table_with_header(html, "", contains=draft.period)
+    beta_trend = next(r for r in trend[1:] if r[0][0] == people["beta"].name)
+    assert beta_trend[-1][0] == "—"
+
+    team_page = client.get(f"/teams/{people['beta'].id}").get_data(as_text=True)
+    assert "Draft audits are not scored until work starts." in team_page
+    assert '<span class="score">' not in team_page
+
+    item = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == draft.id)
+                              ).scalars().first()
+    audits.update_item(people["outsider"], item, expected_version=None, status="in_progress")
+    db.session.commit()
+    html = client.get(f"/dashboard?period={draft.period}&view=table").get_data(as_text=True)
+    heat = table_with_header(html, "", contains="Overall")
+    beta_row = next(r for r in heat[1:] if r[0][0] == people["beta"].name)
+    assert beta_row[-1][0].endswith("%")

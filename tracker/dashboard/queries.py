@@ -21,6 +21,9 @@ from tracker.library.models import Criticality, Domain
 
 SCORE_FORMULA = ("score = Σ weight of met items ÷ Σ weight of items that are not N/A "
                  "(critical 3, high 2, normal 1)")
+# A draft audit is planning (scope, owners, dates): the dashboards show it as a draft,
+# outside every score and trend, until the first piece of work opens it.
+NOT_SCORED_NOTE = "Draft audits are not scored until work starts."
 HISTORY_QUARTERS = 8
 DUE_SOON_DAYS = 14
 
@@ -135,8 +138,12 @@ class AuditSummary:
     critical_not_met: int = 0
 
     @property
+    def is_draft(self) -> bool:
+        return self.state == AuditState.DRAFT
+
+    @property
     def score(self) -> float | None:
-        return score(self.weight_met, self.weight_applicable)
+        return None if self.is_draft else score(self.weight_met, self.weight_applicable)
 
     @property
     def total(self) -> int:
@@ -191,29 +198,30 @@ def audits_by_state(period: str, team_ids=None) -> dict[str, int]:
 
 
 def domain_cells(period: str, team_ids=None, *, team_id: int | None = None,
-                 periods_in: list[str] | None = None) -> dict[tuple, tuple[int, int, int]]:
-    """Tally rows as {(team_id, period, domain_id): (audit_id, weight_met, weight_applicable)}
-    for one period, or for `periods_in`."""
+                 periods_in: list[str] | None = None) -> dict[tuple, tuple]:
+    """Tally rows as {(team_id, period, domain_id): (audit_id, weight_met, weight_applicable,
+    is_draft)} for one period, or for `periods_in`."""
     t = AuditDomainTally
     stmt = _scoped(
         sa.select(Audit.team_id, Audit.period, t.domain_id, Audit.id, t.weight_met,
-                  t.weight_applicable)
+                  t.weight_applicable, Audit.state == AuditState.DRAFT)
         .join(Audit, Audit.id == t.audit_id), team_ids)
     stmt = stmt.where(Audit.period.in_(periods_in) if periods_in else Audit.period == period)
     if team_id is not None:
         stmt = stmt.where(Audit.team_id == team_id)
-    return {(team, per, dom): (aid, wm, wa)
-            for team, per, dom, aid, wm, wa in db.session.execute(stmt)}
+    return {(team, per, dom): (aid, wm, wa, bool(draft))
+            for team, per, dom, aid, wm, wa, draft in db.session.execute(stmt)}
 
 
 def score_history(window: list[str], team_ids=None, *, team_id: int | None = None):
-    """[(team_id, period, weight_met, weight_applicable)] summed over domains in SQL."""
+    """[(team_id, period, weight_met, weight_applicable)] summed over domains in SQL (drafts
+    are not scored)."""
     t = AuditDomainTally
     stmt = _scoped(
         sa.select(Audit.team_id, Audit.period, sa.func.sum(t.weight_met),
                   sa.func.sum(t.weight_applicable))
         .join(Audit, Audit.id == t.audit_id)
-        .where(Audit.period.in_(window))
+        .where(Audit.period.in_(window), Audit.state != AuditState.DRAFT)
         .group_by(Audit.team_id, Audit.period), team_ids)
     if team_id is not None:
         stmt = stmt.where(Audit.team_id == team_id)
@@ -221,12 +229,14 @@ def score_history(window: list[str], team_ids=None, *, team_id: int | None = Non
 
 
 def organisation_score(period: str, team_ids=None) -> tuple[float | None, int]:
-    """The score of every team in scope taken together for one quarter, and its audits."""
+    """The score of every team in scope taken together for one quarter, and the audits it
+    is over (drafts are not scored)."""
     t = AuditDomainTally
     wm, wa, audits = db.session.execute(_scoped(
         sa.select(sa.func.sum(t.weight_met), sa.func.sum(t.weight_applicable),
                   sa.func.count(sa.distinct(t.audit_id)))
-        .join(Audit, Audit.id == t.audit_id).where(Audit.period == period), team_ids)).one()
+        .join(Audit, Audit.id == t.audit_id)
+        .where(Audit.period == period, Audit.state != AuditState.DRAFT), team_ids)).one()
     return score(wm, wa), int(audits or 0)
 
 

@@ -105,6 +105,7 @@ def _overview_page(version: tuple) -> str:
 def _overview_body(period: str | None, available: list[str], scope) -> str:
     """Everything on the overview that is the same for viewers of the same teams."""
     context = {"period": period, "scope": scope, "formula": queries.SCORE_FORMULA,
+               "not_scored": queries.NOT_SCORED_NOTE,
                "as_tables": as_tables()}
     if period is not None:
         context.update(_quarter_view(period, available, scope))
@@ -135,7 +136,7 @@ def _quarter_view(period: str, available: list[str], scope) -> dict:
     overall = [summaries.get(t.id) for t in teams]
     heatmap = charts.heatmap(
         [t.name for t in teams], [d.code for d in domains] + ["Overall"],
-        [[v for v, _ in row] + [s.score if s else None]
+        [[v for v, _ in row] + [charts.DRAFT if s and s.is_draft else s.score if s else None]
          for row, s in zip(rows, overall, strict=True)],
         links=[[link for _, link in row] + [audit_link(t.id, s.audit_id, period) if s else None]
                for row, s, t in zip(rows, overall, teams, strict=True)],
@@ -154,10 +155,11 @@ def _quarter_view(period: str, available: list[str], scope) -> dict:
 
 
 def score_cell(cells: dict, team_id: int, period: str, domain) -> tuple:
-    """A heatmap cell from queries.domain_cells: the score, and the link to its items."""
-    audit_id, wm, wa = cells.get((team_id, period, domain.id), (None, 0, 0))
+    """A heatmap cell from queries.domain_cells: the score (or that the audit is a draft),
+    and the link to its items."""
+    audit_id, wm, wa, draft = cells.get((team_id, period, domain.id), (None, 0, 0, False))
     link = audit_link(team_id, audit_id, period, domain=domain.code) if audit_id else None
-    return queries.score(wm, wa), link
+    return charts.DRAFT if draft else queries.score(wm, wa), link
 
 
 def _weakest(series: list, limit: int) -> list:
@@ -215,6 +217,7 @@ def _team_page(team: Team, version: tuple) -> str:
 def _team_body(team: Team, audits: list, available: list[str], period: str | None) -> str:
     """The team page below its header: the same for viewers with the same team roles."""
     context = {"team": team, "period": period, "formula": queries.SCORE_FORMULA,
+               "not_scored": queries.NOT_SCORED_NOTE,
                "as_tables": as_tables(), "can_open": can_open_team_audits(current_user, team.id),
                "categories": queries.DIFF_CATEGORIES}
     if period is not None:
