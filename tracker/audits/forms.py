@@ -7,6 +7,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -18,7 +19,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from tracker.audits.models import ItemStatus
 
-STATUS_CHOICES = [(s.value, s.label) for s in ItemStatus]
+STATUS_CHOICES = [SelectChoice(s.value, s.label) for s in ItemStatus]
 NO_CHANGE = ""
 UNASSIGNED = "none"
 
@@ -89,8 +90,8 @@ class CommentForm(FlaskForm):
 
 
 class VerdictForm(FlaskForm):
-    verdict = RadioField("Verdict", choices=[("accepted", "Accept"),
-                                             ("needs_rework", "Send back for rework")],
+    verdict = RadioField("Verdict", choices=[SelectChoice("accepted", "Accept"),
+                                             SelectChoice("needs_rework", "Send back for rework")],
                          validators=[InputRequired(message="Choose accept or send back.")])
     note = TextAreaField("Note to the team", validators=[Optional(), Length(max=5000)],
                          description="Required when you send the item back.")
@@ -100,7 +101,8 @@ class BulkForm(FlaskForm):
     item_ids = SelectMultipleField("Items", coerce=int, validate_choice=False)
     owner_id = SelectField("Set owner")
     due_date = DateField("Set due date", validators=[Optional()])
-    status = SelectField("Set status", choices=[(NO_CHANGE, "— keep —"), *STATUS_CHOICES])
+    status = SelectField("Set status",
+                         choices=[SelectChoice(NO_CHANGE, "— keep —"), *STATUS_CHOICES])
     justification = StringField("Justification (for N/A)",
                                 validators=[Optional(), Length(max=5000)])
 

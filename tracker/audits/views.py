@@ -16,6 +16,7 @@ from flask import (
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import SelectChoice
 
 from tracker import cache
 from tracker.audits import queries, service
@@ -183,8 +184,8 @@ def new():
     teams = [previous.team] if previous else queries.teams_led_by(current_user)
     domains = queries.scope_choices(previous)
     form = StartAuditForm()
-    form.team_id.choices = [(t.id, t.name) for t in teams]
-    form.domains.choices = [(d.id, f"{d.code} · {d.name}") for d in domains]
+    form.team_id.choices = [SelectChoice(t.id, t.name) for t in teams]
+    form.domains.choices = [SelectChoice(d.id, f"{d.code} · {d.name}") for d in domains]
     if previous:  # the quarter after it, whatever was posted
         form.period.data = service.next_period(previous.period)
     if request.method == "GET":
@@ -222,14 +223,15 @@ def detail(audit_id):
     return cache.page(queries.audit_page_version(current_user, audit_id), render)
 
 
-def _owner_choices(members, *, keep: bool, owner: User | None = None) -> list[tuple[str, str]]:
+def _owner_choices(members, *, keep: bool, owner: User | None = None) -> list[SelectChoice]:
     """`owner`: the item's owner, offered (and kept on a save) even after leaving the team,
     so that a lead's save of something else does not unassign them unseen."""
-    choices = [(NO_CHANGE, "— keep —")] if keep else []
-    choices.append((UNASSIGNED, "Unassigned"))
-    choices += [(str(u.id), u.name if u.active else f"{u.name} (deactivated)") for u in members]
+    choices = [SelectChoice(NO_CHANGE, "— keep —")] if keep else []
+    choices.append(SelectChoice(UNASSIGNED, "Unassigned"))
+    choices += [SelectChoice(str(u.id), u.name if u.active else f"{u.name} (deactivated)")
+                for u in members]
     if owner is not None and owner not in members:
-        choices.append((str(owner.id), f"{owner.name} (no longer in the team)"))
+        choices.append(SelectChoice(str(owner.id), f"{owner.name} (no longer in the team)"))
     return choices
 
 

@@ -1,5 +1,13 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -47,7 +55,8 @@ class TeamForm(FlaskForm):
 
 class MembershipForm(FlaskForm):
     user_id = SelectField("Person", coerce=int, validators=[DataRequired()])
-    role = SelectField("Role", choices=[("operator", "Operator"), ("lead", "Lead")])
+    role = SelectField("Role", choices=[SelectChoice("operator", "Operator"),
+                                        SelectChoice("lead", "Lead")])
 
 
 class TokenForm(FlaskForm):

@@ -1,6 +1,7 @@
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from wtforms import SelectChoice
 
 from tracker.audits.service import RuleViolation
 from tracker.auth import service
@@ -268,7 +269,7 @@ def team_detail(team_id):
     people = db.session.execute(
         sa.select(User).where(User.active).order_by(User.name)
     ).scalars().all()
-    form.user_id.choices = [(u.id, f"{u.name} <{u.email}>") for u in people]
+    form.user_id.choices = [SelectChoice(u.id, f"{u.name} <{u.email}>") for u in people]
     if form.validate_on_submit():
         user = _user_or_404(form.user_id.data)
         service.set_membership(current_user, team, user, form.role.data)

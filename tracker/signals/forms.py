@@ -1,5 +1,12 @@
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    DateTimeLocalField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -25,9 +32,11 @@ class SignalForm(FlaskForm):
         "What was seen", validators=[DataRequired(), Length(max=300)],
         description="One line with the numbers, e.g. “14 tickets today: label purchase fails "
                     "for PO-box addresses”.")
-    source = SelectField("Source", choices=[(s.value, label) for s, label in SOURCE_LABELS.items()])
+    source = SelectField("Source", choices=[SelectChoice(s.value, label)
+                                            for s, label in SOURCE_LABELS.items()])
     severity = SelectField("Severity", default=Severity.MEDIUM.value,
-                           choices=[(s.value, label) for s, label in SEVERITY_LABELS.items()])
+                           choices=[SelectChoice(s.value, label)
+                                    for s, label in SEVERITY_LABELS.items()])
     observed_at = DateTimeLocalField("When (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                      validators=[InputRequired(message="Enter when it was seen.")])
     failures = MultiCheckboxField(
@@ -40,9 +49,10 @@ class SignalForm(FlaskForm):
                             description="Ticket numbers, order ids, screenshots links, who saw it.")
 
     def set_choices(self, failures_by_domain, domains) -> None:
-        self.failures.choices = [(f.id, f"{d.code} · {f.title}") for f, d in failures_by_domain]
-        self.domain.choices = [(0, "— from the failure pattern —")] + [
-            (d.id, f"{d.code} · {d.name}") for d in domains]
+        self.failures.choices = [SelectChoice(f.id, f"{d.code} · {f.title}")
+                                 for f, d in failures_by_domain]
+        self.domain.choices = [SelectChoice(0, "— from the failure pattern —")] + [
+            SelectChoice(d.id, f"{d.code} · {d.name}") for d in domains]
 
 
 class NoteForm(FlaskForm):
