@@ -14,6 +14,7 @@ from tracker.extensions import db
 seed_cli = AppGroup("seed", help="Load the readiness library and demo data.")
 users_cli = AppGroup("users", help="Manage user accounts.")
 activity_cli = AppGroup("activity", help="Check the activity log.")
+evidence_cli = AppGroup("evidence", help="Look after the evidence file store.")
 
 
 def library_dir() -> Path:
@@ -156,6 +157,25 @@ def activity_verify():
     click.echo(f"All {count} activity chains verify.")
 
 
+@evidence_cli.command("prune")
+@click.option("--older-than", "hours", type=click.FloatRange(min=0), default=1.0,
+              show_default=True, help="Leave files stored less than this many hours ago.")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+def evidence_prune(hours, dry_run):
+    """Remove stored files that no evidence refers to (refused or failed uploads)."""
+    from tracker.audits.models import Evidence, EvidenceKind
+    from tracker.audits.storage import format_size, sweep_unreferenced
+
+    referenced = set(db.session.execute(
+        sa.select(Evidence.sha256).where(Evidence.kind == EvidenceKind.FILE)).scalars())
+    swept = sweep_unreferenced(referenced, older_than_seconds=hours * 3600, dry_run=dry_run)
+    for path in swept.removed:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(f"{verb} {len(swept.removed)} file(s), {format_size(swept.size)}, that no "
+               f"evidence refers to; {swept.kept} stored file(s) are evidence and stay.")
+
+
 def init_cli(app: Flask) -> None:
     from tracker.backup.cli import backup_cli
     from tracker.exchange.cli import library_cli, oscal_cli
@@ -163,8 +183,8 @@ def init_cli(app: Flask) -> None:
     from tracker.scale.cli import seed_scale
 
     seed_cli.add_command(seed_scale)
-    for group in (seed_cli, users_cli, activity_cli, worker, keys_cli, report_cli, library_cli,
-                  oscal_cli, backup_cli):
+    for group in (seed_cli, users_cli, activity_cli, evidence_cli, worker, keys_cli, report_cli,
+                  library_cli, oscal_cli, backup_cli):
         app.cli.add_command(group)
 
 

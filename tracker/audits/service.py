@@ -522,9 +522,9 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
                                 "a file.", "note")
         evidence = Evidence(kind=EvidenceKind.NOTE, note=note, sha256=sha256_hex(note))
         described = note[:80]
-    evidence.audit_item = item
     evidence.created_by_id = actor.id
-    db.session.add(evidence)
+    db.session.add(evidence)  # before it joins item.evidence, which would flush it half-made
+    evidence.audit_item = item
     _open_for_work(actor, item.audit)
     db.session.flush()
     activity.record(

@@ -5,6 +5,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -177,3 +178,32 @@ def store_upload(stream, filename: str | None) -> StoredFile:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@dataclass(frozen=True)
+class Swept:
+    removed: list[Path]
+    size: int  # bytes removed (or that would be)
+    kept: int  # stored files that evidence refers to
+
+
+def sweep_unreferenced(referenced: set[str], *, older_than_seconds: float,
+                       dry_run: bool = False) -> Swept:
+    """Remove stored files that no evidence refers to: an upload whose save was refused or
+    rolled back after its file was stored (files are shared by content, so only a sweep can
+    tell), and temporary files a crashed upload left. A file younger than
+    `older_than_seconds` stays: an upload in flight stores its file before it commits."""
+    store, cutoff = evidence_dir(), time.time() - older_than_seconds
+    removed, size, kept = [], 0, 0
+    for path in sorted(store.glob("*/*")) + sorted(store.glob(".upload-*")):
+        if path.name in referenced:
+            kept += 1
+            continue
+        stat = path.stat()
+        if not path.is_file() or stat.st_mtime > cutoff:
+            continue
+        removed.append(path)
+        size += stat.st_size
+        if not dry_run:
+            path.unlink(missing_ok=True)
+    return Swept(removed=removed, size=size, kept=kept)
