@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import cache
 from tracker.audits.models import (
+    STATUS_LABELS,
     ActivityEvent,
     Audit,
     AuditDomainTally,
@@ -366,10 +367,21 @@ def _history(events: list[ActivityEvent]) -> list[HistoryEntry]:
         before = json.loads(event.before) if event.before else {}
         after = json.loads(event.after) if event.after else {}
         keys = [k for k in (*before, *after) if k != "sha256"]
-        changes = [Change(k, before.get(k), after.get(k)) for k in dict.fromkeys(keys)]
+        changes = [Change(k, _shown(k, before.get(k)), _shown(k, after.get(k)))
+                   for k in dict.fromkeys(keys)]
         entries.append(HistoryEntry(event, ACTION_LABELS.get(event.action, event.action),
                                     changes))
     return entries
+
+
+def _shown(key: str, value):
+    """A recorded value as people read it: “Not started”, “needs rework”, not the codes the
+    log keeps (the log itself, hashed, keeps the codes)."""
+    if key == "status" and value in STATUS_LABELS:
+        return STATUS_LABELS[ItemStatus(value)]
+    if key in ("verdict", "state") and isinstance(value, str):
+        return value.replace("_", " ")
+    return value
 
 
 def item_history(item: AuditItem) -> list[HistoryEntry]:
