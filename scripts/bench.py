@@ -34,6 +34,7 @@ BENCH = ROOT / "bench"
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
 WRK_THREADS = 2
 UPDATE_TEAMS = 16  # the updates' 16 clients work in as many teams' audits (and in one)
+WRITERS = 4  # clients saving other teams' items while a team's pages are measured
 LUA_REPORT = """
 done = function(summary, latency, requests)
   io.write(string.format("P50 %d\\nP95 %d\\nP99 %d\\n", latency:percentile(50),
@@ -198,14 +199,13 @@ def sign_in(base: str, email: str, password: str) -> str:
 
 
 def wrk(url: str, *, duration: int, connections: int, headers=(), script: str = LUA_REPORT):
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(script)
+    script_path = _script_file(script)
     cmd = ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{duration}s",
-           "-s", fh.name, "--timeout", "30s"]
+           "-s", script_path, "--timeout", "30s"]
     for h in headers:
         cmd += ["-H", h]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    os.unlink(fh.name)
+    os.unlink(script_path)
     value = lambda key: float(re.search(rf"^{key} (\d+)", out, re.M).group(1))  # noqa: E731
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     conflicts = re.search(r"^CONFLICTS (\d+)", out, re.M)
@@ -257,10 +257,11 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
     try:
         lead = sign_in(base, "scale001.0@example.com", "scale-password")
         operator = sign_in(base, "scale001.1@example.com", "scale-password")
+        audit_page = f"audit page ({len(f['items'])} items)"
         pages = [
             ("organisation overview", "/dashboard", [f"Cookie: {lead}"]),
             ("team page", f"/teams/{f['team_id']}", [f"Cookie: {lead}"]),
-            (f"audit page ({len(f['items'])} items)", f"/audits/{f['audit_id']}",
+            (audit_page, f"/audits/{f['audit_id']}",
              [f"Cookie: {lead}"]),
             ("My items", "/audits/my-items", [f"Cookie: {operator}"]),
             ("API GET /audits/{id}", f"/api/v1/audits/{f['audit_id']}",
@@ -268,12 +269,22 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
         ]
         pages = [page for page in pages if _answers(base, *page)]
         floor = ("trivial route (floor)", "/healthz", [])
-        rows = _rounds(args, floor, [
+        routes = [
             (name + suffix, lambda path=path, headers=headers: wrk(
                 base + path, duration=args.duration, connections=args.connections,
                 headers=headers))
-            for name, path, headers in pages], connections=args.connections,
-            base=base, show_floor=cache)
+            for name, path, headers in pages]
+        if cache:
+            # A busy organisation: someone is always saving. A team's pages depend on its
+            # own audits (and people, library, signals), so other teams' saves leave them
+            # in the cache; these rows measure that, with the writers' CPU on the machine.
+            routes += [
+                (f"{name} while {UPDATE_TEAMS - 1} other teams save",
+                 lambda path=path, headers=headers: _while_others_save(
+                     base, f, path, headers, args))
+                for name, path, headers in pages if name in ("team page", audit_page)]
+        rows = _rounds(args, floor, routes, connections=args.connections,
+                       base=base, show_floor=cache)
         if cache:
             # Updates run with 16 clients; under a closed loop, latency grows with the number
             # of clients, so their floor is the trivial route at 16 clients too.
@@ -290,6 +301,27 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     return rows
+
+
+def _while_others_save(base: str, f: dict, path: str, headers: list[str], args) -> dict:
+    """`path` measured while WRITERS clients save items of the other teams' audits."""
+    script = update_script(base, f["leads"][1:])
+    writers = subprocess.Popen(  # runs past the measurement, stopped when it is done
+        ["wrk", "-t", "1", "-c", str(WRITERS), "-d", f"{args.duration + 5}s", "-s",
+         _script_file(script), base], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        return wrk(base + path, duration=args.duration, connections=args.connections,
+                   headers=headers)
+    finally:
+        writers.terminate()
+        writers.wait()
+
+
+def _script_file(script: str) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    return fh.name
 
 
 def _answers(base: str, name: str, path: str, headers: list[str]) -> bool:

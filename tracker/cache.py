@@ -31,7 +31,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from tracker.audits.activity import audit_chain
-from tracker.audits.models import ActivityChainHead, ActivityEvent
+from tracker.audits.models import ActivityChainHead, ActivityEvent, Audit
 from tracker.extensions import db
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,30 @@ _redis_clients: dict[str, object] = {}
 
 # --- versions -------------------------------------------------------------------------
 
-# Built once: every cached page runs one of them. The organisation's version as two
-# columns, for a page that reads it in the same statement as what it must check first.
-ORGANISATION_VERSION = (
+# Built once: every cached page runs one of them.
+_ORGANISATION_VERSION = sa.select(
     sa.select(sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0)).scalar_subquery(),
     sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc()).limit(1).scalar_subquery())
-_ORGANISATION_VERSION = sa.select(*ORGANISATION_VERSION)
 _CHAIN_HEADS = (sa.select(ActivityChainHead.chain, ActivityChainHead.hash)
                 .where(ActivityChainHead.chain.in_(sa.bindparam("chains", expanding=True))))
+# The chains every team's pages read besides their audits': people and teams, the library
+# (domain names), signals.
+SHARED_CHAINS = ("admin", "library", "signals")
+
+
+def team_chain_heads(team_id) -> sa.CompoundSelect:
+    """(chain, hash) of every chain a team's pages are made from: its audits' own (a new
+    audit starts one) and the shared ones. `team_id` is a bind parameter or a scalar
+    subquery. Another team's writes move none of them."""
+    heads = ActivityChainHead
+    own = (sa.select(heads.chain, heads.hash)
+           .join(Audit, heads.chain == sa.literal("audit:") + sa.cast(Audit.id, sa.String))
+           .where(Audit.team_id == team_id))
+    return sa.union_all(own, sa.select(heads.chain, heads.hash)
+                        .where(heads.chain.in_(SHARED_CHAINS)))
+
+
+_TEAM_CHAIN_HEADS = team_chain_heads(sa.bindparam("team_id"))
 
 
 def organisation_version() -> tuple:
@@ -66,6 +82,19 @@ def organisation_version() -> tuple:
     scan of the chain heads (a row per audit and a few more), never of the events."""
     total, head = db.session.connection().execute(_ORGANISATION_VERSION).one()
     return int(total), head
+
+
+def team_version(team_id: int) -> tuple:
+    """The version of a team's pages: see team_chain_heads. (The organisation's version
+    moves with every write anywhere: a busy organisation would never see its team pages
+    served from the cache.)"""
+    return team_id, heads_digest(db.session.connection().execute(
+        _TEAM_CHAIN_HEADS, {"team_id": team_id}).all())
+
+
+def heads_digest(rows: Iterable) -> str:
+    """One short key for a set of (chain, hash) rows, in any order."""
+    return hashlib.sha256(repr(sorted(tuple(r) for r in rows)).encode()).hexdigest()[:32]
 
 
 def chain_versions(chains: Iterable[str]) -> tuple[tuple[str, str], ...]:

@@ -13,8 +13,10 @@ from tests.audits.test_pages import codes_on
 from tests.conftest import FreshContextClient
 from tracker import cache
 from tracker.audits import service
+from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.reports.models import ReportStatus, SignOff
+from tracker.signals.service import report_signal
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                   r'name="csrf_token" value="([^"]+)"')
@@ -82,6 +84,47 @@ def test_a_write_shows_at_once_on_every_cached_page(client, login_as, people, ma
     assert codes_on(after["blocked"]) == [item.code]
     for name in pages:
         assert CSRF.sub("", after[name]) != CSRF.sub("", before[name]), name
+
+
+def test_another_teams_write_leaves_a_teams_pages_in_the_cache(client, login_as, people,
+                                                               make_audit, count_queries):
+    """A team's page and its audits' pages are made from its own audits' chains and the
+    shared ones (people, library, signals): another team's work does not make them render
+    again — in a busy organisation someone is always writing — while the team's own work,
+    a new audit of the team, or a signal does."""
+    alpha = make_audit(codes=("DV",), state="in_progress")
+    beta = make_audit(codes=("DV",), state="in_progress", team="beta")
+    login_as("lead")
+    client.get("/account")  # shows the sign-in message: a page with one is not kept
+    pages = [f"/teams/{people['alpha'].id}", f"/audits/{alpha.id}"]
+
+    def statements() -> list[int]:
+        counts = []
+        for url in pages:
+            with count_queries() as seen:
+                assert client.get(url).status_code == 200
+            counts.append(seen.count)
+        return counts
+
+    statements()
+    service.update_item(people["outsider"], first_item(beta), expected_version=None,
+                        status="blocked")
+    db.session.commit()
+    assert statements() == [2, 2]  # served from the cache
+    assert cache.team_version(people["alpha"].id) != cache.team_version(people["beta"].id)
+
+    writes = [
+        lambda: service.update_item(people["operator"], first_item(alpha),
+                                    expected_version=None, status="in_progress"),
+        lambda: service.start_next_quarter(people["lead"], alpha),
+        lambda: report_signal(people["operator"], summary="Orders stuck in the payment queue",
+                              source="support_ticket", severity="high", observed_at=utcnow(),
+                              domain=alpha.domains[0]),
+    ]
+    for write in writes:
+        write()
+        db.session.commit()
+        assert all(n > 2 for n in statements())  # rendered again
 
 
 def test_viewers_who_see_differently_never_share_a_fragment(client, login_as, people,

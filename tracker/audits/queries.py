@@ -47,23 +47,30 @@ _AUDIT = (sa.select(Audit).where(Audit.id == sa.bindparam("audit_id"))
           .options(joinedload(Audit.team), joinedload(Audit.lead)))
 
 
-# What the audit page's cached copy depends on, without loading the audit: its team (who
-# may see it), its report's state (which moves on the worker, without an activity event)
-# and the organisation's version (the page shows whether the next quarter's audit exists).
-_AUDIT_PAGE_KEY = (
-    sa.select(Audit.team_id, SignOff.report_status, *cache.ORGANISATION_VERSION)
+# What the audit page's cached copy depends on, without loading the audit, in one
+# statement: its team (who may see it) and its report's state (which moves on the worker,
+# without an activity event) in the first row; then the heads of the chains its team's
+# pages are made from (the page also shows whether the next quarter's audit exists).
+_AUDIT_TEAM = sa.select(Audit.team_id).where(Audit.id == sa.bindparam("audit_id"))
+_AUDIT_PAGE_KEY = sa.union_all(
+    sa.select(sa.literal("audit").label("kind"), Audit.team_id, SignOff.report_status,
+              sa.null(), sa.null())
     .outerjoin(SignOff, SignOff.audit_id == Audit.id)
-    .where(Audit.id == sa.bindparam("audit_id"))
+    .where(Audit.id == sa.bindparam("audit_id")),
+    sa.select(sa.literal("head"), sa.null(), sa.null(), *cache.team_chain_heads(
+        _AUDIT_TEAM.scalar_subquery()).subquery().c),
 )
 
 
 def audit_page_version(user: User, audit_id: int) -> tuple:
     """The audit page's version, read in one statement; 404 as audit_or_404 does."""
-    row = db.session.connection().execute(_AUDIT_PAGE_KEY, {"audit_id": audit_id}).one_or_none()
-    if row is None or not can_view_audit(user, row):
+    rows = db.session.connection().execute(_AUDIT_PAGE_KEY, {"audit_id": audit_id}).all()
+    audit = next((r for r in rows if r.kind == "audit"), None)
+    if audit is None or not can_view_audit(user, audit):
         abort(404)
-    total, head = row[2:]
-    return (int(total), head), row.report_status.value if row.report_status else None
+    heads = [r[3:] for r in rows if r.kind == "head"]
+    report = audit.report_status
+    return audit.team_id, cache.heads_digest(heads), report.value if report else None
 
 
 def audit_or_404(user: User, audit_id: int) -> Audit:

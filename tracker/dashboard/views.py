@@ -195,7 +195,7 @@ def team(team_id):
     if not can_view_team_dashboard(current_user, team_id):
         _team_or_404(team_id)
         abort(403)
-    version = cache.organisation_version()
+    version = cache.team_version(team_id)
     return cache.page(version, lambda: _team_page(_team_or_404(team_id), version))
 
 
