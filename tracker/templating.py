@@ -1,9 +1,12 @@
 """Template globals and filters: the permission vocabulary and display helpers."""
 
 from datetime import date, datetime
+from functools import partial
+from types import SimpleNamespace
 
 from flask import Flask, current_app, request
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from tracker.auth import permissions
 from tracker.markdown import render_markdown
@@ -24,6 +27,31 @@ def format_date(value: date | datetime | None, with_time: bool = False) -> str:
 
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
+
+
+BADGE_LABELS = {
+    "status": {"not_started": "Not started", "in_progress": "In progress", "blocked": "Blocked",
+               "met": "Met", "not_met": "Not met", "not_applicable": "N/A"},
+    "state": {"draft": "Draft", "in_progress": "In progress", "in_review": "In review",
+              "signed_off": "Signed off"},
+    "crit": {"critical": "Critical", "high": "High", "normal": "Normal"},
+    "verdict": {"accepted": "Accepted", "needs_rework": "Needs rework"},
+}
+
+
+def badge(kind: str, value) -> Markup:
+    """`<span class="badge status-met">Met</span>` for an enum or its value; nothing for
+    None or ""."""
+    v = str(getattr(value, "value", value) if value is not None else "").strip()
+    if not v:
+        return Markup("")
+    label = BADGE_LABELS[kind].get(v) or v.replace("_", " ").capitalize()
+    title = ' title="Not applicable"' if kind == "status" and v == "not_applicable" else ""
+    return Markup(f'<span class="badge {kind}-{escape(v)}"{title}>{escape(label)}</span>')
+
+
+# ui.status_badge(x), ui.crit_badge(x)… (templates/_macros/ui.html)
+BADGES = SimpleNamespace(**{kind: partial(badge, kind) for kind in BADGE_LABELS})
 
 
 # (endpoint, label, blueprint that marks it active, who sees it)
@@ -66,7 +94,7 @@ def admin_extra_tabs():
 
 def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(can=can, today=date.today, nav_sections=nav_sections,
-                                  admin_extra_tabs=admin_extra_tabs)
+                                  admin_extra_tabs=admin_extra_tabs, badges=BADGES)
     app.jinja_env.filters.update(markdown=render_markdown, date=format_date, percent=percent)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
