@@ -228,8 +228,11 @@ def _created(audit: Audit):
            "progress", tag=AUDITS, responses={200: schemas.AuditDetail})
 def get_audit(audit_id: int):
     audit = audit_or_404(audit_id, whole=False)
-    return jsonify(cache.cached("api-audit", cache.audit_version(audit.id),
-                                lambda: queries.audit_detail(audit).model_dump(mode="json")))
+    # Kept as the answer's text, as jsonify writes it: a repeat read sends it as it is,
+    # instead of turning a few hundred items back into objects and into JSON again.
+    body = cache.cached("api-audit", cache.audit_version(audit.id), lambda: jsonify(
+        queries.audit_detail(audit).model_dump(mode="json")).get_data(as_text=True))
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 
 @operation(bp, "POST", "/audits/{audit_id}/next", summary="Start the next quarter's audit",
