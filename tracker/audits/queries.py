@@ -55,7 +55,7 @@ _AUDIT = (sa.select(Audit).where(Audit.id == sa.bindparam("audit_id"))
 _AUDIT_TEAM = sa.select(Audit.team_id).where(Audit.id == sa.bindparam("audit_id"))
 _AUDIT_PAGE_KEY = sa.union_all(
     sa.select(sa.literal("audit").label("kind"), Audit.team_id, SignOff.report_status,
-              sa.null(), sa.null())
+              sa.null().label("chain"), sa.null().label("hash"))
     .outerjoin(SignOff, SignOff.audit_id == Audit.id)
     .where(Audit.id == sa.bindparam("audit_id")),
     sa.select(sa.literal("head"), sa.null(), sa.null(), *cache.team_chain_heads(
@@ -69,7 +69,7 @@ def audit_page_version(user: User, audit_id: int) -> tuple:
     audit = next((r for r in rows if r.kind == "audit"), None)
     if audit is None or not can_view_audit(user, audit):
         abort(404)
-    heads = [r[3:] for r in rows if r.kind == "head"]
+    heads = [(r.chain, r.hash) for r in rows if r.kind == "head"]
     report = audit.report_status
     return audit.team_id, cache.heads_digest(heads), report.value if report else None
 
