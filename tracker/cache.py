@@ -30,7 +30,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from tracker.audits.activity import audit_chain
+from tracker.audits.activity import AUDIT_CHAIN_PREFIX, audit_chain
 from tracker.audits.models import ActivityChainHead, ActivityEvent, Audit
 from tracker.extensions import db
 
@@ -65,7 +65,8 @@ def team_chain_heads(team_id) -> sa.CompoundSelect:
     subquery. Another team's writes move none of them."""
     heads = ActivityChainHead
     own = (sa.select(heads.chain, heads.hash)
-           .join(Audit, heads.chain == sa.literal("audit:") + sa.cast(Audit.id, sa.String))
+           .join(Audit, heads.chain == sa.literal(AUDIT_CHAIN_PREFIX)
+                 + sa.cast(Audit.id, sa.String))
            .where(Audit.team_id == team_id))
     return sa.union_all(own, sa.select(heads.chain, heads.hash)
                         .where(heads.chain.in_(SHARED_CHAINS)))

@@ -15,8 +15,11 @@ from tracker.extensions import db
 GENESIS = "0" * 64
 
 
+AUDIT_CHAIN_PREFIX = "audit:"
+
+
 def audit_chain(audit_id: int) -> str:
-    return f"audit:{audit_id}"
+    return f"{AUDIT_CHAIN_PREFIX}{audit_id}"
 
 
 _HASHED = ("chain", "seq", "audit_id", "audit_item_id", "actor_id", "action", "subject",
