@@ -276,18 +276,6 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
             for name, path, headers in pages], connections=args.connections,
             base=base, show_floor=cache)
         if cache:
-            # A busy organisation: someone is always saving. A team's pages depend on its
-            # own audits (and people, library, signals), so other teams' saves leave them
-            # in the cache; these rows measure that, with the savers' CPU on the machine.
-            # Rounds of their own, after the pages: the saves' aftermath (PostgreSQL's
-            # autovacuum, checkpoints) must not land in the pages' rounds.
-            rows += _rounds(args, floor, [
-                (f"{name} while {UPDATE_TEAMS - 1} other teams save",
-                 lambda path=path, headers=headers: _while_others_save(
-                     base, f, path, headers, args))
-                for name, path, headers in pages if name in ("team page", audit_page)],
-                connections=args.connections, base=base, show_floor=False)
-        if cache:
             # Updates run with 16 clients; under a closed loop, latency grows with the number
             # of clients, so their floor is the trivial route at 16 clients too.
             rows += _rounds(args, ("trivial route, 16 clients (floor of updates)",
@@ -299,6 +287,18 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
                                     ("status update (PATCH, 16 clients, one audit)",
                                      f["leads"][:1]))], connections=16, base=base,
                 show_floor=True)
+        if cache:
+            # A busy organisation: someone is always saving. A team's pages depend on its
+            # own audits (and people, library, signals), so other teams' saves leave them
+            # in the cache; these rows measure that, with the savers' CPU on the machine.
+            # Rounds of their own, last: the saves' aftermath (PostgreSQL's autovacuum,
+            # checkpoints) must not land in the budgeted rows' rounds.
+            rows += _rounds(args, floor, [
+                (f"{name} while {UPDATE_TEAMS - 1} other teams save",
+                 lambda path=path, headers=headers: _while_others_save(
+                     base, f, path, headers, args))
+                for name, path, headers in pages if name in ("team page", audit_page)],
+                connections=args.connections, base=base, show_floor=False)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
