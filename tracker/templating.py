@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from flask import Flask, current_app, request
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from tracker.auth import permissions
 from tracker.markdown import render_markdown
@@ -46,8 +46,10 @@ def badge(kind: str, value) -> Markup:
     if not v:
         return Markup("")
     label = BADGE_LABELS[kind].get(v) or v.replace("_", " ").capitalize()
-    title = ' title="Not applicable"' if kind == "status" and v == "not_applicable" else ""
-    return Markup(f'<span class="badge {kind}-{escape(v)}"{title}>{escape(label)}</span>')
+    if kind == "status" and v == "not_applicable":
+        return Markup('<span class="badge {}-{}" title="Not applicable">{}</span>').format(
+            kind, v, label)
+    return Markup('<span class="badge {}-{}">{}</span>').format(kind, v, label)  # escapes
 
 
 # ui.status_badge(x), ui.crit_badge(x)… (templates/_macros/ui.html)
