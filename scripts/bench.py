@@ -307,10 +307,10 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
 
 def _while_others_save(base: str, f: dict, path: str, headers: list[str], args) -> dict:
     """`path` measured while WRITERS clients save items of the other teams' audits."""
-    script = update_script(base, f["leads"][1:])
+    script_path = _script_file(update_script(base, f["leads"][1:]))
     writers = subprocess.Popen(  # runs past the measurement, stopped when it is done
         ["wrk", "-t", "1", "-c", str(WRITERS), "-d", f"{args.duration + 5}s", "-s",
-         _script_file(script), base], stdout=subprocess.DEVNULL)
+         script_path, base], stdout=subprocess.DEVNULL)
     try:
         time.sleep(1)
         return wrk(base + path, duration=args.duration, connections=args.connections,
@@ -318,6 +318,7 @@ def _while_others_save(base: str, f: dict, path: str, headers: list[str], args) 
     finally:
         writers.terminate()
         writers.wait()
+        os.unlink(script_path)
 
 
 def _script_file(script: str) -> str:

@@ -89,13 +89,13 @@ def team_version(team_id: int) -> tuple:
     """The version of a team's pages: see team_chain_heads. (The organisation's version
     moves with every write anywhere: a busy organisation would never see its team pages
     served from the cache.)"""
-    return team_id, heads_digest(db.session.connection().execute(
+    return team_id, heads_version(db.session.connection().execute(
         _TEAM_CHAIN_HEADS, {"team_id": team_id}).all())
 
 
-def heads_digest(rows: Iterable) -> str:
-    """One short key for a set of (chain, hash) rows, in any order."""
-    return hashlib.sha256(repr(sorted(tuple(r) for r in rows)).encode()).hexdigest()[:32]
+def heads_version(rows: Iterable) -> tuple[tuple[str, str], ...]:
+    """(chain, hash) rows in any order as a version, in chain_versions' shape."""
+    return tuple(sorted((chain, head) for chain, head in rows))
 
 
 def chain_versions(chains: Iterable[str]) -> tuple[tuple[str, str], ...]:

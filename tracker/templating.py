@@ -8,6 +8,7 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from markupsafe import Markup
 
+from tracker.audits.models import STATUS_LABELS
 from tracker.auth import permissions
 from tracker.markdown import render_markdown
 
@@ -30,8 +31,7 @@ def percent(value: float | None) -> str:
 
 
 BADGE_LABELS = {
-    "status": {"not_started": "Not started", "in_progress": "In progress", "blocked": "Blocked",
-               "met": "Met", "not_met": "Not met", "not_applicable": "N/A"},
+    "status": {status.value: label for status, label in STATUS_LABELS.items()},
     "state": {"draft": "Draft", "in_progress": "In progress", "in_review": "In review",
               "signed_off": "Signed off"},
     "crit": {"critical": "Critical", "high": "High", "normal": "Normal"},

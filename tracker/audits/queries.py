@@ -71,7 +71,7 @@ def audit_page_version(user: User, audit_id: int) -> tuple:
         abort(404)
     heads = [(r.chain, r.hash) for r in rows if r.kind == "head"]
     report = audit.report_status
-    return audit.team_id, cache.heads_digest(heads), report.value if report else None
+    return audit.team_id, cache.heads_version(heads), report.value if report else None
 
 
 def audit_or_404(user: User, audit_id: int) -> Audit:
@@ -386,7 +386,7 @@ def _shown(key: str, value):
     """A recorded value as people read it: “Not started”, “needs rework”, not the codes the
     log keeps (the log itself, hashed, keeps the codes)."""
     if key == "status" and value in STATUS_LABELS:
-        return STATUS_LABELS[ItemStatus(value)]
+        return STATUS_LABELS[value]  # a StrEnum key answers to its value
     if key in ("verdict", "state") and isinstance(value, str):
         return value.replace("_", " ")
     return value
