@@ -1,7 +1,7 @@
 """Audit fixtures: Alpha's audits in each state, built through the services."""
 
 import copy
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,8 +63,9 @@ def move_to(audit: Audit, state: str, people) -> Audit:
 @pytest.fixture
 def make_audit(people, library):
     def make(codes=("DV",), state="draft", period="2026-Q4", team="alpha") -> Audit:
+        # Relative to today: a fixed date would make every item overdue once it has passed.
         audit = service.start_audit(people["lead"], people[team], period, domains(*codes),
-                                    due_date=date(2026, 12, 31))
+                                    due_date=date.today() + timedelta(days=90))
         move_to(audit, state, people)
         db.session.commit()
         return audit

@@ -144,8 +144,10 @@ def _opened(audit: Audit) -> None:
 
 def randomise_statuses(audit: Audit, rng: random.Random, due_dates=()) -> None:
     """Every item a random status (and due date), in one statement per status."""
+    # Ordered, so the seeded rng gives the same statuses to the same items on every run.
     ids = list(db.session.execute(
-        sa.select(AuditItem.id).where(AuditItem.audit_id == audit.id)).scalars())
+        sa.select(AuditItem.id).where(AuditItem.audit_id == audit.id).order_by(AuditItem.id)
+    ).scalars())
     buckets: dict[tuple, list[int]] = {}
     for item_id in ids:
         key = (rng.choice(STATUSES), rng.choice(list(due_dates) or [None]))

@@ -25,7 +25,9 @@ def state_for(period: str) -> AuditState:
 def add_signals(n: int, rng: random.Random, reporter: User, triager: User) -> None:
     """n signals, a third each open, acknowledged and resolved; every one points at DV-F1
     (so the pages measured show signals in both data sets) and at random other failures."""
-    failures = db.session.execute(sa.select(FailurePattern)).scalars().all()
+    # Ordered, so rng.sample picks the same failures on every run (and database).
+    failures = db.session.execute(
+        sa.select(FailurePattern).order_by(FailurePattern.code)).scalars().all()
     address = next(f for f in failures if f.code == "DV-F1")
     for k in range(n):
         signal = signals.report_signal(
