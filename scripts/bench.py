@@ -235,11 +235,11 @@ def bench_backend(backend: str, args) -> list[dict]:
     f = facts(env)
     token = f["token"]
     rows = bench_pages(env, f, token, args, cache=True)
-    if not args.no_cold:
+    if not args.no_cold and not args.updates_only:
         # The same pages rendered on every request: what a page costs when a write has just
         # moved its version on (the first view after any change).
         rows += bench_pages({**env, "FRAGMENT_CACHE": "0"}, f, token, args, cache=False)
-    report = None if args.no_report else bench_report(env, f)
+    report = None if args.no_report or args.updates_only else bench_report(env, f)
     if report:
         rows.append(report)
     for row in rows:
@@ -269,7 +269,7 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
         ]
         pages = [page for page in pages if _answers(base, *page)]
         floor = ("trivial route (floor)", "/healthz", [])
-        rows = _rounds(args, floor, [
+        rows = [] if args.updates_only else _rounds(args, floor, [
             (name + suffix, lambda path=path, headers=headers: wrk(
                 base + path, duration=args.duration, connections=args.connections,
                 headers=headers))
@@ -287,7 +287,7 @@ def bench_pages(env, f, token, args, *, cache: bool) -> list[dict]:
                                     ("status update (PATCH, 16 clients, one audit)",
                                      f["leads"][:1]))], connections=16, base=base,
                 show_floor=True)
-        if cache:
+        if cache and not args.updates_only:
             # A busy organisation: someone is always saving. A team's pages depend on its
             # own audits (and people, library, signals), so other teams' saves leave them
             # in the cache; these rows measure that, with the savers' CPU on the machine.
@@ -443,6 +443,8 @@ def main():
     parser.add_argument("--no-report", action="store_true", help="skip the report render")
     parser.add_argument("--no-cold", action="store_true",
                         help="skip the pass with the fragment cache off")
+    parser.add_argument("--updates-only", action="store_true",
+                        help="only the status updates and their floor (implies --dry-run)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the table only; leave docs/benchmarks.md as it is")
     args = parser.parse_args()
@@ -454,7 +456,7 @@ def main():
         rows += bench_backend(backend, args)
     text = table(rows)
     print("\n" + text)
-    if args.dry_run:
+    if args.dry_run or args.updates_only:
         return
     docs = ROOT / "docs" / "benchmarks.md"
     docs.parent.mkdir(exist_ok=True)

@@ -68,6 +68,7 @@ def _register_security(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from tracker.api.sessions import WebOnlySessions
     from tracker.api.views import bp as api_bp
     from tracker.audits.views import bp as audits_bp
     from tracker.auth.views import bp as auth_bp
@@ -83,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
                exchange_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, never cookies: nothing for a forged form to ride on
+    app.session_interface = WebOnlySessions()
 
 
 def _register_templates(app: Flask) -> None:

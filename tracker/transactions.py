@@ -16,15 +16,19 @@ session's commit or rollback ends it as usual:
 
 Services read what they must decide on again once they hold their lock (the item's version
 in its UPDATE, the audit's state in what that UPDATE returns: audits.service._SAVE_ITEM).
+A statement executed with execution_options(whole_transaction=True) is a whole change on
+its own (audits.service._save_in_one_statement): sent without a BEGIN, it commits as it runs.
 """
 
 import fcntl
+import re
 import sqlite3
 import time
 
 import sqlalchemy as sa
 
 READS = ("SELECT", "PRAGMA", "EXPLAIN", "SHOW")
+_ROW_LOCK = re.compile(r" FOR (?:UPDATE|NO KEY UPDATE|SHARE|KEY SHARE)\b")
 WAIT_SECONDS = 15  # how long a writer waits its turn: then "database is locked"
 POLL_SECONDS = 0.0005
 
@@ -47,6 +51,8 @@ def configure_transactions(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _begin_before_first_write(connection, _cursor, statement, _params, context, _many):
         dbapi_connection = connection.connection.dbapi_connection
+        if context.execution_options.get("whole_transaction"):
+            return  # one statement that is the whole change: it commits as it runs
         if _needs_transaction(statement, context) and is_idle(dbapi_connection):
             if isinstance(dbapi_connection, QueuedConnection):
                 dbapi_connection.begin_write()  # SQLite: BEGIN IMMEDIATE, in turn
@@ -57,8 +63,8 @@ def configure_transactions(engine: sa.Engine) -> None:
 def _needs_transaction(statement: str, context) -> bool:
     if not statement.lstrip()[:7].upper().startswith(READS):
         return True  # a write
-    if " FOR UPDATE" in statement:  # a row lock (PostgreSQL renders it; SQLite leaves it out)
-        return True
+    if _ROW_LOCK.search(statement):  # PostgreSQL renders row locks; SQLite leaves them out
+        return True  # (anywhere: a subquery's lock is held to the end of the transaction too)
     if getattr(context, "_is_server_side", False):
         return True  # PostgreSQL streams a long read (yield_per) through a cursor in one
     compiled = getattr(context, "compiled", None)

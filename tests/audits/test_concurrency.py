@@ -184,16 +184,15 @@ def test_a_submit_waits_for_an_item_save_in_flight(app, site, database):
         other.commit()
 
 
-def test_a_bulk_update_never_holds_the_audit_while_waiting_for_an_item(app, site, database):
-    """PostgreSQL: a single save locks its item, then the audit's row. A bulk update over
-    that item locks all its items before the audit, so it waits for the save at its start
-    instead of holding the audit (and the chain's head) while the save waits for the
-    audit — a deadlock, answered 503, before the items were locked first."""
+def test_a_bulk_update_holds_no_item_while_it_waits_for_the_audit(app, site, database):
+    """PostgreSQL: a single save locks the audit's row, then its item. A bulk update takes
+    them in the same order, so while a save holds the audit it waits at its start holding
+    nothing — not holding items the save is about to lock (a deadlock, answered 503)."""
     if database["kind"] != "postgresql":
         pytest.skip("row locks: SQLite has one writer at a time")
     items = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == site.audit.id)
                                .order_by(AuditItem.id)).scalars().all()[:3]
-    ids, last = [i.id for i in items], items[-1].id
+    ids = [i.id for i in items]
     lead_id, audit_id = site.people["lead"].id, site.audit.id
     db.session.commit()
     items_table, audit_table = AuditItem.__table__, items[0].audit.__table__
@@ -213,16 +212,16 @@ def test_a_bulk_update_never_holds_the_audit_while_waiting_for_an_item(app, site
             finally:
                 db.session.remove()
 
-    with db.engine.connect() as save:  # a single save of the bulk's last item, in flight
-        save.execute(items_table.update().where(items_table.c.id == last)
-                     .values(version=items_table.c.version + 1))
+    with db.engine.connect() as save:  # a single save in flight: it holds the audit's row
+        save.execute(sa.select(audit_table.c.state).where(audit_table.c.id == audit_id)
+                     .with_for_update(key_share=True))
         worker = threading.Thread(target=bulk)
         worker.start()
-        worker.join(timeout=1)  # the bulk update is now waiting for that item
+        worker.join(timeout=1)  # the bulk update is now waiting for the audit
         assert worker.is_alive()
         save.exec_driver_sql("SET lock_timeout = '2s'")
-        save.execute(sa.select(audit_table.c.state).where(audit_table.c.id == audit_id)
-                     .with_for_update(key_share=True))  # the save's next lock: free
+        save.execute(items_table.update().where(items_table.c.id.in_(ids))
+                     .values(version=items_table.c.version + 1))  # the save's next lock: free
         save.commit()
     worker.join(timeout=30)
     assert outcome == ["saved"]

@@ -286,8 +286,10 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
                                field="owner_email")
 
     def change():
-        saved = audits.change_item(user, item, expected_version=body.version, **changes)
-        if body.note and body.note.strip():
+        note = body.note and body.note.strip()
+        saved = audits.change_item(user, item, expected_version=body.version, alone=not note,
+                                   **changes)
+        if note:
             audits.add_comment(user, db.session.get(AuditItem, item.id), body.note)
         return queries.item_answer(saved or item, row, evidence)
 

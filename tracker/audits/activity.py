@@ -26,11 +26,27 @@ _HASHED = ("chain", "seq", "audit_id", "audit_item_id", "actor_id", "action", "s
            "before", "after")
 
 
+def _body(values: Mapping) -> str:
+    return canonical_json({**{k: values[k] for k in _HASHED},
+                           "created_at": values["created_at"].isoformat()})
+
+
 def hash_of(values: Mapping) -> str:
     """An event's hash from its column values: its contents, linked to the one before."""
-    body = canonical_json({**{k: values[k] for k in _HASHED},
-                           "created_at": values["created_at"].isoformat()})
-    return sha256_hex(values["prev_hash"] + body)
+    return sha256_hex(values["prev_hash"] + _body(values))
+
+
+_SEQ_MARK = -987_654_321_012  # no seq is negative: marks where the seq sits in a body
+
+
+def hash_parts(values: Mapping) -> tuple[str, str]:
+    """The body around its seq: for any seq and prev_hash, hash_of(values) is the SHA-256
+    of prev_hash + before + str(seq) + after (what PostgreSQL hashes when it picks the seq).
+    Keys are sorted and strings escape their quotes, so `"seq":` occurs once, at the top."""
+    before, mark, after = _body({**values, "seq": _SEQ_MARK}).partition(f'"seq":{_SEQ_MARK}')
+    if not mark:  # canonical_json changed shape: the database would hash something else
+        raise ValueError("an event body without its seq")
+    return before + '"seq":', after
 
 
 def event_hash(event: ActivityEvent) -> str:
@@ -57,6 +73,46 @@ _MOVE_HEAD_WITH_EVENT = (
              .values(seq=sa.bindparam("head_seq"), hash=sa.bindparam("head_hash"))
              .cte("moved_head"))
 )
+
+
+def chain_started() -> sa.Exists:
+    """Whether chain :head has a head: appended_after can only move one on."""
+    return sa.exists().where(_HEADS.c.chain == sa.bindparam("head"))
+
+
+def appended_after(gate: sa.CTE) -> sa.CTE:
+    """PostgreSQL: the CTEs that append one event to chain :head within another statement,
+    when `gate` (a data-modifying CTE) wrote a row; the last one returns the event's id. The
+    database locks the chain's head, takes its seq + 1 and hashes the event in SQL from
+    hash_parts (:hash_before, :hash_after), so the whole change commits in one round trip.
+    The event's other columns are parameters named event_<column>."""
+    head = (sa.select(_HEADS.c.chain, _HEADS.c.seq, _HEADS.c.hash)
+            .where(_HEADS.c.chain == sa.bindparam("head")).with_for_update().cte("head"))
+    seq = head.c.seq + 1
+    hashed = sa.func.convert_to(head.c.hash + sa.bindparam("hash_before", type_=sa.Text)
+                                + sa.cast(seq, sa.Text) + sa.bindparam("hash_after", type_=sa.Text),
+                                "UTF8")
+    moved = (_HEADS.update()
+             .where(_HEADS.c.chain == head.c.chain, sa.exists(sa.select(gate.c[0])))
+             .values(seq=seq, hash=sa.func.encode(sa.func.sha256(hashed), "hex"))
+             .returning(_HEADS.c.seq, _HEADS.c.hash, head.c.hash.label("prev_hash"))
+             .cte("moved"))
+    given = [c for c in _COLUMNS if c not in ("seq", "prev_hash", "hash")]
+    return (_EVENTS.insert()
+            .from_select([*given, "seq", "prev_hash", "hash"],
+                         sa.select(*(sa.bindparam(f"event_{c}", type_=_EVENTS.c[c].type)
+                                     for c in given),
+                                   moved.c.seq, moved.c.prev_hash, moved.c.hash))
+            .returning(_EVENTS.c.id).cte("event"))
+
+
+def event_values(actor, action: str, *, chain: str, **fields) -> dict:
+    """The parameters appended_after needs for one event (all but what the head decides);
+    `fields` as record takes them."""
+    event = _event(actor, action, chain=chain, **fields)
+    hash_before, hash_after = hash_parts({**event, "seq": 0, "prev_hash": ""})
+    return {**{f"event_{c}": v for c, v in event.items()}, "head": chain,
+            "hash_before": hash_before, "hash_after": hash_after}
 
 
 class Appended(NamedTuple):
@@ -94,19 +150,9 @@ def record(actor, action: str, *, chain: str, subject: str = "", before=None, af
             connection.execute(*also)
         head = connection.execute(_LOCK_HEAD, {"chain": chain}).one_or_none()
     seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
-    event = {
-        "chain": chain,
-        "seq": seq + 1,
-        "audit_id": audit_id,
-        "audit_item_id": audit_item_id,
-        "actor_id": actor.id if actor is not None else None,
-        "action": action,
-        "subject": subject[:120],  # the column holds 120; long item titles are cut
-        "before": None if before is None else canonical_json(before),
-        "after": None if after is None else canonical_json(after),
-        "created_at": utcnow(),
-        "prev_hash": prev_hash,
-    }
+    event = {**_event(actor, action, chain=chain, subject=subject, before=before, after=after,
+                      audit_id=audit_id, audit_item_id=audit_item_id),
+             "seq": seq + 1, "prev_hash": prev_hash}
     event["hash"] = hash_of(event)
     if head is not None and on_postgresql:
         event_id = connection.execute(_MOVE_HEAD_WITH_EVENT, {
@@ -122,6 +168,22 @@ def record(actor, action: str, *, chain: str, subject: str = "", before=None, af
                                         "hash": event["hash"]})
     return Appended(connection.execute(_INSERT_EVENT, event).scalar_one(), event["seq"],
                     event["hash"])
+
+
+def _event(actor, action: str, *, chain: str, subject: str = "", before=None, after=None,
+           audit_id: int | None = None, audit_item_id: int | None = None) -> dict:
+    """An event's columns but its place in the chain (seq, prev_hash, hash)."""
+    return {
+        "chain": chain,
+        "audit_id": audit_id,
+        "audit_item_id": audit_item_id,
+        "actor_id": actor.id if actor is not None else None,
+        "action": action,
+        "subject": subject[:120],  # the column holds 120; long item titles are cut
+        "before": None if before is None else canonical_json(before),
+        "after": None if after is None else canonical_json(after),
+        "created_at": utcnow(),
+    }
 
 
 @dataclass

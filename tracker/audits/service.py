@@ -355,11 +355,12 @@ def _sync(actor: User, item: AuditItem, saved: WorkItem, owner) -> None:
 
 
 def change_item(actor, item: WorkItem, *, expected_version: int | None,
-                status=UNSET, owner=UNSET, due_date=UNSET, justification=UNSET
-                ) -> WorkItem | None:
+                status=UNSET, owner=UNSET, due_date=UNSET, justification=UNSET,
+                alone: bool = False) -> WorkItem | None:
     """update_item's work on plain values: the item as saved, or None when nothing changed.
     The save reads the audit's state again once it holds its lock (see
-    _require_still_editable). `actor` needs only an id."""
+    _require_still_editable). `actor` needs only an id. `alone`: the caller writes nothing
+    else in this transaction (see _save_in_one_statement)."""
     audit = item.audit
     require_editable(audit)
     if expected_version is not None and expected_version != item.version:
@@ -394,49 +395,120 @@ def change_item(actor, item: WorkItem, *, expected_version: int | None,
         before["verdict"], after["verdict"] = verdict.value, None
         changed.append("verdict")
         verdict = verdict_note = None
-    # One plain UPDATE ... WHERE version = n (no unit of work: this runs inside the write
-    # lock): it loses to a concurrent writer, and nothing is written until every rule passed.
     now = utcnow()
-    state = db.session.connection().execute(_SAVE_ITEM, {
-        "item_id": item.id, "seen_version": item.version, "status": new_status,
-        "justification": new_justification, "owner_id": new_owner_id, "due_date": new_due,
-        "updated_by_id": actor.id, "updated_at": now, "version": item.version + 1,
-        "verdict": verdict, "verdict_note": verdict_note,
-    }).scalar_one_or_none()
-    if state is None:  # no row had the version this change was made from
-        db.session.rollback()
-        raise StaleItem(db.session.get(AuditItem, item.id))
-    _require_still_editable(state)
-    if state == AuditState.DRAFT and set(changed) - {"owner", "due_date"}:
-        # Planning (owners, dates) leaves a draft a draft; work opens it.
-        db.session.connection().execute(_OPEN_AUDIT, {"audit_id": audit.id})
-        _record_opened(actor, audit.id, f"{audit.team_name} {audit.period}")
-        state = AuditState.IN_PROGRESS
-    activity.record(
-        actor, "item.update", chain=activity.audit_chain(audit.id), audit_id=audit.id,
-        audit_item_id=item.id, subject=f"{item.code} {item.title}",
-        before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
-        also=_tally_move_of(item, item.status, new_status),
-    )
+    row = {"item_id": item.id, "of_audit": audit.id, "seen_version": item.version,
+           "new_status": new_status, "new_justification": new_justification,
+           "new_owner_id": new_owner_id, "new_due_date": new_due, "new_updated_by_id": actor.id,
+           "new_updated_at": now, "new_version": item.version + 1, "new_verdict": verdict,
+           "new_verdict_note": verdict_note}
+    event = {"chain": activity.audit_chain(audit.id), "audit_id": audit.id,
+             "audit_item_id": item.id, "subject": f"{item.code} {item.title}",
+             "before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}}
+    tally = _tally_move_of(item, item.status, new_status)
+    state = _save_in_one_statement(actor, audit, row, event, tally, alone=alone)
+    if state is None:
+        state = _save_step_by_step(actor, audit, row, event, tally, opens_draft=bool(
+            set(changed) - {"owner", "due_date"}))
     return replace(item, audit=replace(audit, state=state), status=new_status,
                    justification=new_justification, owner_id=new_owner_id,
                    owner_email=new_owner_email, due_date=new_due, version=item.version + 1,
                    updated_at=now, verdict=verdict, verdict_note=verdict_note)
 
 
+def _save_step_by_step(actor, audit: "AuditRef", row: dict, event: dict, tally,
+                       *, opens_draft: bool) -> AuditState:
+    """The save as plain statements (no unit of work): the item's UPDATE ... WHERE version
+    = n, which loses to a concurrent writer; the audit's state read again under its lock;
+    a draft opened for work; the event with its tally move. Returns the audit's state."""
+    connection = db.session.connection()
+    state = connection.execute(_SAVE_ITEM, row).scalar_one_or_none()
+    if state is None:  # no row had the version this change was made from
+        db.session.rollback()
+        raise StaleItem(db.session.get(AuditItem, row["item_id"]))
+    _require_still_editable(state)
+    if state == AuditState.DRAFT and opens_draft:
+        # Planning (owners, dates) leaves a draft a draft; work opens it.
+        connection.execute(_OPEN_AUDIT, {"audit_id": audit.id})
+        _record_opened(actor, audit.id, f"{audit.team_name} {audit.period}")
+        state = AuditState.IN_PROGRESS
+    activity.record(actor, "item.update", also=tally, **event)
+    return state
+
+
+def _save_in_one_statement(actor, audit: "AuditRef", row: dict, event: dict, tally,
+                           *, alone: bool) -> AuditState | None:
+    """PostgreSQL, an audit in progress: the whole save — item, tally, event — in one
+    statement, which commits as it runs when `alone` (nothing else is written in this
+    transaction): one round trip where step by step takes five, BEGIN and COMMIT included.
+    None when it wrote nothing (another database; a draft, closed or moved-on audit; a
+    version someone else moved on): the save then goes step by step, which says why."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql" or audit.state != AuditState.IN_PROGRESS:
+        return None
+    db.session.flush()  # anything pending is written first, as record() does
+    statement = _saved_in_one(tally[0] if tally else None)
+    params = {**row, **activity.event_values(actor, "item.update", **event)}
+    if tally:
+        params.update(tally[1])
+    found = connection.execute(statement, params,
+                               execution_options={"whole_transaction": alone}).one()
+    return found.state if found.event_id is not None else None
+
+
 _AUDITS, _ITEMS = Audit.__table__, AuditItem.__table__
 _OPEN_AUDIT = (_AUDITS.update().where(_AUDITS.c.id == sa.bindparam("audit_id"))
                .values(state=AuditState.IN_PROGRESS))
-# The save returns its audit's state, read after the item's row is written (see
-# _require_still_editable). FOR NO KEY UPDATE on PostgreSQL: a submit or sign-off (an
-# UPDATE of the audit) waits for this transaction, and this for it. Writers to one audit
-# queue here rather than at its activity chain's head a moment later (a shared lock would
-# let two writers opening a draft deadlock). SQLite has one writer anyway.
+_NEW_VALUES = {c: sa.bindparam(f"new_{c}", type_=_ITEMS.c[c].type)
+               for c in ("status", "justification", "owner_id", "due_date", "updated_by_id",
+                         "updated_at", "version", "verdict", "verdict_note")}
+
+
+def _lock_audit() -> sa.ScalarSelect:
+    """The audit's id, its row locked FOR NO KEY UPDATE (PostgreSQL): a submit or sign-off
+    (an UPDATE of the audit) waits for the save's transaction, and the save for it; writers
+    to one audit queue here. In an item's UPDATE ... WHERE audit_id = (this), it is taken
+    before the item's row, as every writer to an audit takes them: audit, items, head."""
+    return (sa.select(_AUDITS.c.id).where(_AUDITS.c.id == sa.bindparam("of_audit"))
+            .with_for_update(key_share=True).scalar_subquery())
+
+
+# The save returns its audit's state as it is under the lock (locking again a row this
+# transaction holds returns its newest version: see _require_still_editable). SQLite has
+# one writer anyway.
 _SAVE_ITEM = (_ITEMS.update()
               .where(_ITEMS.c.id == sa.bindparam("item_id"),
-                     _ITEMS.c.version == sa.bindparam("seen_version"))
+                     _ITEMS.c.version == sa.bindparam("seen_version"),
+                     _ITEMS.c.audit_id == _lock_audit())
+              .values(_NEW_VALUES)
               .returning(sa.select(_AUDITS.c.state).where(_AUDITS.c.id == _ITEMS.c.audit_id)
                          .with_for_update(key_share=True).scalar_subquery()))
+
+
+@functools.cache
+def _saved_in_one(move: sa.Update | None) -> sa.Select:
+    """_save_in_one_statement's statement, with a status change's tally move or without:
+    the item's UPDATE while the audit is in progress (its row locked first), the tally
+    moved and the event appended when it wrote; returns the audit's state and the event's
+    id (NULL: nothing written)."""
+    audit = (sa.select(_AUDITS.c.id, _AUDITS.c.state)
+             .where(_AUDITS.c.id == sa.bindparam("of_audit"))
+             .with_for_update(key_share=True).cte("audit"))
+    saved = (_ITEMS.update()
+             .where(_ITEMS.c.id == sa.bindparam("item_id"),
+                    _ITEMS.c.version == sa.bindparam("seen_version"),
+                    _ITEMS.c.audit_id == sa.select(audit.c.id).where(
+                        audit.c.state == AuditState.IN_PROGRESS).scalar_subquery(),
+                    activity.chain_started())
+             .values(_NEW_VALUES).returning(_ITEMS.c.id).cte("saved"))
+    event = activity.appended_after(saved)
+    statement = sa.select(audit.c.state, sa.select(event.c.id).scalar_subquery().label(
+        "event_id"))
+    if move is not None:
+        statement = statement.add_cte(
+            move.where(sa.exists(sa.select(saved.c.id))).cte("tally"))
+    return statement
+
+
 _EVIDENCE_COUNT = (sa.select(sa.func.count()).select_from(Evidence.__table__)
                    .where(Evidence.__table__.c.audit_item_id == sa.bindparam("item_id")))
 
@@ -467,9 +539,10 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
     if not changes:
         raise RuleViolation("Choose what to set on the selected items: an owner, a due date "
                             "or a status.", "status")
-    # Every item locked first, in id order (PostgreSQL): a single save locks its item, then
-    # the audit's row, then the chain's head; locking each item only as its turn came would
-    # hold the audit and head while waiting for an item a single save holds — a deadlock.
+    # The audit's row first, then every item in id order (PostgreSQL), as a single save
+    # takes them (_lock_audit): holding items while waiting for the audit, the bulk update
+    # and a save of one of its items would each wait for the other — a deadlock.
+    db.session.execute(sa.select(_lock_audit()), {"of_audit": audit.id})
     items = db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id, AuditItem.id.in_(ids))
         .order_by(AuditItem.id).with_for_update(key_share=True)
