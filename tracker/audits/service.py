@@ -451,8 +451,8 @@ def _save_in_one_statement(actor, audit: "AuditRef", row: dict, event: dict, tal
     if tally:
         params.update(tally[1])
     found = connection.execute(statement, params,
-                               execution_options={"whole_transaction": alone}).one()
-    return found.state if found.event_id is not None else None
+                               execution_options={"whole_transaction": alone}).one_or_none()
+    return found.state if found is not None and found.event_id is not None else None
 
 
 _AUDITS, _ITEMS = Audit.__table__, AuditItem.__table__
