@@ -3,9 +3,10 @@
 The engine runs in autocommit (config: isolation_level), so reads are single statements
 on the newest committed data: what READ COMMITTED gives inside a transaction anyway, without
 a BEGIN and a ROLLBACK round trip around every page on PostgreSQL. The first write — INSERT,
-UPDATE, DELETE, DDL, a savepoint, a SELECT ... FOR UPDATE (or a read streamed through a
-server-side cursor, which PostgreSQL allows only in one) — opens the transaction, and the
-session's commit or rollback ends it as usual:
+UPDATE, DELETE, DDL, a savepoint, a SELECT that locks rows (FOR UPDATE, FOR NO KEY UPDATE,
+FOR [KEY] SHARE, in a subquery too), or a read streamed through a server-side cursor, which
+PostgreSQL allows only in one — opens the transaction, and the session's commit or rollback
+ends it as usual:
 
 - SQLite with BEGIN IMMEDIATE, which takes the database's single write lock up front:
   writers queue for it (QueuedConnection, below) instead of failing with "database is
