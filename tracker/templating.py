@@ -46,10 +46,8 @@ def badge(kind: str, value) -> Markup:
     if not v:
         return Markup("")
     label = BADGE_LABELS[kind].get(v) or v.replace("_", " ").capitalize()
-    if kind == "status" and v == "not_applicable":
-        return Markup('<span class="badge {}-{}" title="Not applicable">{}</span>').format(
-            kind, v, label)
-    return Markup('<span class="badge {}-{}">{}</span>').format(kind, v, label)  # escapes
+    title = Markup(' title="Not applicable"') if (kind, v) == ("status", "not_applicable") else ""
+    return Markup('<span class="badge {}-{}"{}>{}</span>').format(kind, v, title, label)
 
 
 # ui.status_badge(x), ui.crit_badge(x)… (templates/_macros/ui.html)

@@ -110,7 +110,7 @@ def event_values(actor, action: str, *, chain: str, **fields) -> dict:
     """The parameters appended_after needs for one event (all but what the head decides);
     `fields` as record takes them."""
     event = _event(actor, action, chain=chain, **fields)
-    hash_before, hash_after = hash_parts({**event, "seq": 0, "prev_hash": ""})
+    hash_before, hash_after = hash_parts(event)
     return {**{f"event_{c}": v for c, v in event.items()}, "head": chain,
             "hash_before": hash_before, "hash_after": hash_after}
 

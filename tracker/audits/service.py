@@ -463,13 +463,14 @@ _NEW_VALUES = {c: sa.bindparam(f"new_{c}", type_=_ITEMS.c[c].type)
                          "updated_at", "version", "verdict", "verdict_note")}
 
 
-def _lock_audit() -> sa.ScalarSelect:
-    """The audit's id, its row locked FOR NO KEY UPDATE (PostgreSQL): a submit or sign-off
-    (an UPDATE of the audit) waits for the save's transaction, and the save for it; writers
-    to one audit queue here. In an item's UPDATE ... WHERE audit_id = (this), it is taken
-    before the item's row, as every writer to an audit takes them: audit, items, head."""
-    return (sa.select(_AUDITS.c.id).where(_AUDITS.c.id == sa.bindparam("of_audit"))
-            .with_for_update(key_share=True).scalar_subquery())
+def _locked_audit(*columns) -> sa.Select:
+    """The audit :of_audit's `columns`, its row locked FOR NO KEY UPDATE (PostgreSQL): a
+    submit or sign-off (an UPDATE of the audit) waits for the save's transaction, and the
+    save for it; writers to one audit queue here. Every writer to an audit takes its locks
+    in one order — the audit's row, its items, the chain's head — so none waits for another
+    while holding what that one waits for."""
+    return (sa.select(*columns).where(_AUDITS.c.id == sa.bindparam("of_audit"))
+            .with_for_update(key_share=True))
 
 
 # The save returns its audit's state as it is under the lock (locking again a row this
@@ -478,7 +479,8 @@ def _lock_audit() -> sa.ScalarSelect:
 _SAVE_ITEM = (_ITEMS.update()
               .where(_ITEMS.c.id == sa.bindparam("item_id"),
                      _ITEMS.c.version == sa.bindparam("seen_version"),
-                     _ITEMS.c.audit_id == _lock_audit())
+                     # the audit's lock, taken before the item's row (an InitPlan)
+                     _ITEMS.c.audit_id == _locked_audit(_AUDITS.c.id).scalar_subquery())
               .values(_NEW_VALUES)
               .returning(sa.select(_AUDITS.c.state).where(_AUDITS.c.id == _ITEMS.c.audit_id)
                          .with_for_update(key_share=True).scalar_subquery()))
@@ -490,9 +492,7 @@ def _saved_in_one(move: sa.Update | None) -> sa.Select:
     the item's UPDATE while the audit is in progress (its row locked first), the tally
     moved and the event appended when it wrote; returns the audit's state and the event's
     id (NULL: nothing written)."""
-    audit = (sa.select(_AUDITS.c.id, _AUDITS.c.state)
-             .where(_AUDITS.c.id == sa.bindparam("of_audit"))
-             .with_for_update(key_share=True).cte("audit"))
+    audit = _locked_audit(_AUDITS.c.id, _AUDITS.c.state).cte("audit")
     saved = (_ITEMS.update()
              .where(_ITEMS.c.id == sa.bindparam("item_id"),
                     _ITEMS.c.version == sa.bindparam("seen_version"),
@@ -540,9 +540,9 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
         raise RuleViolation("Choose what to set on the selected items: an owner, a due date "
                             "or a status.", "status")
     # The audit's row first, then every item in id order (PostgreSQL), as a single save
-    # takes them (_lock_audit): holding items while waiting for the audit, the bulk update
+    # takes them (_locked_audit): holding items while waiting for the audit, the bulk update
     # and a save of one of its items would each wait for the other — a deadlock.
-    db.session.execute(sa.select(_lock_audit()), {"of_audit": audit.id})
+    db.session.execute(_locked_audit(_AUDITS.c.id), {"of_audit": audit.id})
     items = db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id, AuditItem.id.in_(ids))
         .order_by(AuditItem.id).with_for_update(key_share=True)
