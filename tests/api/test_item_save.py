@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from flask.sessions import NullSession
 
+from tests.api.conftest import ApiClient
+from tracker.api import queries
 from tracker.audits import activity
 from tracker.audits import service as audits
 from tracker.audits.models import (
@@ -22,6 +24,8 @@ from tracker.audits.models import (
     Comment,
 )
 from tracker.audits.service import RuleViolation, WorkItem
+from tracker.auth import service as accounts
+from tracker.auth.models import ApiToken, Membership, TeamRole
 from tracker.canonical import sha256_hex
 from tracker.extensions import db
 
@@ -57,11 +61,13 @@ def test_a_save_in_an_audit_in_progress_is_one_statement_on_postgresql(
         answer = lead.patch(url, json={"version": version, "status": "blocked"})
     assert answer.status_code == 200 and answer.json["status"] == "blocked"
     if database["kind"] == "postgresql":
-        # the token, the item, then the save: item, tally, head and event in one statement
-        assert len(counter.statements) == 3
+        # the caller with the item (api.queries.caller_and_work_item), then the save: item,
+        # tally, head and event in one statement
+        assert len(counter.statements) == 2
+        assert "api_tokens.token_hash" in counter.statements[0]
         assert "INSERT INTO activity_events" in counter.statements[-1]
     else:
-        assert len(counter.statements) > 3  # SQLite writes step by step, in its write lock
+        assert len(counter.statements) > 2  # SQLite writes step by step, in its write lock
     events = _events(dv_audit)
     assert [e.action for e in events[-3:]] == ["audit.state", "item.update", "item.update"]
     assert activity.verify_chain(activity.audit_chain(dv_audit.id)) is None
@@ -156,3 +162,52 @@ def test_the_api_keeps_no_session(app, client, login_as, dv_audit):
         assert isinstance(flask.session._get_current_object(), NullSession)  # not even read
     with app.test_request_context("/login"):
         assert not isinstance(flask.session._get_current_object(), NullSession)
+
+
+def test_the_patch_reads_its_caller_and_item_together_each_row_once(
+        api_as, dv_audit, people, token_for):
+    """The caller's memberships and the item's evidence come on the rows of one statement
+    (api.queries.caller_and_work_item): a membership per row times a piece of evidence per
+    row. Each comes back once."""
+    lead, alpha, beta = people["lead"], people["alpha"], people["beta"]
+    db.session.add(Membership(user_id=lead.id, team_id=beta.id, role=TeamRole.OPERATOR))
+    item = _items(dv_audit)[0]
+    for note in ("first note", "second note"):
+        audits.add_evidence(lead, item, note=note)
+    db.session.commit()
+    token = token_for("lead")
+    caller, (work, _row, evidence) = queries.caller_and_work_item(token, dv_audit.id, item.id)
+    assert caller.id == lead.id
+    assert sorted(g.team_id for g in caller.memberships) == sorted([alpha.id, beta.id])
+    assert (work.id, work.audit.team_id, work.version) == (item.id, alpha.id, item.version)
+    assert [e.note for e in evidence] == ["first note", "second note"]
+    answer = _patch(api_as("lead"), dv_audit, item, status="in_progress")
+    assert answer.status_code == 200
+    assert [e["note"] for e in answer.json["evidence"]] == ["first note", "second note"]
+    db.session.rollback()
+
+
+def test_the_patch_asks_for_a_token_first_then_for_the_item(
+        client, api_as, dv_audit, people, token_for):
+    item = _items(dv_audit)[0]
+    url = f"/audits/{dv_audit.id}/items/{item.id}"
+    # A token nobody has: 401, before the body is read (it is not even valid here).
+    stranger = ApiClient(client, "rt_not-a-token")
+    assert stranger.patch(url, json={"status": "nonsense"}).status_code == 401
+    # The caller is known, the item is not: 404 naming the audit's items.
+    lead = api_as("lead")
+    missing = lead.patch(f"/audits/{dv_audit.id}/items/999999", json={"version": 1})
+    assert missing.status_code == 404 and "has no item 999999" in missing.json["error"]["message"]
+    # Someone outside the team cannot tell the item exists.
+    hidden = api_as("outsider").patch(url, json={"version": item.version, "status": "blocked"})
+    assert hidden.status_code == 404
+    # A token revoked since: 401, and nothing saved.
+    token = token_for("lead", "revoked soon")
+    accounts.revoke_token(people["lead"], db.session.execute(
+        sa.select(ApiToken).where(ApiToken.name == "revoked soon")).scalar_one())
+    db.session.commit()
+    gone = ApiClient(client, token).patch(url, json={"version": item.version,
+                                                      "status": "blocked"})
+    assert gone.status_code == 401
+    db.session.expire_all()
+    assert item.status.value == "not_started"

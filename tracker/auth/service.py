@@ -253,21 +253,23 @@ _PERSON = (
 )
 _SESSION_USER = (_PERSON.add_columns(_USERS.c.session_version)
                  .where(_USERS.c.id == sa.bindparam("user_id")))
-_TOKEN = (_PERSON.add_columns(_TOKENS.c.id.label("token_id"), _TOKENS.c.last_used_at)
-          .join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id)
-          .where(_TOKENS.c.token_hash == sa.bindparam("token_hash"),
-                 _TOKENS.c.revoked_at.is_(None)))
+# Public so that a statement can read something else along (api.queries.caller_and_work_item).
+TOKEN_ROWS = (_PERSON.add_columns(_TOKENS.c.id.label("token_id"), _TOKENS.c.last_used_at)
+              .join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id)
+              .where(_TOKENS.c.token_hash == sa.bindparam("token_hash"),
+                     _TOKENS.c.revoked_at.is_(None)))
 _TOUCH = _TOKENS.update().where(_TOKENS.c.id == sa.bindparam("token")).values(
     last_used_at=sa.bindparam("now"))
 
 
 def _person(rows) -> dict:
-    """A Person's fields from the rows of one of the statements above."""
+    """A Person's fields from the rows of one of the statements above (or of one that
+    extends them, where a membership may come on several rows: each is kept once)."""
     first = rows[0]
     return {"id": first.id, "email": first.email, "name": first.name,
             "is_admin": first.is_admin, "is_auditor": first.is_auditor,
-            "memberships": tuple(Grant(r.team_id, r.role) for r in rows
-                                 if r.team_id is not None)}
+            "memberships": tuple(dict.fromkeys(Grant(r.team_id, r.role) for r in rows
+                                               if r.team_id is not None))}
 
 
 def session_user(user_id: int, session_version: int) -> SessionUser | None:
@@ -280,8 +282,16 @@ def session_user(user_id: int, session_version: int) -> SessionUser | None:
 
 def use_token(token: str) -> TokenUser | None:
     """The active user behind an unrevoked API token, or None."""
-    rows = db.session.connection().execute(
-        _TOKEN, {"token_hash": hash_token(token or "")}).all()
+    return token_user(db.session.connection().execute(TOKEN_ROWS, token_params(token)).all())
+
+
+def token_params(token: str) -> dict:
+    """TOKEN_ROWS's parameters for `token`."""
+    return {"token_hash": hash_token(token or "")}
+
+
+def token_user(rows) -> TokenUser | None:
+    """use_token's answer from the rows of TOKEN_ROWS, or of a statement extending it."""
     if not rows:
         return None
     first = rows[0]
