@@ -28,6 +28,8 @@ import time
 
 import sqlalchemy as sa
 
+from tracker.canonical import sha256_hex
+
 READS = ("SELECT", "PRAGMA", "EXPLAIN", "SHOW")
 _ROW_LOCK = re.compile(r" FOR (?:UPDATE|NO KEY UPDATE|SHARE|KEY SHARE)\b")
 WAIT_SECONDS = 15  # how long a writer waits its turn: then "database is locked"
@@ -48,6 +50,8 @@ def configure_transactions(engine: sa.Engine) -> None:
             cursor.execute(f"PRAGMA busy_timeout={WAIT_SECONDS * 1000}")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            # The activity log's hashes, computed in SQL as in Python (audits.activity.sql_sha256_hex)
+            dbapi_connection.create_function("sha256_hex", 1, sha256_hex, deterministic=True)
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _begin_before_first_write(connection, _cursor, statement, _params, context, _many):

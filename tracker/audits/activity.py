@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from tracker.audits.models import ActivityChainHead, ActivityEvent
 from tracker.canonical import canonical_json, sha256_hex
@@ -75,6 +77,53 @@ _MOVE_HEAD_WITH_EVENT = (
 )
 
 
+class sql_sha256_hex(FunctionElement):  # noqa: N801 — used like an SQL function
+    """sha256_hex in SQL: the SHA-256 of a text's UTF-8 bytes, in hex. On SQLite the very
+    Python function, registered on every connection (tracker/transactions.py); on
+    PostgreSQL its own sha256()."""
+    type = sa.String()
+    inherit_cache = True
+    name = "sha256_hex"
+
+
+@compiles(sql_sha256_hex, "postgresql")
+def _sha256_hex_postgresql(element, compiler, **kw):
+    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
+
+
+@compiles(sql_sha256_hex)
+def _sha256_hex_registered(element, compiler, **kw):
+    return f"sha256_hex({compiler.process(element.clauses, **kw)})"
+
+
+def _chained_hash(prev_hash, seq) -> sql_sha256_hex:
+    """An event's hash in SQL from its place in the chain and hash_parts (:hash_before,
+    :hash_after): hash_of's value when the database picks the seq."""
+    return sql_sha256_hex(prev_hash + sa.bindparam("hash_before", type_=sa.Text)
+                      + sa.cast(seq, sa.Text) + sa.bindparam("hash_after", type_=sa.Text))
+
+
+_GIVEN = [c for c in _COLUMNS if c not in ("seq", "prev_hash", "hash")]  # by event_values
+
+
+def _given_values() -> list:
+    return [sa.bindparam(f"event_{c}", type_=_EVENTS.c[c].type) for c in _GIVEN]
+
+
+# SQLite (which has no data-modifying WITH, and holds its one write lock already): the
+# event appended after its chain's head in one INSERT … SELECT, the database picking its
+# seq and hashing it; then the head moves on. Two statements where reading the head first
+# takes three.
+_APPEND_AFTER_HEAD = (
+    _EVENTS.insert()
+    .from_select([*_GIVEN, "seq", "prev_hash", "hash"],
+                 sa.select(*_given_values(), _HEADS.c.seq + 1, _HEADS.c.hash,
+                           _chained_hash(_HEADS.c.hash, _HEADS.c.seq + 1))
+                 .where(_HEADS.c.chain == sa.bindparam("head")))
+    .returning(_EVENTS.c.id, _EVENTS.c.seq, _EVENTS.c.hash)
+)
+
+
 def chain_started() -> sa.Exists:
     """Whether chain :head has a head: appended_after can only move one on."""
     return sa.exists().where(_HEADS.c.chain == sa.bindparam("head"))
@@ -89,20 +138,15 @@ def appended_after(gate: sa.CTE) -> sa.CTE:
     head = (sa.select(_HEADS.c.chain, _HEADS.c.seq, _HEADS.c.hash)
             .where(_HEADS.c.chain == sa.bindparam("head")).with_for_update().cte("head"))
     seq = head.c.seq + 1
-    hashed = sa.func.convert_to(head.c.hash + sa.bindparam("hash_before", type_=sa.Text)
-                                + sa.cast(seq, sa.Text) + sa.bindparam("hash_after", type_=sa.Text),
-                                "UTF8")
     moved = (_HEADS.update()
              .where(_HEADS.c.chain == head.c.chain, sa.exists(sa.select(gate.c[0])))
-             .values(seq=seq, hash=sa.func.encode(sa.func.sha256(hashed), "hex"))
+             .values(seq=seq, hash=_chained_hash(head.c.hash, seq))
              .returning(_HEADS.c.seq, _HEADS.c.hash, head.c.hash.label("prev_hash"))
              .cte("moved"))
-    given = [c for c in _COLUMNS if c not in ("seq", "prev_hash", "hash")]
     return (_EVENTS.insert()
-            .from_select([*given, "seq", "prev_hash", "hash"],
-                         sa.select(*(sa.bindparam(f"event_{c}", type_=_EVENTS.c[c].type)
-                                     for c in given),
-                                   moved.c.seq, moved.c.prev_hash, moved.c.hash))
+            .from_select([*_GIVEN, "seq", "prev_hash", "hash"],
+                         sa.select(*_given_values(), moved.c.seq, moved.c.prev_hash,
+                                   moved.c.hash))
             .returning(_EVENTS.c.id).cte("event"))
 
 
@@ -132,42 +176,50 @@ def _lock_head_with(write: sa.Update) -> sa.Select:
 def record(actor, action: str, *, chain: str, subject: str = "", before=None, after=None,
            audit_id: int | None = None, audit_item_id: int | None = None,
            also: tuple[sa.Update, dict] | None = None) -> Appended:
-    """Append one event to `chain`, locking the chain's head row so that concurrent
-    writers to the same chain queue up instead of forking it (read events back with a
-    query). `also` is another write of the change the event records — an UPDATE and its
-    parameters, named apart from `chain` — made first; on PostgreSQL it rides with the
-    head's lock, one round trip fewer. (The caller holds what orders it against other
-    writers: an item change holds its audit's row.)"""
+    """Append one event to `chain` after its head, so that concurrent writers to the same
+    chain queue up instead of forking it (read events back with a query): on PostgreSQL
+    the head's row is locked, SQLite has one writer. `also` is another write of the change
+    the event records — an UPDATE and its parameters, named apart from `chain` — made
+    first; on PostgreSQL it rides with the head's lock, one round trip fewer. (The caller
+    holds what orders it against other writers: an item change holds its audit's row.)"""
     db.session.flush()  # what the event records is written first, as the ORM would order it
     connection = db.session.connection()
-    on_postgresql = connection.dialect.name == "postgresql"
-    if also is not None and on_postgresql:
+    fields = {"subject": subject, "before": before, "after": after, "audit_id": audit_id,
+              "audit_item_id": audit_item_id}
+    if connection.dialect.name != "postgresql":
+        if also is not None:
+            connection.execute(*also)
+        appended = connection.execute(
+            _APPEND_AFTER_HEAD, event_values(actor, action, chain=chain, **fields)).one_or_none()
+        if appended is None:  # the chain's first event
+            return _start_chain(connection, actor, action, chain, fields)
+        connection.execute(_MOVE_HEAD, {"head": chain, "seq": appended.seq,
+                                        "hash": appended.hash})
+        return Appended(*appended)
+    if also is not None:
         write, params = also
         head = connection.execute(_lock_head_with(write),
                                   {**params, "chain": chain}).one_or_none()
     else:
-        if also is not None:
-            connection.execute(*also)
         head = connection.execute(_LOCK_HEAD, {"chain": chain}).one_or_none()
-    seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
-    event = {**_event(actor, action, chain=chain, subject=subject, before=before, after=after,
-                      audit_id=audit_id, audit_item_id=audit_item_id),
-             "seq": seq + 1, "prev_hash": prev_hash}
-    event["hash"] = hash_of(event)
-    if head is not None and on_postgresql:
-        event_id = connection.execute(_MOVE_HEAD_WITH_EVENT, {
-            **{f"event_{c}": v for c, v in event.items()},
-            "head": chain, "head_seq": event["seq"], "head_hash": event["hash"],
-        }).scalar_one()
-        return Appended(event_id, event["seq"], event["hash"])
     if head is None:
-        connection.execute(_NEW_HEAD, {"chain": chain, "seq": event["seq"],
-                                       "hash": event["hash"]})
-    else:
-        connection.execute(_MOVE_HEAD, {"head": chain, "seq": event["seq"],
-                                        "hash": event["hash"]})
-    return Appended(connection.execute(_INSERT_EVENT, event).scalar_one(), event["seq"],
-                    event["hash"])
+        return _start_chain(connection, actor, action, chain, fields)
+    event = {**_event(actor, action, chain=chain, **fields),
+             "seq": head.seq + 1, "prev_hash": head.hash}
+    event["hash"] = hash_of(event)
+    event_id = connection.execute(_MOVE_HEAD_WITH_EVENT, {
+        **{f"event_{c}": v for c, v in event.items()},
+        "head": chain, "head_seq": event["seq"], "head_hash": event["hash"],
+    }).scalar_one()
+    return Appended(event_id, event["seq"], event["hash"])
+
+
+def _start_chain(connection, actor, action: str, chain: str, fields: dict) -> Appended:
+    """A chain's first event, and its head."""
+    event = {**_event(actor, action, chain=chain, **fields), "seq": 1, "prev_hash": GENESIS}
+    event["hash"] = hash_of(event)
+    connection.execute(_NEW_HEAD, {"chain": chain, "seq": 1, "hash": event["hash"]})
+    return Appended(connection.execute(_INSERT_EVENT, event).scalar_one(), 1, event["hash"])
 
 
 def _event(actor, action: str, *, chain: str, subject: str = "", before=None, after=None,
