@@ -50,7 +50,7 @@ def configure_transactions(engine: sa.Engine) -> None:
             cursor.execute(f"PRAGMA busy_timeout={WAIT_SECONDS * 1000}")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
-            # The activity log's hashes, computed in SQL as in Python (audits.activity.sql_sha256_hex)
+            # The activity log hashed in SQL as in Python (audits.activity.sql_sha256_hex)
             dbapi_connection.create_function("sha256_hex", 1, sha256_hex, deterministic=True)
 
     @sa.event.listens_for(engine, "before_cursor_execute")
