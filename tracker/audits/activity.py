@@ -100,7 +100,7 @@ def _chained_hash(prev_hash, seq) -> sql_sha256_hex:
     """An event's hash in SQL from its place in the chain and hash_parts (:hash_before,
     :hash_after): hash_of's value when the database picks the seq."""
     return sql_sha256_hex(prev_hash + sa.bindparam("hash_before", type_=sa.Text)
-                      + sa.cast(seq, sa.Text) + sa.bindparam("hash_after", type_=sa.Text))
+                          + sa.cast(seq, sa.Text) + sa.bindparam("hash_after", type_=sa.Text))
 
 
 _GIVEN = [c for c in _COLUMNS if c not in ("seq", "prev_hash", "hash")]  # by event_values
