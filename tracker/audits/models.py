@@ -111,14 +111,15 @@ class AuditItem(db.Model):
         sa.UniqueConstraint("audit_id", "code"),
         sa.Index("ix_audit_items_owner_status", "owner_id", "status"),
         # The dashboard's per-audit counts (overdue, critical not met) and the signal flag's
-        # status lookups by code, from the index alone: migration 0002_dashboard.
-        sa.Index("ix_audit_items_audit_status_due", "audit_id", "status", "due_date"),
-        sa.Index("ix_audit_items_audit_status_criticality", "audit_id", "status", "criticality"),
+        # status lookups by code, from the index alone: migrations 0002_dashboard and
+        # 0003_lean_indexes. (A lookup by audit alone uses the unique constraint's prefix.)
+        sa.Index("ix_audit_items_audit_status_due_criticality", "audit_id", "status",
+                 "due_date", "criticality"),
         sa.Index("ix_audit_items_audit_code_status", "audit_id", "code", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    audit_id: Mapped[int] = mapped_column(sa.ForeignKey("audits.id"), index=True)
+    audit_id: Mapped[int] = mapped_column(sa.ForeignKey("audits.id"))
     readiness_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("readiness_items.id"))
     domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domains.id"), index=True)
     # Snapshot of the library item: a later library edit never rewrites a past audit.
@@ -239,7 +240,8 @@ class ActivityEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     chain: Mapped[str] = mapped_column(sa.String(40))
     seq: Mapped[int]
-    audit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audits.id"), index=True)
+    # No index on audit_id: an audit's events are its chain (migration 0003_lean_indexes).
+    audit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audits.id"))
     audit_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_items.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(sa.String(60))
