@@ -149,6 +149,12 @@ def prepare(backend: str, args) -> dict:
                     str(args.quarters), "--items", str(args.items)).strip().splitlines()[-2])
         print(f"[{backend}] seeded in {time.perf_counter() - started:.0f} s", flush=True)
         marker.write_text(json.dumps(params))
+    # Every run starts from the tables as autovacuum would keep them: earlier runs' saves
+    # leave dead rows, and a server with autovacuum off (as on some shared machines) never
+    # clears them or refreshes the planner's statistics (seed scale does after a load).
+    run([str(VENV / "python"), "-c", "from tracker import create_app\n"
+         "from tracker.scale.service import refresh_statistics\n"
+         "with create_app().app_context(): refresh_statistics()"], env)
     return env
 
 

@@ -13,7 +13,7 @@ from tracker.extensions import db
 def seed_scale(teams, quarters, items, seed):
     """A large deterministic data set for benchmarks (teams × quarters × items)."""
     from tracker.library.models import Domain
-    from tracker.scale.service import SCALE_PASSWORD, generate
+    from tracker.scale.service import SCALE_PASSWORD, generate, refresh_statistics
 
     if db.session.execute(db.select(Domain.id).limit(1)).scalar() is None:
         raise click.ClickException("Load the library first: flask --app app seed library")
@@ -21,6 +21,7 @@ def seed_scale(teams, quarters, items, seed):
     with click.progressbar(length=teams * quarters, label="Audits") as bar:
         result = generate(teams, quarters, items, seed, progress=bar.update)
     db.session.commit()
+    refresh_statistics()
     click.echo(f"Generated {result.teams} teams, {result.audits} audits, {result.items:,} items, "
                f"{result.evidence:,} evidence notes, {result.comments:,} comments, "
                f"{result.events:,} activity events in {time.perf_counter() - started:.0f} s.")
