@@ -85,9 +85,7 @@ def refresh_statistics() -> None:
     """After a bulk load, what autovacuum would do in its own time, now: the planner's
     statistics (ANALYZE) and, on PostgreSQL, the visibility map that lets index-only scans
     skip the table (VACUUM). Without them — a server with autovacuum off, or the minute
-    before it wakes — every page is planned from defaults: measured at 200,000 items on
-    PostgreSQL, the overview 5.1× the floor instead of 3.9×, a status update 7.8× instead
-    of ~5×."""
+    before it wakes — every query is planned from defaults and benchmarks measure that."""
     statement = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
     with db.engine.connect() as connection:  # in autocommit; VACUUM refuses a transaction
         connection.exec_driver_sql(statement, execution_options={"whole_transaction": True})
