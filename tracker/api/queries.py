@@ -190,13 +190,14 @@ def caller_and_work_item(token: str, audit_id: int, item_id: int):
         status=row.status, owner_id=row.owner_id, owner_email=row.owner_email,
         due_date=row.due_date, justification=row.justification, version=row.version,
         updated_at=row.updated_at, verdict=row.verdict, verdict_note=row.verdict_note)
-    evidence = {r.evidence_id: schemas.EvidenceOut(  # each once: a row per membership too
+    pieces = {r.evidence_id: r for r in rows if r.evidence_id is not None}  # a row per
+    evidence = [schemas.EvidenceOut(  # membership too: each piece once, in order
         id=r.evidence_id, kind=r.evidence_kind, filename=r.evidence_filename,
         content_type=r.evidence_content_type, size=r.evidence_size, url=r.evidence_url,
         note=r.evidence_note, sha256=r.evidence_sha256, created_by=r.evidence_created_by,
         created_at=utc(r.evidence_created_at),
-    ) for r in rows if r.evidence_id is not None}
-    return caller, (item, row, list(evidence.values()))
+    ) for r in pieces.values()]
+    return caller, (item, row, evidence)
 
 
 def item_answer(saved: WorkItem, row, evidence: list[schemas.EvidenceOut]) -> schemas.Item:
