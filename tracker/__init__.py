@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from tracker.clock import check_zone
 from tracker.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(load_config(app.instance_path))
     app.config.update(config or {})
+    app.config["TIMEZONE"] = check_zone(app.config["TIMEZONE"])
     # Uploads above the evidence limit are cut off before they are read into memory.
     # (Flask's defaults hold MAX_CONTENT_LENGTH = None, so setdefault would never apply.)
     if app.config.get("MAX_CONTENT_LENGTH") is None:

@@ -22,7 +22,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
@@ -30,6 +29,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from tracker import clock
 from tracker.audits.activity import AUDIT_CHAIN_PREFIX, audit_chain
 from tracker.audits.models import ActivityChainHead, ActivityEvent, Audit
 from tracker.extensions import db
@@ -133,7 +133,7 @@ def cached(name: str, key: tuple, compute: Callable[[], object]):
 
 
 def _full_key(name: str, key: tuple) -> str:
-    digest = hashlib.sha256(repr((name, date.today().isoformat(), key)).encode()).hexdigest()
+    digest = hashlib.sha256(repr((name, clock.today().isoformat(), key)).encode()).hexdigest()
     return f"{PREFIX}{name}:{digest[:40]}"
 
 

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from tracker.clock import DEFAULT_ZONE
+
 
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -31,6 +33,8 @@ def load_config(instance_path: str) -> dict:
         "SIGNING_PKCS12_PATH": os.environ.get("SIGNING_PKCS12_PATH"),
         "SIGNING_PKCS12_PASSWORD": os.environ.get("SIGNING_PKCS12_PASSWORD"),
         "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Readiness Tracker"),
+        # The organisation's calendar: what day it is for due dates and quarters (clock.py).
+        "TIMEZONE": os.environ.get("TIMEZONE") or DEFAULT_ZONE,
         "REDIS_URL": os.environ.get("REDIS_URL"),
         # Rendered fragments of the heaviest pages (tracker/cache.py); off only to measure.
         "FRAGMENT_CACHE": _bool("FRAGMENT_CACHE", True),

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from tracker import clock
 from tracker.audits import service as audits
 from tracker.audits.models import Audit, AuditItem, ItemStatus
 from tracker.auth import service as accounts
@@ -69,7 +70,7 @@ def last_quarters(today: date, n: int) -> list[str]:
 def seed_demo_data(progress=print, today: date | None = None) -> str:
     """Idempotent: accounts and teams are looked up by email and name, and a team's audit
     for a period is only created when missing."""
-    today = today or date.today()
+    today = today or clock.today()
     rng = random.Random(20261126)  # repeatable demo data  # nosec B311
     users = _ensure_people()
     domains = {d.code: d for d in db.session.execute(

@@ -8,6 +8,7 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from markupsafe import Markup
 
+from tracker import clock
 from tracker.audits.models import STATUS_LABELS
 from tracker.auth import permissions
 from tracker.markdown import render_markdown
@@ -93,7 +94,7 @@ def admin_extra_tabs():
 
 
 def init_templating(app: Flask) -> None:
-    app.jinja_env.globals.update(can=can, today=date.today, nav_sections=nav_sections,
+    app.jinja_env.globals.update(can=can, today=clock.today, nav_sections=nav_sections,
                                   admin_extra_tabs=admin_extra_tabs, badges=BADGES)
     app.jinja_env.filters.update(markdown=render_markdown, date=format_date, percent=percent)
     app.jinja_env.trim_blocks = True

@@ -1,12 +1,13 @@
 """Audit fixtures: Alpha's audits in each state, built through the services."""
 
 import copy
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tracker import clock
 from tracker.audits import service
 from tracker.audits.models import Audit, AuditItem, AuditState
 from tracker.extensions import db
@@ -65,7 +66,7 @@ def make_audit(people, library):
     def make(codes=("DV",), state="draft", period="2026-Q4", team="alpha") -> Audit:
         # Relative to today: a fixed date would make every item overdue once it has passed.
         audit = service.start_audit(people["lead"], people[team], period, domains(*codes),
-                                    due_date=date.today() + timedelta(days=90))
+                                    due_date=clock.today() + timedelta(days=90))
         move_to(audit, state, people)
         db.session.commit()
         return audit

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.audits.conftest import domains, first_item, move_to
+from tracker import clock
 from tracker.audits import service
 from tracker.audits.models import Audit, AuditItem, AuditState, ItemStatus
 from tracker.extensions import db
@@ -28,7 +29,7 @@ def test_start_form_defaults_to_this_quarter_and_every_active_domain(client, log
                                                                       library):
     login_as("lead")
     page = client.get("/audits/new").get_data(as_text=True)
-    period = service.period_for(date.today())
+    period = service.period_for(clock.today())
     assert f'value="{period}"' in page
     active = db.session.execute(sa.select(Domain.id).where(Domain.active)).scalars().all()
     for domain_id in active:
@@ -101,7 +102,7 @@ def test_the_audit_page_counts_filters_and_links(client, login_as, people, make_
     set_status(people, dv[1], "blocked")
     set_status(people, pay[0], "not_applicable", justification="No card payments.")
     service.update_item(people["lead"], pay[1], expected_version=None,
-                        owner=people["operator"], due_date=date.today() - timedelta(days=3))
+                        owner=people["operator"], due_date=clock.today() - timedelta(days=3))
     db.session.commit()
     login_as("operator")
     url = f"/audits/{audit.id}"
@@ -179,7 +180,7 @@ def test_list_pages_have_flat_query_counts(client, login_as, people, make_audit,
 
 def test_my_items_lists_overdue_first_then_due_soon(client, login_as, people, make_audit):
     audit = make_audit(codes=("DV",), state="in_progress")
-    today = date.today()
+    today = clock.today()
     plan = [(audit.items[0], today + timedelta(days=30)), (audit.items[1], today + timedelta(3)),
             (audit.items[2], today - timedelta(days=2)), (audit.items[3], None),
             (audit.items[4], today - timedelta(days=10))]
@@ -228,7 +229,7 @@ def test_review_queue_leaves_out_the_auditors_own_teams(client, login_as, people
 
 def test_audits_list_filters_and_empty_state(client, login_as, people, make_audit):
     login_as("lead")
-    period = service.period_for(date.today())
+    period = service.period_for(clock.today())
     page = client.get("/audits/").get_data(as_text=True)
     assert f"No audit for {period} yet for Alpha." in page
     assert f"Start {period} audit" in page

@@ -1,13 +1,13 @@
 """The whole journey in Chromium on the demo data: the lead starts next quarter's audit, the
 operator works items with uploaded evidence, the lead submits, an auditor signs off."""
 
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
+from tracker import clock
 from tracker.audits.models import Audit, AuditItem, AuditState, ItemStatus
 from tracker.audits.service import next_period, period_for
 from tracker.demo import DEMO_PASSWORD, seed_demo_data
@@ -39,7 +39,7 @@ def as_user(page, email):
 def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     seed_demo_data(progress=lambda *_: None)
     db.session.commit()
-    current, upcoming = period_for(date.today()), next_period(period_for(date.today()))
+    current, upcoming = period_for(clock.today()), next_period(period_for(clock.today()))
     evidence = tmp_path / "carrier-cutoff-drill.png"
     evidence.write_bytes(PNG)
 

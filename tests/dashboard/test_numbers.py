@@ -4,11 +4,11 @@ aggregates)."""
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import date
 
 import sqlalchemy as sa
 
 from tests.dashboard.conftest import html_tables, table_with_header
+from tracker import clock
 from tracker.audits.models import Audit, AuditItem
 from tracker.auth.models import Team
 from tracker.dashboard.views import duration
@@ -27,7 +27,7 @@ def pct(value):
 def independent():
     """Scores, overdue and critical-not-met counts from the items themselves. A draft audit
     is not scored: its cells say "draft" (`drafts` holds its keys)."""
-    today = date.today()
+    today = clock.today()
     met, applicable = defaultdict(int), defaultdict(int)
     drafts = set()
     overdue, critical = Counter(), Counter()

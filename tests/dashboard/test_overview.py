@@ -1,7 +1,7 @@
 """The overview: who sees which teams, where its numbers lead, My work, empty states."""
 
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -9,6 +9,7 @@ from flask import url_for
 
 from tests.dashboard.conftest import build_teams, domains, force_statuses, table_with_header
 from tests.factories import make_user
+from tracker import clock
 from tracker.audits import service as audits
 from tracker.audits.models import AuditItem, AuditState
 from tracker.extensions import db
@@ -55,7 +56,7 @@ def test_numbers_link_to_the_audit_or_to_the_team_page(client, login_as, two_tea
 
 def test_my_work_panel(client, login_as, two_teams, people, audit_pages):
     alpha, _ = two_teams
-    today = date.today()
+    today = clock.today()
     due = {"DV-02": today - timedelta(days=3), "DV-03": today + timedelta(days=5),
            "DV-05": today + timedelta(days=40), "DV-01": today - timedelta(days=9)}  # DV-01 met
     for code, when in due.items():
@@ -110,7 +111,7 @@ def test_domain_hub_shows_each_teams_latest_status(client, login_as, two_teams):
 
 def test_a_large_organisation_pages_its_teams_and_counts_them_all(client, login_as, people,
                                                                    library):
-    today = date.today()
+    today = clock.today()
     teams = build_teams("Org", 28, ["2026-Q4"], domains("DV"), random.Random(4),
                         due_dates=[today - timedelta(days=2), today + timedelta(days=30)])
     overdue = db.session.execute(

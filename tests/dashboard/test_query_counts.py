@@ -2,12 +2,13 @@
 times larger (teams, audits, items, signals) issue exactly the same number of statements."""
 
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from tests.dashboard.conftest import build_teams, domains, randomise_statuses
 from tests.factories import PASSWORD
+from tracker import clock
 from tracker.audits import service as audits
 from tracker.audits.models import Audit, AuditItem, AuditState
 from tracker.auth.models import User
@@ -65,7 +66,7 @@ def test_page_query_counts_are_the_same_at_ten_times_the_data(
         app, library, client, count_queries, audit_pages):
     rng = random.Random(2026)
     scope = domains("DV", "INV", "SUP", "PEAK")
-    today = date.today()
+    today = clock.today()
     dues = [today - timedelta(days=9), today + timedelta(days=4), today + timedelta(days=60)]
     periods = ["2026-Q1", "2026-Q2"]
 

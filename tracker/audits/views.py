@@ -1,7 +1,5 @@
 """Audit pages: thin views — load (or 404) → authorize → validate → service → commit once."""
 
-from datetime import date
-
 from flask import (
     Blueprint,
     abort,
@@ -18,7 +16,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice
 
-from tracker import cache
+from tracker import cache, clock
 from tracker.audits import queries, service
 from tracker.audits.forms import (
     NO_CHANGE,
@@ -127,7 +125,7 @@ def _page() -> int:
 @bp.get("/audits/")
 @login_required
 def index():
-    today = date.today()
+    today = clock.today()
     filters = queries.AuditFilters.from_args(request.args)
     page = queries.visible_audits(current_user, filters, _page())
     summaries = queries.summaries_for([a.id for a in page.items])
@@ -149,7 +147,7 @@ def my_items():
 
 
 def _my_items_page() -> str:
-    today = date.today()
+    today = clock.today()
     view = queries.my_items_view(request.args)
     page = queries.my_items(current_user, today, view=view, page=_page())
     return render_template("audits/my_items.html", page=page, view=view,
@@ -189,7 +187,7 @@ def new():
     if previous:  # the quarter after it, whatever was posted
         form.period.data = service.next_period(previous.period)
     if request.method == "GET":
-        form.fill_defaults(period=form.period.data or service.period_for(date.today()),
+        form.fill_defaults(period=form.period.data or service.period_for(clock.today()),
                            team_id=request.args.get("team", type=int), previous=previous,
                            domain_ids=[d.id for d in previous.domains] if previous
                            else [d.id for d in domains if d.active])
@@ -237,7 +235,7 @@ def _owner_choices(members, *, keep: bool, owner: User | None = None) -> list[Se
 
 def _render_detail(audit: Audit, sign_off, *, bulk_form: BulkForm | None = None,
                    status: int = 200):
-    today = date.today()
+    today = clock.today()
     summary = queries.audit_summary(audit)
     filters = queries.ItemFilters.from_args(request.args,
                                             {d.domain.code for d in summary.domains})
@@ -357,7 +355,7 @@ def submit(audit_id):
         flash("Submitted for review. The items are read-only until an auditor sends the audit "
               "back or signs it off.", "success")
         return redirect(url_for("audits.detail", audit_id=audit.id))
-    today = date.today()
+    today = clock.today()
     return render_template("audits/submit.html", audit=audit, form=form,
                            summary=queries.audit_summary(audit),
                            overdue=queries.overdue_count(audit, today))
@@ -453,7 +451,7 @@ def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | No
         "audits/item.html", audit=audit, item=item, history=queries.item_history(item),
         conflict=conflict, version=item.version if version is None else version,
         max_size=format_size(current_app.config["MAX_EVIDENCE_BYTES"]),
-        today=date.today(), open_statuses=service.OPEN_STATUSES, **forms,
+        today=clock.today(), open_statuses=service.OPEN_STATUSES, **forms,
     ), status
 
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from tracker import clock
 from tracker.audits.models import Audit, AuditDomainTally, AuditItem, AuditState, ItemStatus
 from tracker.auth.models import Team
 from tracker.extensions import db
@@ -182,7 +183,7 @@ def audit_summaries(period: str, team_ids=None, *, today: date | None = None,
         summaries[summary.team_id] = by_audit[summary.audit_id] = summary
     if by_audit:
         for audit_id, (overdue, critical) in item_alerts(list(by_audit),
-                                                         today or date.today()).items():
+                                                         today or clock.today()).items():
             by_audit[audit_id].overdue = overdue
             by_audit[audit_id].critical_not_met = critical
     return summaries

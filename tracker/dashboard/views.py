@@ -1,12 +1,11 @@
 """Read-only pages: the organisation overview and each team's readiness over time."""
 
-from datetime import date
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from tracker import cache, charts
+from tracker import cache, charts, clock
 from tracker.audits.models import AuditState
 from tracker.auth.models import Team
 from tracker.auth.permissions import (
@@ -93,7 +92,7 @@ def _overview_page(version: tuple) -> str:
     scope = dashboard_team_scope(current_user)
     available = queries.periods(scope)
     period = queries.pick_period(request.args.get("period"), available)
-    work = (queries.my_work(current_user.id, date.today())
+    work = (queries.my_work(current_user.id, clock.today())
             if current_user.memberships else None)
     body = cache.fragment(
         "overview", (version, cache.viewer_key(current_user), period, page_arg(), as_tables()),
@@ -116,7 +115,7 @@ def _overview_body(period: str | None, available: list[str], scope) -> str:
 def _quarter_view(period: str, available: list[str], scope) -> dict:
     """The heatmap, team table and trend for one page of teams; the totals over every team
     in scope. Long organisations page through their teams instead of one endless chart."""
-    today = date.today()
+    today = clock.today()
     page = db.paginate(queries.teams_select(scope), page=page_arg(), per_page=TEAMS_PER_PAGE,
                        error_out=False)
     teams = page.items

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
+from tracker import clock
 from tracker.audits.activity import GENESIS, audit_chain, event_hash
 from tracker.audits.models import (
     ActivityChainHead,
@@ -98,7 +99,7 @@ def generate(teams: int = 100, quarters: int = 8, items: int = 250, seed: int = 
     (the CLI commits per team so a long run makes steady progress)."""
     # Deterministic test data, not security.
     rng = random.Random(seed)  # nosec B311
-    today = today or date.today()
+    today = today or clock.today()
     library = _library_items(items)
     domain_ids = sorted({i.domain_id for i in library})
     periods = [period_for(today)]
