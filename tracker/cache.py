@@ -48,10 +48,14 @@ _redis_clients: dict[str, object] = {}
 
 # --- versions -------------------------------------------------------------------------
 
-# Built once: every cached page runs one of them.
-_ORGANISATION_VERSION = sa.select(
-    sa.select(sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0)).scalar_subquery(),
-    sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc()).limit(1).scalar_subquery())
+# Built once: every cached page runs one of them. The organisation's version is columns, so
+# that a page keyed by it reads it with its viewer (organisation_page).
+ORGANISATION_VERSION_COLUMNS = (
+    sa.select(sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0)).scalar_subquery()
+    .label("organisation_events"),
+    sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc()).limit(1).scalar_subquery()
+    .label("organisation_head"))
+_ORGANISATION_VERSION = sa.select(*ORGANISATION_VERSION_COLUMNS)
 _CHAIN_HEADS = (sa.select(ActivityChainHead.chain, ActivityChainHead.hash)
                 .where(ActivityChainHead.chain.in_(sa.bindparam("chains", expanding=True))))
 # The chains every team's pages read besides their audits': people and teams, the library
@@ -80,9 +84,30 @@ def organisation_version() -> tuple:
     the chain heads' sequences: it grows with each write and, unlike max(id) on
     PostgreSQL, never skips a transaction that committed late), and the newest event's
     hash (so a restored or another database never reuses a key). Two index reads and one
-    scan of the chain heads (a row per audit and a few more), never of the events."""
-    total, head = db.session.connection().execute(_ORGANISATION_VERSION).one()
-    return int(total), head
+    scan of the chain heads (a row per audit and a few more), never of the events.
+    An organisation_page's request has it already, read with its viewer."""
+    known = g.get("organisation_version")
+    if known is not None:
+        return known
+    return organisation_version_of(db.session.connection().execute(_ORGANISATION_VERSION).one())
+
+
+def organisation_version_of(row) -> tuple:
+    """The version from a row with ORGANISATION_VERSION_COLUMNS."""
+    return int(row.organisation_events), row.organisation_head
+
+
+def organisation_page(view):
+    """Marks a GET view whose page is keyed by organisation_version: the user loader
+    (auth.loader) reads the version in the statement that reads the viewer, so a repeat view
+    is one round trip to the database, not two."""
+    view.reads_organisation_version = True
+    return view
+
+
+def reads_organisation_version(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return request.method == "GET" and getattr(view, "reads_organisation_version", False)
 
 
 def team_version(team_id: int) -> tuple:

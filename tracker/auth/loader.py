@@ -1,4 +1,10 @@
-from tracker.auth.service import SessionUser, session_user
+from flask import g, request
+
+from tracker import cache
+from tracker.auth.service import SESSION_USER, SessionUser, session_user
+
+# The viewer with the organisation's version, for the pages keyed by it (cache.organisation_page)
+_WITH_ORGANISATION_VERSION = SESSION_USER.add_columns(*cache.ORGANISATION_VERSION_COLUMNS)
 
 
 def load_user(session_id: str) -> SessionUser | None:
@@ -7,4 +13,9 @@ def load_user(session_id: str) -> SessionUser | None:
         user_id, version = (int(part) for part in session_id.split(":"))
     except (ValueError, AttributeError):
         return None
-    return session_user(user_id, version)
+    if not cache.reads_organisation_version(request.endpoint):
+        return session_user(user_id, version)[0]
+    user, rows = session_user(user_id, version, _WITH_ORGANISATION_VERSION)
+    if user is not None:
+        g.organisation_version = cache.organisation_version_of(rows[0])
+    return user

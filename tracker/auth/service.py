@@ -251,8 +251,9 @@ _PERSON = (
     .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
     .where(_USERS.c.active)
 )
-_SESSION_USER = (_PERSON.add_columns(_USERS.c.session_version)
-                 .where(_USERS.c.id == sa.bindparam("user_id")))
+# Public so that a statement can read something else along (auth.loader).
+SESSION_USER = (_PERSON.add_columns(_USERS.c.session_version)
+                .where(_USERS.c.id == sa.bindparam("user_id")))
 # Public so that a statement can read something else along (api.queries.caller_and_work_item).
 TOKEN_ROWS = (_PERSON.add_columns(_TOKENS.c.id.label("token_id"), _TOKENS.c.last_used_at)
               .join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id)
@@ -272,12 +273,14 @@ def _person(rows) -> dict:
                                                if r.team_id is not None))}
 
 
-def session_user(user_id: int, session_version: int) -> SessionUser | None:
-    """The active user of a web session, or None once their session version moved on."""
-    rows = db.session.connection().execute(_SESSION_USER, {"user_id": user_id}).all()
+def session_user(user_id: int, session_version: int,
+                 statement: sa.Select = SESSION_USER) -> tuple[SessionUser | None, list]:
+    """The active user of a web session, or None once their session version moved on; and
+    the rows read (`statement`: SESSION_USER, or one extending it that reads more along)."""
+    rows = db.session.connection().execute(statement, {"user_id": user_id}).all()
     if not rows or rows[0].session_version != session_version:
-        return None
-    return SessionUser(**_person(rows), session_version=session_version)
+        return None, rows
+    return SessionUser(**_person(rows), session_version=session_version), rows
 
 
 def use_token(token: str) -> TokenUser | None:

@@ -83,6 +83,7 @@ def as_tables() -> bool:
 
 @bp.get("/dashboard")
 @login_required
+@cache.organisation_page
 def overview():
     version = cache.organisation_version()
     return cache.page(version, lambda: _overview_page(version))
