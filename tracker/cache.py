@@ -22,6 +22,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
@@ -48,8 +49,8 @@ _redis_clients: dict[str, object] = {}
 
 # --- versions -------------------------------------------------------------------------
 
-# Built once: every cached page runs one of them. The organisation's version is columns, so
-# that a page keyed by it reads it with its viewer (organisation_page).
+# Built once: every cached page runs one of them. Each version is columns too, so that a page
+# keyed by it can read it with its viewer (read_with_viewer).
 ORGANISATION_VERSION_COLUMNS = (
     sa.select(sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0)).scalar_subquery()
     .label("organisation_events"),
@@ -77,6 +78,54 @@ def team_chain_heads(team_id) -> sa.CompoundSelect:
 
 
 _TEAM_CHAIN_HEADS = team_chain_heads(sa.bindparam("team_id"))
+_TEAM_HEADS = _TEAM_CHAIN_HEADS.subquery()
+# The same heads in one column, "chain hash,chain hash,…" (chain names and hashes hold
+# neither a space nor a comma), in no particular order.
+TEAM_VERSION_COLUMNS = (
+    sa.select(sa.func.aggregate_strings(_TEAM_HEADS.c.chain + " " + _TEAM_HEADS.c.hash, ","))
+    .scalar_subquery().label("team_heads"),)
+
+
+class PageVersion(NamedTuple):
+    """A version a page is keyed by, as read with its viewer: the columns that read it (with
+    the view's arguments as parameters), where it is kept for the request, and the version
+    made from the row."""
+    columns: tuple
+    key: Callable[[dict], tuple]
+    of_row: Callable[[sa.Row, dict], tuple]
+
+
+ORGANISATION = PageVersion(
+    ORGANISATION_VERSION_COLUMNS, lambda args: ("organisation",),
+    lambda row, args: (int(row.organisation_events), row.organisation_head))
+TEAM = PageVersion(
+    TEAM_VERSION_COLUMNS, lambda args: ("team", args["team_id"]),
+    lambda row, args: (args["team_id"], heads_version(
+        head.split(" ") for head in (row.team_heads or "").split(",") if head)))
+
+
+def read_with_viewer(version: PageVersion):
+    """Marks a GET view whose page is keyed by `version`: the user loader (auth.loader)
+    reads it in the statement that reads the viewer, so that a repeat view is one round trip
+    to the database, not two."""
+    def mark(view):
+        view.page_version = version
+        return view
+    return mark
+
+
+def page_version_of(endpoint: str | None) -> PageVersion | None:
+    """The version the request's view reads with its viewer (read_with_viewer), if any."""
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return getattr(view, "page_version", None) if request.method == "GET" else None
+
+
+def keep_read_along(version: PageVersion, row: sa.Row, args: dict) -> None:
+    g.setdefault("page_versions", {})[version.key(args)] = version.of_row(row, args)
+
+
+def _read_along(key: tuple) -> tuple | None:
+    return g.get("page_versions", {}).get(key)
 
 
 def organisation_version() -> tuple:
@@ -84,38 +133,17 @@ def organisation_version() -> tuple:
     the chain heads' sequences: it grows with each write and, unlike max(id) on
     PostgreSQL, never skips a transaction that committed late), and the newest event's
     hash (so a restored or another database never reuses a key). Two index reads and one
-    scan of the chain heads (a row per audit and a few more), never of the events.
-    An organisation_page's request has it already, read with its viewer."""
-    known = g.get("organisation_version")
-    if known is not None:
-        return known
-    return organisation_version_of(db.session.connection().execute(_ORGANISATION_VERSION).one())
-
-
-def organisation_version_of(row) -> tuple:
-    """The version from a row with ORGANISATION_VERSION_COLUMNS."""
-    return int(row.organisation_events), row.organisation_head
-
-
-def organisation_page(view):
-    """Marks a GET view whose page is keyed by organisation_version: the user loader
-    (auth.loader) reads the version in the statement that reads the viewer, so a repeat view
-    is one round trip to the database, not two."""
-    view.reads_organisation_version = True
-    return view
-
-
-def reads_organisation_version(endpoint: str | None) -> bool:
-    view = current_app.view_functions.get(endpoint) if endpoint else None
-    return request.method == "GET" and getattr(view, "reads_organisation_version", False)
+    scan of the chain heads (a row per audit and a few more), never of the events."""
+    return _read_along(("organisation",)) or ORGANISATION.of_row(
+        db.session.connection().execute(_ORGANISATION_VERSION).one(), {})
 
 
 def team_version(team_id: int) -> tuple:
     """The version of a team's pages: see team_chain_heads. (The organisation's version
     moves with every write anywhere: a busy organisation would never see its team pages
     served from the cache.)"""
-    return team_id, heads_version(db.session.connection().execute(
-        _TEAM_CHAIN_HEADS, {"team_id": team_id}).all())
+    return _read_along(("team", team_id)) or (team_id, heads_version(
+        db.session.connection().execute(_TEAM_CHAIN_HEADS, {"team_id": team_id}).all()))
 
 
 def heads_version(rows: Iterable) -> tuple[tuple[str, str], ...]:

@@ -142,7 +142,7 @@ def index():
 @bp.get("/audits/my-items")  # the same page under the audits path (make bench asks for it)
 @bp.get("/my-items")  # registered first: the address url_for builds
 @login_required
-@cache.organisation_page
+@cache.read_with_viewer(cache.ORGANISATION)
 def my_items():
     return cache.page(cache.organisation_version(), _my_items_page)
 

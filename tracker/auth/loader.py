@@ -1,10 +1,11 @@
-from flask import g, request
+from flask import request
 
 from tracker import cache
 from tracker.auth.service import SESSION_USER, SessionUser, session_user
 
-# The viewer with the organisation's version, for the pages keyed by it (cache.organisation_page)
-_WITH_ORGANISATION_VERSION = SESSION_USER.add_columns(*cache.ORGANISATION_VERSION_COLUMNS)
+# The viewer with the version of the page they asked for (cache.read_with_viewer)
+_WITH_VERSION = {version: SESSION_USER.add_columns(*version.columns)
+                 for version in (cache.ORGANISATION, cache.TEAM)}
 
 
 def load_user(session_id: str) -> SessionUser | None:
@@ -13,9 +14,11 @@ def load_user(session_id: str) -> SessionUser | None:
         user_id, version = (int(part) for part in session_id.split(":"))
     except (ValueError, AttributeError):
         return None
-    if not cache.reads_organisation_version(request.endpoint):
+    page_version = cache.page_version_of(request.endpoint)
+    if page_version is None:
         return session_user(user_id, version)[0]
-    user, rows = session_user(user_id, version, _WITH_ORGANISATION_VERSION)
+    args = request.view_args or {}
+    user, rows = session_user(user_id, version, _WITH_VERSION[page_version], **args)
     if user is not None:
-        g.organisation_version = cache.organisation_version_of(rows[0])
+        cache.keep_read_along(page_version, rows[0], args)
     return user

@@ -273,11 +273,12 @@ def _person(rows) -> dict:
                                                if r.team_id is not None))}
 
 
-def session_user(user_id: int, session_version: int,
-                 statement: sa.Select = SESSION_USER) -> tuple[SessionUser | None, list]:
+def session_user(user_id: int, session_version: int, statement: sa.Select = SESSION_USER,
+                 **params) -> tuple[SessionUser | None, list]:
     """The active user of a web session, or None once their session version moved on; and
-    the rows read (`statement`: SESSION_USER, or one extending it that reads more along)."""
-    rows = db.session.connection().execute(statement, {"user_id": user_id}).all()
+    the rows read (`statement`: SESSION_USER, or one extending it that reads more along,
+    with its `params`)."""
+    rows = db.session.connection().execute(statement, {**params, "user_id": user_id}).all()
     if not rows or rows[0].session_version != session_version:
         return None, rows
     return SessionUser(**_person(rows), session_version=session_version), rows

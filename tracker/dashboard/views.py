@@ -83,7 +83,7 @@ def as_tables() -> bool:
 
 @bp.get("/dashboard")
 @login_required
-@cache.organisation_page
+@cache.read_with_viewer(cache.ORGANISATION)
 def overview():
     version = cache.organisation_version()
     return cache.page(version, lambda: _overview_page(version))
@@ -189,6 +189,7 @@ def _signal_panel() -> dict:
 
 @bp.get("/teams/<int:team_id>")
 @login_required
+@cache.read_with_viewer(cache.TEAM)
 def team(team_id):
     # A page served from the cache was rendered for a team that existed at this version
     # (creating or removing a team is an admin event), so only a render looks the team up.
