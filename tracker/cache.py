@@ -54,8 +54,10 @@ _redis_clients: dict[str, object] = {}
 ORGANISATION_VERSION_COLUMNS = (
     sa.select(sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0)).scalar_subquery()
     .label("organisation_events"),
-    sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc()).limit(1).scalar_subquery()
-    .label("organisation_head"))
+    # LIMIT 1 written out: a bound limit leaves PostgreSQL's generic plan guessing at how
+    # many events the sort must return, so it planned the statement afresh on every request.
+    sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc())
+    .limit(sa.literal_column("1")).scalar_subquery().label("organisation_head"))
 _ORGANISATION_VERSION = sa.select(*ORGANISATION_VERSION_COLUMNS)
 _CHAIN_HEADS = (sa.select(ActivityChainHead.chain, ActivityChainHead.hash)
                 .where(ActivityChainHead.chain.in_(sa.bindparam("chains", expanding=True))))
