@@ -97,9 +97,10 @@ def test_the_page_versions_bind_no_limit():
     with LIMIT 1 written out). A test database is too small to show the difference."""
     from sqlalchemy.dialects import postgresql
 
-    from tracker.auth.loader import _WITH_VERSION
+    from tracker.auth.loader import with_version
 
-    for statement in (cache._ORGANISATION_VERSION, *_WITH_VERSION.values()):
+    for statement in (cache._ORGANISATION_VERSION, with_version(cache.ORGANISATION),
+                      with_version(cache.TEAM)):
         sql = str(statement.compile(dialect=postgresql.dialect()))
         assert not re.search(r"LIMIT %\(", sql), sql
 
