@@ -166,7 +166,7 @@ def build_site() -> Site:
 
 
 def activity_count() -> int:
-    from tracker.audits.models import ActivityEvent
+    from tracker.activity import ActivityEvent
 
     db.session.expire_all()
     return db.session.execute(sa.select(sa.func.count(ActivityEvent.id))).scalar_one()

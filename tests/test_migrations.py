@@ -17,7 +17,7 @@ def test_activity_log_is_append_only_in_the_database(app, people):
     import pytest
     import sqlalchemy as sa
 
-    from tracker.audits.models import ActivityEvent
+    from tracker.activity import ActivityEvent
 
     event_id = db.session.execute(sa.select(ActivityEvent.id).limit(1)).scalar_one()
     for statement in (sa.update(ActivityEvent).where(ActivityEvent.id == event_id)

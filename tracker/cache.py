@@ -31,8 +31,8 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from tracker import clock
-from tracker.audits.activity import AUDIT_CHAIN_PREFIX, audit_chain
-from tracker.audits.models import ActivityChainHead, ActivityEvent, Audit
+from tracker.activity import AUDIT_CHAIN_PREFIX, ActivityChainHead, ActivityEvent, audit_chain
+from tracker.audits.models import Audit
 from tracker.extensions import db
 
 log = logging.getLogger(__name__)

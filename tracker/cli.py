@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from tracker.audits.service import RuleViolation
 from tracker.extensions import db
+from tracker.rules import RuleViolation
 
 seed_cli = AppGroup("seed", help="Load the readiness library and demo data.")
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -147,7 +147,7 @@ def users_token(email, name):
 @activity_cli.command("verify")
 def activity_verify():
     """Walk every activity chain; name the first broken link."""
-    from tracker.audits.activity import verify_all_chains
+    from tracker.activity import verify_all_chains
 
     count, problems = verify_all_chains()
     for problem in problems:

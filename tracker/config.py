@@ -20,9 +20,6 @@ def load_config(instance_path: str) -> dict:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        # Autocommit until a transaction's first write: tracker/transactions.py. Idle pooled
-        # connections are checked before use: tracker/db.py, ping_idle_connections.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"isolation_level": "AUTOCOMMIT"},
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR") or str(instance / "evidence"),
         "REPORTS_DIR": os.environ.get("REPORTS_DIR") or str(instance / "reports"),
         "MAX_EVIDENCE_BYTES": int(os.environ.get("MAX_EVIDENCE_BYTES", 20 * 1024 * 1024)),

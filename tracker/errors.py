@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
 from tracker.extensions import db
+from tracker.rules import Refusal
 
 log = logging.getLogger("tracker")
 
@@ -89,6 +90,11 @@ def init_errors(app: Flask) -> None:
         limit = app.config["MAX_EVIDENCE_BYTES"] // (1024 * 1024)
         return _error(413, "too_large", f"The upload is larger than the {limit} MB limit. "
                                         "Upload a smaller file or attach a link instead.")
+
+    @app.errorhandler(Refusal)
+    def refused(exc: Refusal):
+        db.session.rollback()
+        return _error(exc.status, exc.code, exc.message)
 
     @app.errorhandler(OperationalError)
     def database_error(exc: OperationalError):

@@ -97,7 +97,7 @@ def test_a_whole_audit_through_the_api(api_as, library, people):
 
     frozen = operator.patch(f"{base}/items/{first['id']}", json={
         "version": reviewed.get_json()["version"], "status": "not_met"})
-    assert frozen.status_code == 422
+    assert frozen.status_code == 409
     assert "signed off" in frozen.get_json()["error"]["message"]
 
     following = lead.post(f"{base}/next", json={})

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from tracker.audits.models import ActivityEvent, AuditItem, Evidence, ItemStatus
+from tracker.activity import ActivityEvent
+from tracker.audits.models import AuditItem, Evidence, ItemStatus
 from tracker.auth import service as accounts
 from tracker.extensions import db
 
@@ -168,7 +169,7 @@ def test_permissions_hold_in_the_api(api_as, item, dv_audit, people):
     # Auditors see every audit but cannot edit evidence, nor sign off before review.
     assert auditor.get(base).status_code == 200
     assert error(auditor.post(f"{base}/items/{item.id}/evidence", json={"note": "x"}), 403)
-    early = error(auditor.post(f"{base}/signoff", json={"statement": "ok"}), 422)
+    early = error(auditor.post(f"{base}/signoff", json={"statement": "ok"}), 409)
     assert "in review" in early["message"]
     # Nobody signs off their own team's audit.
     lead = api_as("lead")
@@ -176,9 +177,9 @@ def test_permissions_hold_in_the_api(api_as, item, dv_audit, people):
     member_auditor = api_as("member_auditor")
     assert error(member_auditor.post(f"{base}/signoff", json={"statement": "ok"}), 403)
     assert error(lead.post(f"{base}/signoff", json={"statement": "ok"}), 403)
-    # Work stops while the audit is in review: the rule, not the role, refuses it.
+    # Work stops while the audit is in review: its state, not the role, refuses it (409).
     locked = error(operator.patch(f"{base}/items/{item.id}", json={
-        "version": item.version, "status": "in_progress"}), 422)
+        "version": item.version, "status": "in_progress"}), 409)
     assert "in review" in locked["message"]
 
 

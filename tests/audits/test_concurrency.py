@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tracker.audits import activity
+from tracker import activity
+from tracker.activity import ActivityEvent
 from tracker.audits import service as audits
 from tracker.audits.models import (
-    ActivityEvent,
     AuditDomainTally,
     AuditItem,
     AuditState,
@@ -31,8 +31,7 @@ from tracker.audits.models import (
 from tracker.auth.models import User
 from tracker.extensions import db
 from tracker.library.models import Domain
-from tracker.rules import RuleViolation
-from tracker.transactions import is_idle
+from tracker.rules import Conflict
 
 WRITERS = 8
 
@@ -107,27 +106,30 @@ def test_eight_writers_same_version_exactly_one_wins(app, site, state):
     assert blocked == 1  # the tally moved once, not once per writer
 
 
-# --- when a transaction begins ------------------------------------------------------------
+# --- when SQLite's write lock is taken -----------------------------------------------------
 
-def _in_transaction() -> bool:
-    return not is_idle(db.session.connection().connection.dbapi_connection)
+def _holds_write_lock() -> bool:
+    return db.session.connection().connection.dbapi_connection.in_transaction
 
 
-def test_reads_open_no_transaction_and_the_first_write_does(app, site):
-    """No BEGIN (and no lock, nor a ROLLBACK round trip) for reads; the first write begins the
-    transaction, which the session's commit ends."""
+def test_sqlite_reads_take_no_write_lock_and_the_first_write_does(app, site, database):
+    """Reads never wait for a writer; the first write (here a flush) takes the write lock
+    with BEGIN IMMEDIATE, and the commit lets it go."""
+    if database["kind"] != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the database")
     db.session.commit()
     db.session.execute(sa.select(AuditItem.id).limit(1)).all()
-    assert not _in_transaction()
-    db.session.execute(sa.update(AuditItem).where(AuditItem.id == -1).values(title="x"))
-    assert _in_transaction()
+    assert not _holds_write_lock()
+    db.session.add(Comment(audit_item_id=db.session.execute(sa.select(AuditItem.id).limit(1))
+                           .scalar_one(), author_id=site.people["lead"].id, body="x"))
+    db.session.flush()
+    assert _holds_write_lock()
     db.session.rollback()
-    assert not _in_transaction()
-    # A row lock is a write too: SELECT ... FOR UPDATE (the activity chain's head) begins.
-    db.session.execute(sa.select(AuditItem.id).limit(1).with_for_update()).all()
-    assert _in_transaction()
+    assert not _holds_write_lock()
+    db.session.execute(sa.update(AuditItem).where(AuditItem.id == -1).values(title="x"))
+    assert _holds_write_lock()
     db.session.commit()
-    assert not _in_transaction()
+    assert not _holds_write_lock()
 
 
 def test_a_submit_committed_after_the_item_was_read_wins(app, site):
@@ -137,7 +139,7 @@ def test_a_submit_committed_after_the_item_was_read_wins(app, site):
     item = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == site.audit.id)
                               .order_by(AuditItem.code)).scalars().first()
     audit = item.audit
-    assert audit.state == AuditState.IN_PROGRESS and not _in_transaction()
+    assert audit.state == AuditState.IN_PROGRESS
     item_id, version, audit_id = item.id, item.version, audit.id
     events_before = db.session.execute(sa.select(sa.func.count(ActivityEvent.id))).scalar_one()
 
@@ -146,7 +148,7 @@ def test_a_submit_committed_after_the_item_was_read_wins(app, site):
                       .values(state=AuditState.IN_REVIEW))
         other.commit()
 
-    with pytest.raises(RuleViolation, match="in review"):
+    with pytest.raises(Conflict, match="in review"):
         audits.update_item(site.people["operator"], item, expected_version=version,
                            status=ItemStatus.BLOCKED)
     db.session.rollback()
@@ -251,7 +253,7 @@ def test_sqlite_writers_queue_and_a_bounded_wait_ends_in_database_is_locked(
         fcntl.flock(other_writer, fcntl.LOCK_UN)
     db.session.execute(sa.update(AuditItem).where(AuditItem.id == -1).values(title="x"))
     db.session.commit()  # its turn came at once, and the commit gave the lock back
-    assert not _in_transaction()
+    assert not _holds_write_lock()
 
 
 # --- SQLite: several processes ---------------------------------------------------------

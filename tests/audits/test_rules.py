@@ -10,11 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tests.audits.conftest import PNG, first_item
-from tracker.audits import activity, service
-from tracker.audits.models import ActivityEvent, Audit, AuditItem, AuditState, Evidence, ItemStatus
-from tracker.audits.service import RuleViolation, StaleItem
+from tracker import activity
+from tracker.activity import ActivityEvent
+from tracker.audits import service
+from tracker.audits.models import Audit, AuditItem, AuditState, Evidence, ItemStatus
+from tracker.audits.service import StaleItem
 from tracker.auth import service as accounts
 from tracker.extensions import db
+from tracker.rules import Conflict, RuleViolation
 
 
 def events() -> int:
@@ -190,10 +193,10 @@ def test_no_edit_to_a_submitted_or_signed_off_audit(state, reason, client, login
             assert reason in response.get_data(as_text=True)
     assert snapshot(item.id) == before
     # The services refuse on their own too: the API and the CLI call them.
-    with pytest.raises(RuleViolation, match=reason):
+    with pytest.raises(Conflict, match=reason):
         service.update_item(people["lead"], item, expected_version=item.version,
                             status="in_progress")
-    with pytest.raises(RuleViolation, match=reason):
+    with pytest.raises(Conflict, match=reason):
         service.add_evidence(people["lead"], item, note="late")
     db.session.rollback()
 
@@ -427,7 +430,7 @@ def test_links_and_notes_are_checked(client, login_as, audit):
 # --- the activity log --------------------------------------------------------------------------
 
 def test_every_change_writes_a_chained_event(client, login_as, people, audit):
-    from tracker.audits.activity import GENESIS, audit_chain, verify_chain
+    from tracker.activity import GENESIS, audit_chain, verify_chain
 
     item = first_item(audit)
     login_as("operator")
@@ -466,7 +469,7 @@ def tamper(statement):
 
 
 def test_activity_verify_names_the_first_broken_link(runner, people, audit):
-    from tracker.audits.activity import audit_chain
+    from tracker.activity import audit_chain
 
     item = first_item(audit)
     for status in ("in_progress", "blocked", "in_progress"):
@@ -489,7 +492,7 @@ def test_activity_verify_names_the_first_broken_link(runner, people, audit):
 
 
 def test_activity_verify_notices_removed_newest_rows(runner, people, audit):
-    from tracker.audits.activity import audit_chain
+    from tracker.activity import audit_chain
 
     item = first_item(audit)
     service.update_item(people["operator"], item, expected_version=item.version,

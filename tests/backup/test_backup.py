@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import base_config
-from tracker import create_app
-from tracker.audits import activity
+from tracker import activity, create_app
 from tracker.extensions import db
 
 ROOT_DIR = Path(__file__).resolve().parents[2]

@@ -6,8 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from tracker import jobs
-from tracker.audits.activity import record
-from tracker.audits.models import ActivityEvent
+from tracker.activity import ActivityEvent, record
 from tracker.extensions import db
 
 REDIS = "redis://127.0.0.1:6379/15"

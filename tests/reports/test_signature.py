@@ -8,7 +8,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from tests.reports.conftest import STATEMENT, pdfsig_verdict, poppler, run
-from tracker.audits.models import ActivityChainHead, ActivityEvent, AuditItem, ItemStatus
+from tracker.activity import ActivityChainHead, ActivityEvent
+from tracker.audits.models import AuditItem, ItemStatus
 from tracker.extensions import db
 from tracker.reports.canonical import audit_results
 from tracker.reports.signing import FIELD_NAME

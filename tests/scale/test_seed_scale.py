@@ -2,7 +2,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from tracker.audits.activity import verify_all_chains
+from tracker.activity import verify_all_chains
 from tracker.audits.models import AuditDomainTally, AuditItem, ItemStatus
 from tracker.extensions import db
 from tracker.scale.service import generate

@@ -3,8 +3,8 @@ ones refused."""
 
 import pytest
 
-from tracker.audits.service import RuleViolation
 from tracker.auth.service import check_new_password, common_passwords
+from tracker.rules import RuleViolation
 
 
 @pytest.mark.parametrize("password", [

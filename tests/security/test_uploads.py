@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tracker.activity import ActivityEvent
 from tracker.audits import service
-from tracker.audits.models import ActivityEvent, Evidence
+from tracker.audits.models import Evidence
 from tracker.audits.storage import EvidenceRejected, clean_filename, evidence_path, store_upload
 from tracker.extensions import db
 

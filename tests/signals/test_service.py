@@ -6,11 +6,10 @@ import pytest
 import sqlalchemy as sa
 
 from tests.signals.conftest import domain
-from tracker.audits.activity import verify_chain
-from tracker.audits.models import ActivityEvent
-from tracker.audits.service import RuleViolation
+from tracker.activity import ActivityEvent, verify_chain
 from tracker.db import utcnow
 from tracker.extensions import db
+from tracker.rules import RuleViolation
 from tracker.signals import service
 from tracker.signals.models import Signal, SignalState
 

@@ -7,10 +7,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.api import schemas
 from tracker.audits.models import Audit, AuditItem, Evidence, ItemStatus
-from tracker.audits.service import AuditRef, WorkItem
 from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import member_team_ids
-from tracker.auth.service import TOKEN_ROWS, token_params, token_user
 from tracker.extensions import db
 from tracker.library.models import Domain, ReadinessItem
 from tracker.signals.models import Signal
@@ -50,19 +48,14 @@ def audit_items(audit_id: int) -> list[AuditItem]:
     ).scalars().all()
 
 
-# Built once: a PATCH's hottest read, spared building the statement and its cache key.
-_AUDIT_ITEM = (
-    sa.select(AuditItem)
-    .where(AuditItem.audit_id == sa.bindparam("audit_id"), AuditItem.id == sa.bindparam("item_id"))
-    .options(joinedload(AuditItem.audit).joinedload(Audit.team),
-             joinedload(AuditItem.owner), joinedload(AuditItem.domain),
-             joinedload(AuditItem.evidence).joinedload(Evidence.created_by))
-)
-
-
 def audit_item(audit_id: int, item_id: int) -> AuditItem | None:
-    return db.session.execute(_AUDIT_ITEM, {"audit_id": audit_id, "item_id": item_id}
-                              ).unique().scalar_one_or_none()
+    """The item with its audit, team, owner, domain and evidence: one statement."""
+    return db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit_id, AuditItem.id == item_id)
+        .options(joinedload(AuditItem.audit).joinedload(Audit.team),
+                 joinedload(AuditItem.owner), joinedload(AuditItem.domain),
+                 joinedload(AuditItem.evidence).joinedload(Evidence.created_by))
+    ).unique().scalar_one_or_none()
 
 
 def audits_page(user: User, query: schemas.AuditQuery) -> tuple[list[Audit], int]:
@@ -123,87 +116,14 @@ def evidence_out(e: Evidence) -> schemas.EvidenceOut:
 
 
 def item_out(item: AuditItem) -> schemas.Item:
-    return _item(item, domain=item.domain.code, owner=item.owner.email if item.owner else None,
-                 verdict=item.verdict, verdict_note=item.verdict_note,
-                 evidence=[evidence_out(e) for e in item.evidence])
-
-
-def _item(item: AuditItem | WorkItem, *, domain, owner, verdict, verdict_note,
-          evidence) -> schemas.Item:
-    """The answer's shape, from either kind of item (both have the working fields)."""
     return schemas.Item(
-        id=item.id, code=item.code, domain=domain, title=item.title,
+        id=item.id, code=item.code, domain=item.domain.code, title=item.title,
         criticality=item.criticality, evidence_required=item.evidence_required,
-        status=item.status, owner=owner, due_date=item.due_date,
-        justification=item.justification, verdict=verdict, verdict_note=verdict_note,
-        version=item.version, updated_at=utc(item.updated_at), evidence=evidence,
+        status=item.status, owner=item.owner.email if item.owner else None,
+        due_date=item.due_date, justification=item.justification, verdict=item.verdict,
+        verdict_note=item.verdict_note, version=item.version, updated_at=utc(item.updated_at),
+        evidence=[evidence_out(e) for e in item.evidence],
     )
-
-
-# The PATCH's read, one plain statement built once (no ORM objects on the API's busiest
-# write): its caller (auth.service.TOKEN_ROWS: a row per membership) along with the item,
-# what its rules read and its answer shows (a row per piece of evidence, or one without;
-# no item: one row of NULLs). The item's id and its audit's team are labelled apart from
-# the caller's id and memberships.
-_I, _A, _T, _U = AuditItem.__table__, Audit.__table__, Team.__table__, User.__table__
-_D, _E = Domain.__table__, Evidence.__table__
-_CREATOR = _U.alias("creator")
-_EVIDENCE_COLUMNS = ("id", "kind", "filename", "content_type", "size", "url", "note", "sha256",
-                     "created_at")
-_WORK_ITEM = (
-    sa.select(_I.c.id.label("item_id"), _I.c.domain_id, _I.c.code, _I.c.title,
-              _I.c.criticality, _I.c.evidence_required, _I.c.status, _I.c.owner_id,
-              _U.c.email.label("owner_email"), _I.c.due_date, _I.c.justification,
-              _I.c.version, _I.c.updated_at, _I.c.verdict, _I.c.verdict_note,
-              _D.c.code.label("domain_code"), _I.c.audit_id,
-              _A.c.team_id.label("audit_team_id"), _T.c.name.label("team_name"), _A.c.period,
-              _A.c.state,
-              *(_E.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS),
-              _CREATOR.c.email.label("evidence_created_by"))
-    .join(_A, _A.c.id == _I.c.audit_id).join(_T, _T.c.id == _A.c.team_id)
-    .join(_D, _D.c.id == _I.c.domain_id).outerjoin(_U, _U.c.id == _I.c.owner_id)
-    .outerjoin(_E, _E.c.audit_item_id == _I.c.id)
-    .outerjoin(_CREATOR, _CREATOR.c.id == _E.c.created_by_id)
-    .where(_I.c.audit_id == sa.bindparam("audit_id"), _I.c.id == sa.bindparam("item_id"))
-    .subquery("item")
-)
-_CALLER_AND_WORK_ITEM = (TOKEN_ROWS.add_columns(*_WORK_ITEM.c)
-                         .outerjoin(_WORK_ITEM, sa.true()).order_by(_WORK_ITEM.c.evidence_id))
-
-
-def caller_and_work_item(token: str, audit_id: int, item_id: int):
-    """The caller behind `token` (auth.service.use_token's answer) and the item as
-    (WorkItem, the row it came from, its evidence as answered), or None: one round trip
-    where reading them apart takes two."""
-    rows = db.session.connection().execute(
-        _CALLER_AND_WORK_ITEM, {**token_params(token), "audit_id": audit_id,
-                                "item_id": item_id}).all()
-    caller = token_user(rows)
-    if caller is None or rows[0].item_id is None:
-        return caller, None
-    row = rows[0]
-    item = WorkItem(
-        id=row.item_id, domain_id=row.domain_id, code=row.code, title=row.title,
-        audit=AuditRef(id=row.audit_id, team_id=row.audit_team_id, team_name=row.team_name,
-                       period=row.period, state=row.state),
-        criticality=row.criticality, evidence_required=row.evidence_required,
-        status=row.status, owner_id=row.owner_id, owner_email=row.owner_email,
-        due_date=row.due_date, justification=row.justification, version=row.version,
-        updated_at=row.updated_at, verdict=row.verdict, verdict_note=row.verdict_note)
-    pieces = {r.evidence_id: r for r in rows if r.evidence_id is not None}  # a row per
-    evidence = [schemas.EvidenceOut(  # membership too: each piece once, in order
-        id=r.evidence_id, kind=r.evidence_kind, filename=r.evidence_filename,
-        content_type=r.evidence_content_type, size=r.evidence_size, url=r.evidence_url,
-        note=r.evidence_note, sha256=r.evidence_sha256, created_by=r.evidence_created_by,
-        created_at=utc(r.evidence_created_at),
-    ) for r in pieces.values()]
-    return caller, (item, row, evidence)
-
-
-def item_answer(saved: WorkItem, row, evidence: list[schemas.EvidenceOut]) -> schemas.Item:
-    """The item as `saved`, with the fields a PATCH leaves alone from its `row`."""
-    return _item(saved, domain=row.domain_code, owner=saved.owner_email,
-                 verdict=saved.verdict, verdict_note=saved.verdict_note, evidence=evidence)
 
 
 # --- people and library ---------------------------------------------------------------

@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from tracker.audits.service import RuleViolation
 from tracker.auth.models import User
 from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.library.models import Domain, FailurePattern
+from tracker.rules import RuleViolation
 from tracker.signals import service as signals
 from tracker.signals.models import Severity, Signal, SignalSource
 

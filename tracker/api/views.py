@@ -1,7 +1,8 @@
 """The JSON API under /api/v1: bearer tokens, the same permission functions and services
 as the web pages, and an OpenAPI document built from the schemas the endpoints validate
-with. Every view: load (or 404) → authorize (403, or 422 when the audit's state is the
-reason) → call the service → commit once."""
+with. Every view: load (or 404) → authorize (403, or 409 when the audit's state is the
+reason) → call the service → commit once. Refusals (tracker.rules) become JSON errors with
+their status in one handler."""
 
 
 from typing import NoReturn
@@ -12,16 +13,15 @@ from sqlalchemy.exc import IntegrityError
 
 from tracker import cache
 from tracker.api import queries, schemas
-from tracker.api.errors import ApiError, init_api_errors
+from tracker.api.errors import ApiError, error_response, init_api_errors
 from tracker.api.signals import report_signal
 from tracker.api.spec import JSON, MULTIPART, build_openapi, operation
 from tracker.audits import service as audits
-from tracker.audits.models import Audit, AuditItem
-from tracker.audits.service import RuleViolation, StaleItem
-from tracker.audits.storage import EvidenceRejected
+from tracker.audits.models import Audit, AuditItem, AuditState
+from tracker.audits.service import StaleItem
 from tracker.auth import permissions as perm
-from tracker.auth.models import Team
-from tracker.auth.service import TokenUser, touch_token, use_token
+from tracker.auth.models import Team, User
+from tracker.auth.service import use_token
 from tracker.exchange import audit_results as results_export
 from tracker.exchange import oscal
 from tracker.extensions import db
@@ -30,6 +30,7 @@ from tracker.reports import queries as report_queries
 from tracker.reports import service as reports
 from tracker.reports.models import ReportStatus
 from tracker.reports.render import render_report_pdf
+from tracker.rules import Forbidden, NotFound, Refusal, RuleViolation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 init_api_errors(bp)
@@ -47,22 +48,33 @@ def authenticate():
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "Send your API token as `Authorization: Bearer "
                        "<token>`. Create one on your account page.")
-    if request.endpoint == "api.update_item":  # the busiest write: its item read along
-        user, g.work_item = queries.caller_and_work_item(token.strip(), **request.view_args)
-    else:
-        user = use_token(token.strip())
-    if user is None:
+    found = use_token(token.strip())
+    if found is None:
         raise ApiError(401, "unauthorized", "This token is unknown or revoked, or its account "
                        "is deactivated. Create a new token on your account page.")
-    if user.touch:
-        touch_token(user)
+    if db.session.dirty:  # its last use noted (at most once a minute)
         db.session.commit()
-    g.api_user = user
-    g._login_user = user  # flask-login's current_user, for code that asks it
+    g.api_user = found.user
+    g._login_user = found.user  # flask-login's current_user, for code that asks it
 
 
-def me() -> TokenUser:
-    """The caller: not an ORM object (services take actors by id; see TokenUser)."""
+@bp.errorhandler(Refusal)
+def refused(exc: Refusal):
+    db.session.rollback()
+    current = (queries.item_out(queries.audit_item(exc.current.audit_id, exc.current.id))
+               .model_dump(mode="json") if isinstance(exc, StaleItem) else None)
+    return error_response(exc.status, exc.code, exc.message,
+                          field=FIELD_NAMES.get(exc.field, exc.field), current=current)
+
+
+@bp.errorhandler(IntegrityError)
+def integrity_error(_exc: IntegrityError):
+    db.session.rollback()
+    return error_response(409, "conflict", "Someone else made the same change at the same "
+                          "moment. Read the resource again and retry.")
+
+
+def me() -> User:
     return g.api_user
 
 
@@ -73,31 +85,9 @@ def send(model, status: int = 200, headers: dict | None = None):
     return response
 
 
-EVIDENCE_ERRORS = {"too_large": (413, "too_large"), "type": (415, "unsupported_file_type"),
-                   "empty": (422, "rule_violation")}
-
-
-def commit_or_refuse(fn, *args, **kwargs):
-    """Run a service call; turn its refusals into API errors; commit once on success."""
-    try:
-        result = fn(*args, **kwargs)
-        db.session.commit()
-    except StaleItem as exc:
-        current = queries.item_out(exc.current).model_dump(mode="json")
-        db.session.rollback()
-        raise ApiError(409, "stale_version", exc.message, current=current) from None
-    except EvidenceRejected as exc:
-        db.session.rollback()
-        status, code = EVIDENCE_ERRORS[exc.reason]
-        raise ApiError(status, code, exc.message, field="file") from None
-    except RuleViolation as exc:
-        db.session.rollback()
-        raise ApiError(422, "rule_violation", exc.message,
-                       field=FIELD_NAMES.get(exc.field, exc.field)) from None
-    except IntegrityError:
-        db.session.rollback()
-        raise ApiError(409, "conflict", "Someone else made the same change at the same "
-                       "moment. Read the resource again and retry.") from None
+def committed(result):
+    """A service's result once the change is committed (a refusal never gets here)."""
+    db.session.commit()
     return result
 
 
@@ -106,8 +96,8 @@ def commit_or_refuse(fn, *args, **kwargs):
 def audit_or_404(audit_id: int, *, whole: bool = True) -> Audit:
     audit = queries.audit(audit_id, whole=whole)
     if audit is None or not perm.can_view_audit(me(), audit):
-        raise ApiError(404, "not_found", f"There is no audit {audit_id}, or it belongs to a "
-                       "team you are not in. GET /api/v1/audits lists yours.")
+        raise NotFound(f"There is no audit {audit_id}, or it belongs to a team you are not "
+                       "in. GET /api/v1/audits lists yours.")
     return audit
 
 
@@ -121,29 +111,31 @@ def item_or_404(audit_id: int, item_id: int) -> AuditItem:
 
 def no_such_item(audit_id: int, item_id: int) -> NoReturn:
     audit_or_404(audit_id, whole=False)  # the audit's own 404, when that is the reason
-    raise ApiError(404, "not_found", f"Audit {audit_id} has no item {item_id}. GET "
-                   f"/api/v1/audits/{audit_id} lists its items.")
+    raise NotFound(f"Audit {audit_id} has no item {item_id}. GET /api/v1/audits/{audit_id} "
+                   "lists its items.")
 
 
 def authorize(allowed: bool, message: str, *, state_rule=None) -> None:
     """403 unless allowed — but when the user's role would allow it and only the audit's
-    state stands in the way, `state_rule` raises that rule's RuleViolation, answered 422."""
+    state stands in the way, `state_rule` raises that state's Conflict (409)."""
     if allowed:
         return
     if state_rule is not None:
-        try:
-            state_rule()
-        except RuleViolation as exc:
-            raise ApiError(422, "rule_violation", exc.message) from None
-    raise ApiError(403, "forbidden", message)
+        state_rule()
+    raise Forbidden(message)
 
 
 def editable_rule(audit: Audit):
-    return lambda: audits.require_editable(audit)
+    return lambda: audits.check_state(audit, audits.EDITABLE)
+
+
+def submit_rule(audit: Audit):
+    return lambda: audits.check_state(audit, audits.EDITABLE, audits.already_submitted)
 
 
 def review_rule(audit: Audit):
-    return lambda: audits._require_in_review(audit)
+    return lambda: audits.check_state(audit, (AuditState.IN_REVIEW,),
+                                      audits.not_in_review_message)
 
 
 def outside_auditor(audit: Audit) -> bool:
@@ -199,13 +191,13 @@ def create_audit(body: schemas.AuditCreate):
     user = me()
     team = db.session.get(Team, body.team_id)
     if team is None or not (queries.sees_every_team(user) or perm.is_member(user, team.id)):
-        raise ApiError(404, "not_found", f"There is no team {body.team_id}, or you are not in "
-                       "it. GET /api/v1/teams lists yours.", field="team_id")
+        raise NotFound(f"There is no team {body.team_id}, or you are not in it. GET "
+                       "/api/v1/teams lists yours.", "team_id")
     authorize(perm.can_start_audit(user, team.id),
               f"Only a lead of {team.name} can start its audits.")
     domains = _domains(body.domains)
-    audit = commit_or_refuse(audits.start_audit, user, team, body.period, domains,
-                             due_date=body.due_date)
+    audit = committed(audits.start_audit(user, team, body.period, domains,
+                                         due_date=body.due_date))
     return _created(audit)
 
 
@@ -216,8 +208,8 @@ def _domains(codes: list[str]) -> list[Domain]:
     ).scalars().all()
     unknown = sorted(wanted - {d.code for d in found})
     if unknown:
-        raise ApiError(422, "rule_violation", f"Unknown domain code(s): {', '.join(unknown)}. "
-                       "GET /api/v1/domains lists them.", field="domains")
+        raise RuleViolation(f"Unknown domain code(s): {', '.join(unknown)}. GET "
+                            "/api/v1/domains lists them.", "domains")
     return found
 
 
@@ -246,8 +238,8 @@ def start_next_quarter(audit_id: int, body: schemas.NextQuarter | None):
     audit = audit_or_404(audit_id)
     authorize(perm.can_start_next_quarter(me(), audit),
               f"Only a lead of {audit.team.name} can start its next audit.")
-    new = commit_or_refuse(audits.start_next_quarter, me(), audit,
-                           due_date=body.due_date if body else None)
+    new = committed(audits.start_next_quarter(me(), audit,
+                           due_date=body.due_date if body else None))
     return _created(new)
 
 
@@ -258,45 +250,29 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
     """Send the `version` you read: if someone saved in between, nothing is written and the
     answer is 409 with the current item. Owners and due dates are the lead's to set."""
     user = me()
-    found = g.work_item  # read with the caller's token (authenticate): plain values
-    if found is None:
-        no_such_item(audit_id, item_id)
-    item, row, evidence = found
-    if not perm.can_view_audit(user, item.audit):
-        no_such_item(audit_id, item_id)
+    item = item_or_404(audit_id, item_id)
     audit = item.audit
     sent = body.model_fields_set
     authorize(perm.can_update_item(user, item),
-              f"Only members of {audit.team_name} can update its items.",
+              f"Only members of {audit.team.name} can update its items.",
               state_rule=editable_rule(audit) if perm.is_member(user, audit.team_id) else None)
     if sent & {"owner_email", "due_date"}:
         authorize(perm.can_manage_audit(user, audit),
-                  f"Only a lead of {audit.team_name} assigns owners and due dates.")
-    changes = {}
-    if "status" in sent:
-        changes["status"] = body.status
-    if "due_date" in sent:
-        changes["due_date"] = body.due_date
-    if "justification" in sent:
-        changes["justification"] = body.justification
+                  f"Only a lead of {audit.team.name} assigns owners and due dates.")
+    changes = {name: getattr(body, name) for name in ("status", "due_date", "justification")
+               if name in sent}
     if "owner_email" in sent:
         changes["owner"] = None
         if body.owner_email:
             changes["owner"] = queries.user_by_email(body.owner_email)
             if changes["owner"] is None:
-                raise ApiError(422, "rule_violation", f"No account has the email "
-                               f"{body.owner_email}; choose an owner from the team.",
-                               field="owner_email")
-
-    def change():
-        note = body.note and body.note.strip()
-        saved = audits.change_item(user, item, expected_version=body.version, alone=not note,
-                                   **changes)
-        if note:
-            audits.add_comment(user, db.session.get(AuditItem, item.id), body.note)
-        return queries.item_answer(saved or item, row, evidence)
-
-    return send(commit_or_refuse(change))
+                raise RuleViolation(f"No account has the email {body.owner_email}; choose "
+                                    "an owner from the team.", "owner_email")
+    audits.update_item(user, item, expected_version=body.version, **changes)
+    if body.note and body.note.strip():
+        audits.add_comment(user, item, body.note)
+    db.session.commit()
+    return send(queries.item_out(queries.audit_item(audit_id, item_id)))
 
 
 EVIDENCE_FILE = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
@@ -306,7 +282,7 @@ EVIDENCE_FILE = {"type": "object", "properties": {"file": {"type": "string", "fo
 @operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/evidence", summary="Attach evidence",
            tag=ITEMS, body={MULTIPART: EVIDENCE_FILE,
                             JSON: [schemas.EvidenceLink, schemas.EvidenceNote]},
-           responses={201: schemas.EvidenceOut}, errors=(403, 413, 415, 422))
+           responses={201: schemas.EvidenceOut}, errors=(403, 409, 413, 415, 422))
 def add_evidence(audit_id: int, item_id: int, body):
     """A file as multipart field `file` (PDF, images, Office documents or plain text, checked
     by content), or JSON `{"url": ...}` or `{"note": ...}`."""
@@ -317,9 +293,9 @@ def add_evidence(audit_id: int, item_id: int, body):
               f"Only members of {audit.team.name} can attach evidence to its items.",
               state_rule=editable_rule(audit) if perm.is_member(user, audit.team_id) else None)
     if isinstance(body, schemas.EvidenceLink):
-        evidence = commit_or_refuse(audits.add_evidence, user, item, url=body.url)
+        evidence = committed(audits.add_evidence(user, item, url=body.url))
     elif isinstance(body, schemas.EvidenceNote):
-        evidence = commit_or_refuse(audits.add_evidence, user, item, note=body.note)
+        evidence = committed(audits.add_evidence(user, item, note=body.note))
     else:
         upload = body.get("file")
         if upload is None or not upload.filename:
@@ -339,55 +315,54 @@ def _store_file(user, item, upload):
                        " MB limit. Upload a smaller file, or attach a link to where it is kept.",
                        field="file")
     if size == 0:
-        raise ApiError(422, "rule_violation", "The file is empty. Send the file's content.",
-                       field="file")
-    return commit_or_refuse(audits.add_evidence, user, item, upload=upload.stream,
-                            filename=upload.filename)
+        raise RuleViolation("The file is empty. Send the file's content.", "file")
+    return committed(audits.add_evidence(user, item, upload=upload.stream,
+                            filename=upload.filename))
 
 
 @operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/review", summary="Accept an item "
            "or send it back (auditors)", tag=ITEMS, body=schemas.ReviewItem,
-           responses={200: schemas.Item}, errors=(403, 422))
+           responses={200: schemas.Item}, errors=(403, 409, 422))
 def review_item(audit_id: int, item_id: int, body: schemas.ReviewItem):
     item = item_or_404(audit_id, item_id)
     audit = item.audit
     authorize(perm.can_review(me(), audit), "Only an auditor from outside the team reviews "
               "its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
-    commit_or_refuse(audits.review_item, me(), item, body.verdict, body.note)
+    committed(audits.review_item(me(), item, body.verdict, body.note))
     return send(queries.item_out(queries.audit_item(audit.id, item.id)))
 
 
 @operation(bp, "POST", "/audits/{audit_id}/submit", summary="Submit for review (leads)",
-           tag=AUDITS, responses={200: schemas.AuditSummary}, errors=(403, 422))
+           tag=AUDITS, responses={200: schemas.AuditSummary}, errors=(403, 409, 422))
 def submit_audit(audit_id: int):
     audit = audit_or_404(audit_id)
     authorize(perm.can_submit(me(), audit), f"Only a lead of {audit.team.name} submits its "
-              "audit.", state_rule=(lambda: audits.submit_for_review(me(), audit))
-              if perm.is_lead(me(), audit.team_id) else None)
-    commit_or_refuse(audits.submit_for_review, me(), audit)
+              "audit.", state_rule=submit_rule(audit) if perm.is_lead(me(), audit.team_id)
+              else None)
+    committed(audits.submit_for_review(me(), audit))
     return send(queries.audit_summary(queries.audit(audit.id)))
 
 
 @operation(bp, "POST", "/audits/{audit_id}/return", summary="Send back to the team "
            "(auditors)", tag=AUDITS, body=schemas.ReturnAudit,
-           responses={200: schemas.AuditSummary}, errors=(403, 422))
+           responses={200: schemas.AuditSummary}, errors=(403, 409, 422))
 def return_audit(audit_id: int, body: schemas.ReturnAudit):
     audit = audit_or_404(audit_id)
     authorize(perm.can_return(me(), audit), "Only an auditor from outside the team sends its "
               "audit back.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
-    commit_or_refuse(audits.return_audit, me(), audit, body.reason)
+    committed(audits.return_audit(me(), audit, body.reason))
     return send(queries.audit_summary(queries.audit(audit.id)))
 
 
 @operation(bp, "POST", "/audits/{audit_id}/signoff", summary="Sign off (auditors from "
            "outside the team)", tag=AUDITS, body=schemas.SignOffRequest,
-           responses={200: schemas.SignOffOut}, errors=(403, 422))
+           responses={200: schemas.SignOffOut}, errors=(403, 409, 422))
 def sign_off(audit_id: int, body: schemas.SignOffRequest):
     """Freezes the audit and signs its report."""
     audit = audit_or_404(audit_id)
     authorize(perm.can_sign_off(me(), audit), "Only an auditor from outside the team signs "
               "off its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
-    signoff = commit_or_refuse(reports.sign_off, me(), audit, body.statement)
+    signoff = committed(reports.sign_off(me(), audit, body.statement))
     return send(schemas.SignOffOut(
         audit_id=audit.id, statement=signoff.statement, auditor=signoff.auditor.email,
         signed_at=queries.utc(signoff.signed_at), audit_sha256=signoff.audit_sha256,
@@ -488,8 +463,8 @@ def list_signals(query: schemas.SignalQuery):
 def create_signal(body: schemas.SignalCreate):
     """What support, monitoring or an operator saw, tied to the failures it points to."""
     authorize(perm.can_report_signal(me()), "Your account cannot report signals.")
-    signal = commit_or_refuse(
-        report_signal, me(), summary=body.summary, details=body.details, source=body.source,
+    signal = committed(report_signal(
+        me(), summary=body.summary, details=body.details, source=body.source,
         severity=body.severity, observed_at=body.observed_at, domain_code=body.domain,
-        failure_codes=body.failures)
+        failure_codes=body.failures))
     return send(queries.signal_out(signal), 201)

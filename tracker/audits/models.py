@@ -1,4 +1,4 @@
-"""Audits, their snapshotted items, evidence, comments, tallies and the activity log."""
+"""Audits, their snapshotted items, evidence, comments and tallies."""
 
 import enum
 from datetime import date, datetime
@@ -218,38 +218,3 @@ class Comment(db.Model):
 
     audit_item: Mapped[AuditItem] = relationship(back_populates="comments")
     author: Mapped[User] = relationship()
-
-
-class ActivityChainHead(db.Model):
-    """The newest link of each activity chain; appending locks this row."""
-
-    __tablename__ = "activity_chain_heads"
-
-    chain: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    seq: Mapped[int] = mapped_column(default=0)
-    hash: Mapped[str] = mapped_column(sa.String(64))
-
-
-class ActivityEvent(db.Model):
-    """Append-only: who changed what, before → after. Each chain ("audit:42", "library",
-    "admin") is a hash chain: hash = SHA-256(prev_hash + canonical JSON of the row)."""
-
-    __tablename__ = "activity_events"
-    __table_args__ = (sa.UniqueConstraint("chain", "seq"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    chain: Mapped[str] = mapped_column(sa.String(40))
-    seq: Mapped[int]
-    # No index on audit_id: an audit's events are its chain (migration 0003_lean_indexes).
-    audit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audits.id"))
-    audit_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_items.id"), index=True)
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    action: Mapped[str] = mapped_column(sa.String(60))
-    subject: Mapped[str] = mapped_column(sa.String(120), default="")
-    before: Mapped[str | None] = mapped_column(sa.Text)  # canonical JSON
-    after: Mapped[str | None] = mapped_column(sa.Text)  # canonical JSON
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    prev_hash: Mapped[str] = mapped_column(sa.String(64))
-    hash: Mapped[str] = mapped_column(sa.String(64))
-
-    actor: Mapped[User | None] = relationship()

@@ -13,10 +13,9 @@ from flask import abort
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import cache
-from tracker.audits.activity import audit_chain
+from tracker.activity import ActivityEvent, audit_chain
 from tracker.audits.models import (
     STATUS_LABELS,
-    ActivityEvent,
     Audit,
     AuditDomainTally,
     AuditItem,

@@ -37,9 +37,13 @@ class EvidenceRejected(RuleViolation):
     """An upload we refuse; the message says what to do instead. `reason` is "too_large",
     "empty" or "type", so the API can answer 413, 422 or 415."""
 
+    STATUSES = {"too_large": (413, "too_large"), "type": (415, "unsupported_file_type"),
+                "empty": (422, "rule_violation")}
+
     def __init__(self, message: str, reason: str):
         super().__init__(message, "file")
         self.reason = reason
+        self.status, self.code = self.STATUSES[reason]
 
 
 @dataclass

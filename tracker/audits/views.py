@@ -34,7 +34,7 @@ from tracker.audits.forms import (
     VerdictForm,
 )
 from tracker.audits.models import STATUS_LABELS, Audit, AuditItem, AuditState, EvidenceKind
-from tracker.audits.service import RuleViolation, StaleItem
+from tracker.audits.service import StaleItem
 from tracker.audits.storage import evidence_path, format_size, size_limit_message
 from tracker.auth.models import User
 from tracker.auth.permissions import (
@@ -53,6 +53,7 @@ from tracker.auth.permissions import (
 )
 from tracker.extensions import db
 from tracker.forms import attach_error
+from tracker.rules import Forbidden, Refusal, RuleViolation
 from tracker.security.input import page_arg
 
 bp = Blueprint("audits", __name__)
@@ -60,44 +61,27 @@ bp = Blueprint("audits", __name__)
 OPEN_GROUPS_UP_TO = 40  # more matching items than this: domain groups start collapsed
 
 
-class Refused(Exception):
-    """An action this user cannot take here, with the reason and what to do instead."""
-
-    def __init__(self, message: str, status: int = 403, audit: Audit | None = None):
-        super().__init__(message)
-        self.message, self.status, self.audit = message, status, audit
-
-
-@bp.errorhandler(Refused)
-def refused(exc: Refused):
+@bp.errorhandler(Refusal)
+def refused(exc: Refusal):
+    """Every refusal the forms do not show next to a field: what happened, and the way back."""
     db.session.rollback()
-    return render_template("audits/refused.html", message=exc.message, audit=exc.audit,
+    audit_id = (request.view_args or {}).get("audit_id")
+    audit = db.session.get(Audit, audit_id) if audit_id else None
+    return render_template("audits/refused.html", message=exc.message, audit=audit,
                            status=exc.status), exc.status
 
 
-def _require(allowed: bool, audit: Audit | None = None, message: str | None = None) -> None:
+def _require(allowed: bool, message: str | None = None) -> None:
     if not allowed:
-        raise Refused(message or "You do not have permission to do that. If you think you "
-                                 "should, ask your team lead or an admin.", 403, audit)
-
-
-def _require_open(audit: Audit) -> None:
-    """A submitted or signed-off audit refuses every edit, saying why (409)."""
-    if message := service.closed_message(audit):
-        raise Refused(message, 409, audit)
+        raise Forbidden(message or "You do not have permission to do that. If you think you "
+                                   "should, ask your team lead or an admin.")
 
 
 def _require_in_review(audit: Audit) -> None:
-    if audit.state != AuditState.IN_REVIEW:
-        raise Refused("Only an audit that is in review can be reviewed, sent back or signed "
-                      f"off; this one is {_state_label(audit)}.", 409, audit)
+    service.check_state(audit, (AuditState.IN_REVIEW,), service.not_in_review_message)
     if current_user.is_auditor and is_member(current_user, audit.team_id):
-        raise Refused(f"You are a member of {audit.team.name}, so you cannot review or sign "
-                      "off its audit. Another auditor must.", 403, audit)
-
-
-def _state_label(audit: Audit) -> str:
-    return audit.state.value.replace("_", " ")
+        raise Forbidden(f"You are a member of {audit.team.name}, so you cannot review or sign "
+                        "off its audit. Another auditor must.")
 
 
 REFUSED = object()
@@ -178,7 +162,7 @@ def new():
     previous_id = request.values.get("previous", request.values.get("previous_id", ""))
     if previous_id.isdigit():
         previous = queries.audit_or_404(current_user, int(previous_id))
-        _require(can_start_next_quarter(current_user, previous), previous,
+        _require(can_start_next_quarter(current_user, previous),
                  f"Only a lead of {previous.team.name} can start its next audit.")
     teams = [previous.team] if previous else queries.teams_led_by(current_user)
     domains = queries.scope_choices(previous)
@@ -290,8 +274,8 @@ def _render_detail(audit: Audit, sign_off, *, bulk_form: BulkForm | None = None,
 @login_required
 def open_for_work(audit_id):
     audit = queries.audit_or_404(current_user, audit_id)
-    _require_open(audit)
-    _require(can_manage_audit(current_user, audit), audit,
+    service.require_editable(audit)
+    _require(can_manage_audit(current_user, audit),
              f"Only a lead of {audit.team.name} can open its audit for work.")
     if SubmitForm().validate_on_submit():
         service.open_audit(current_user, audit)
@@ -305,8 +289,8 @@ def open_for_work(audit_id):
 @login_required
 def bulk(audit_id):
     audit = queries.audit_or_404(current_user, audit_id)
-    _require_open(audit)
-    _require(can_manage_audit(current_user, audit), audit,
+    service.require_editable(audit)
+    _require(can_manage_audit(current_user, audit),
              f"Only a lead of {audit.team.name} can change many items at once.")
     form = BulkForm()
     members = queries.team_members(audit.team_id)
@@ -346,8 +330,8 @@ def _bulk_outcome(changed: int, chosen: int) -> str:
 @login_required
 def submit(audit_id):
     audit = queries.audit_or_404(current_user, audit_id)
-    _require_open(audit)
-    _require(can_submit(current_user, audit), audit,
+    service.require_editable(audit)
+    _require(can_submit(current_user, audit),
              f"Only a lead of {audit.team.name} can submit its audit for review.")
     form = SubmitForm()
     if form.validate_on_submit():
@@ -375,7 +359,7 @@ def _render_review(audit: Audit, *, return_form=None, status=200):
 def review(audit_id):
     audit = queries.audit_or_404(current_user, audit_id)
     _require_in_review(audit)
-    _require(can_review(current_user, audit), audit, "Only an auditor can review audits.")
+    _require(can_review(current_user, audit), "Only an auditor can review audits.")
     return _render_review(audit)
 
 
@@ -384,7 +368,7 @@ def review(audit_id):
 def return_audit(audit_id):
     audit = queries.audit_or_404(current_user, audit_id)
     _require_in_review(audit)
-    _require(can_return(current_user, audit), audit, "Only an auditor can send an audit back.")
+    _require(can_return(current_user, audit), "Only an auditor can send an audit back.")
     form = ReturnForm()
     if form.validate_on_submit() and _attempt(
             form, service.return_audit, audit, form.reason.data) is not REFUSED:
@@ -400,7 +384,7 @@ def sign_off(audit_id):
 
     audit = queries.audit_or_404(current_user, audit_id)
     _require_in_review(audit)
-    _require(can_sign_off(current_user, audit), audit, "Only an auditor can sign off audits.")
+    _require(can_sign_off(current_user, audit), "Only an auditor can sign off audits.")
     form = SignOffForm()
     if form.validate_on_submit() and _attempt(
             form, reports.sign_off, audit, form.statement.data) is not REFUSED:
@@ -467,8 +451,8 @@ def item(audit_id, item_id):
 def update_item(audit_id, item_id):
     item = _load_item(audit_id, item_id)
     audit = item.audit
-    _require_open(audit)
-    _require(can_update_item(current_user, item), audit,
+    service.require_editable(audit)
+    _require(can_update_item(current_user, item),
              f"Only members of {audit.team.name} can update its items.")
     manage = can_manage_audit(current_user, audit)
     members = queries.team_members(audit.team_id) if manage else []
@@ -513,8 +497,8 @@ def update_item(audit_id, item_id):
 def add_evidence(audit_id, item_id):
     item = _load_item(audit_id, item_id)
     audit = item.audit
-    _require_open(audit)
-    _require(can_add_evidence(current_user, item), audit,
+    service.require_editable(audit)
+    _require(can_add_evidence(current_user, item),
              "Only members of the team, other than auditors, can attach evidence.")
     try:
         kind = request.form.get("kind")
@@ -562,9 +546,9 @@ def download_evidence(audit_id, item_id, evidence_id):
 def comment(audit_id, item_id):
     item = _load_item(audit_id, item_id)
     audit = item.audit
-    if audit.is_frozen:
-        raise Refused(service.closed_message(audit), 409, audit)
-    _require(can_comment(current_user, item), audit,
+    service.check_state(audit, service.COMMENTABLE,
+                        lambda audit: "This audit is signed off; comments are closed.")
+    _require(can_comment(current_user, item),
              "Only the team and auditors can comment on its items.")
     form = CommentForm()
     if form.validate_on_submit() and _attempt(
@@ -581,7 +565,7 @@ def verdict(audit_id, item_id):
     item = _load_item(audit_id, item_id)
     audit = item.audit
     _require_in_review(audit)
-    _require(can_review(current_user, audit), audit, "Only an auditor can review items.")
+    _require(can_review(current_user, audit), "Only an auditor can review items.")
     form = VerdictForm()
     if form.validate_on_submit() and _attempt(
             form, service.review_item, item, form.verdict.data, form.note.data) is not REFUSED:

@@ -2,19 +2,19 @@
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from tracker.audits import activity
-from tracker.audits.service import RuleViolation
+from tracker import activity
 from tracker.auth.models import ApiToken, Membership, Team, TeamRole, User
 from tracker.db import utcnow
 from tracker.extensions import db
+from tracker.rules import RuleViolation
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
@@ -177,7 +177,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(user: "User | Person", name: str) -> tuple[ApiToken, str]:
+def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     name = (name or "").strip() or "token"
     if len(name) > 80:
         raise RuleViolation("Keep the token name under 80 characters.", "name")
@@ -189,121 +189,36 @@ def create_token(user: "User | Person", name: str) -> tuple[ApiToken, str]:
     return row, token
 
 
-def revoke_token(user: "User | Person", token: ApiToken) -> None:
+def revoke_token(user: User, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.flush()
         _admin_event(user, "token.revoke", f"{token.user.email} / {token.name}")
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """A membership as permissions read it."""
-    team_id: int
-    role: TeamRole
+# --- who is asking ----------------------------------------------------------------------
+
+def session_user(user_id: int, session_version: int) -> User | None:
+    """The active user of a web session, with their memberships; None once their session
+    version moved on (signed out everywhere, deactivated, password changed)."""
+    user = db.session.execute(
+        sa.select(User).where(User.id == user_id, User.active)
+        .options(selectinload(User.memberships))
+    ).scalar_one_or_none()
+    return user if user is not None and user.session_version == session_version else None
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
-    """The signed-in person as a request knows them, read with one Core statement: what the
-    permission functions, the services (an actor is an id), the navigation and the API's
-    answers ask of a user, without building ORM objects on every request. A view that
-    changes the person's own row loads their `User` first."""
-    id: int
-    email: str
-    name: str
-    is_admin: bool
-    is_auditor: bool
-    memberships: tuple[Grant, ...]
-
-    is_authenticated = True  # what flask-login's current_user answers
-    is_active = True  # only active people are read
-    is_anonymous = False
-    global_roles = User.global_roles
-
-
-@dataclass(frozen=True, slots=True)
-class SessionUser(Person):
-    """A web session's person; its id names the session version it was issued for."""
-    session_version: int
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
-
-
-@dataclass(frozen=True, slots=True)
-class TokenUser(Person):
-    """An API token's person. `touch` says the token's last-used time is over a minute old
-    (touch_token)."""
-    token_id: int
-    touch: bool
-
-    def get_id(self) -> str:
-        return str(self.id)
-
-
-_TOKENS, _USERS, _MEMBERSHIPS = ApiToken.__table__, User.__table__, Membership.__table__
-# An active person with their memberships, built once (every page and API request reads
-# one): one row per membership, or one with none; plain values, no ORM objects.
-_PERSON = (
-    sa.select(_USERS.c.id, _USERS.c.email, _USERS.c.name, _USERS.c.is_admin,
-              _USERS.c.is_auditor, _MEMBERSHIPS.c.team_id, _MEMBERSHIPS.c.role)
-    .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
-    .where(_USERS.c.active)
-)
-# Public so that a statement can read something else along (auth.loader).
-SESSION_USER = (_PERSON.add_columns(_USERS.c.session_version)
-                .where(_USERS.c.id == sa.bindparam("user_id")))
-# Public so that a statement can read something else along (api.queries.caller_and_work_item).
-TOKEN_ROWS = (_PERSON.add_columns(_TOKENS.c.id.label("token_id"), _TOKENS.c.last_used_at)
-              .join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id)
-              .where(_TOKENS.c.token_hash == sa.bindparam("token_hash"),
-                     _TOKENS.c.revoked_at.is_(None)))
-_TOUCH = _TOKENS.update().where(_TOKENS.c.id == sa.bindparam("token")).values(
-    last_used_at=sa.bindparam("now"))
-
-
-def _person(rows) -> dict:
-    """A Person's fields from the rows of one of the statements above (or of one that
-    extends them, where a membership may come on several rows: each is kept once)."""
-    first = rows[0]
-    return {"id": first.id, "email": first.email, "name": first.name,
-            "is_admin": first.is_admin, "is_auditor": first.is_auditor,
-            "memberships": tuple(dict.fromkeys(Grant(r.team_id, r.role) for r in rows
-                                               if r.team_id is not None))}
-
-
-def session_user(user_id: int, session_version: int, statement: sa.Select = SESSION_USER,
-                 **params) -> tuple[SessionUser | None, list]:
-    """The active user of a web session, or None once their session version moved on; and
-    the rows read (`statement`: SESSION_USER, or one extending it that reads more along,
-    with its `params`)."""
-    rows = db.session.connection().execute(statement, {**params, "user_id": user_id}).all()
-    if not rows or rows[0].session_version != session_version:
-        return None, rows
-    return SessionUser(**_person(rows), session_version=session_version), rows
-
-
-def use_token(token: str) -> TokenUser | None:
-    """The active user behind an unrevoked API token, or None."""
-    return token_user(db.session.connection().execute(TOKEN_ROWS, token_params(token)).all())
-
-
-def token_params(token: str) -> dict:
-    """TOKEN_ROWS's parameters for `token`."""
-    return {"token_hash": hash_token(token or "")}
-
-
-def token_user(rows) -> TokenUser | None:
-    """use_token's answer from the rows of TOKEN_ROWS, or of a statement extending it."""
-    if not rows:
-        return None
-    first = rows[0]
-    # At most once a minute, so that a busy script does not turn every read into a write.
-    touch = first.last_used_at is None or (utcnow() - first.last_used_at).total_seconds() > 60
-    return TokenUser(**_person(rows), token_id=first.token_id, touch=touch)
-
-
-def touch_token(user: TokenUser) -> None:
-    """Note when the token was last used (the caller commits)."""
-    db.session.connection().execute(_TOUCH, {"token": user.token_id, "now": utcnow()})
+def use_token(token: str) -> ApiToken | None:
+    """The unrevoked API token of an active user, with its user and their memberships; its
+    last use is noted at most once a minute, so a busy script does not turn every read into
+    a write (the caller commits)."""
+    row = db.session.execute(
+        sa.select(ApiToken).join(ApiToken.user)
+        .where(ApiToken.token_hash == hash_token(token or ""), ApiToken.revoked_at.is_(None),
+               User.active)
+        .options(contains_eager(ApiToken.user).selectinload(User.memberships))
+    ).scalar_one_or_none()
+    if row is not None and (row.last_used_at is None
+                            or (utcnow() - row.last_used_at).total_seconds() > 60):
+        row.last_used_at = utcnow()
+    return row

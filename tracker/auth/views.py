@@ -3,7 +3,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import SelectChoice
 
-from tracker.audits.service import RuleViolation
 from tracker.auth import service
 from tracker.auth.forms import (
     ChangePasswordForm,
@@ -21,6 +20,7 @@ from tracker.auth.permissions import can_manage_users
 from tracker.auth.safety import safe_next
 from tracker.extensions import db
 from tracker.forms import attach_error
+from tracker.rules import RuleViolation
 from tracker.security.throttling import throttle_sign_in
 
 bp = Blueprint("auth", __name__)

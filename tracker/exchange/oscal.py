@@ -23,7 +23,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from tracker.audits.models import ActivityEvent, Audit, ItemStatus
+from tracker.activity import ActivityEvent
+from tracker.audits.models import Audit, ItemStatus
 from tracker.canonical import sha256_hex
 from tracker.extensions import db
 from tracker.library.models import Domain

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from tracker.audits import activity
+from tracker import activity
 from tracker.extensions import db
 from tracker.library.models import (
     ContentKind,

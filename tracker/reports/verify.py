@@ -237,7 +237,7 @@ def _check_results(verdict: ReportVerdict, reader, info: dict, data: bytes) -> d
 
 def _check_local_audit(verdict: ReportVerdict, results: dict | None, info: dict,
                        data: bytes) -> None:
-    from tracker.audits.activity import audit_chain, verify_chain
+    from tracker.activity import audit_chain, verify_chain
     from tracker.audits.models import Audit
     from tracker.extensions import db
     from tracker.reports.canonical import audit_results_hash

@@ -14,10 +14,8 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from tracker import clock
-from tracker.audits.activity import GENESIS, audit_chain, event_hash
+from tracker.activity import GENESIS, ActivityChainHead, ActivityEvent, audit_chain, event_hash
 from tracker.audits.models import (
-    ActivityChainHead,
-    ActivityEvent,
     Audit,
     AuditItem,
     AuditState,
@@ -88,8 +86,9 @@ def refresh_statistics() -> None:
     skip the table (VACUUM). Without them — a server with autovacuum off, or the minute
     before it wakes — every query is planned from defaults and benchmarks measure that."""
     statement = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
-    with db.engine.connect() as connection:  # in autocommit; VACUUM refuses a transaction
-        connection.exec_driver_sql(statement, execution_options={"whole_transaction": True})
+    # VACUUM refuses to run inside a transaction.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(statement)
 
 
 def generate(teams: int = 100, quarters: int = 8, items: int = 250, seed: int = 1234,

@@ -4,12 +4,12 @@ rules, records an event on the "signals" activity chain, flushes and never commi
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from tracker.audits import activity
-from tracker.audits.service import RuleViolation
+from tracker import activity
 from tracker.auth.models import User
 from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.library.models import Domain, FailurePattern
+from tracker.rules import RuleViolation
 from tracker.signals.models import Severity, Signal, SignalSource, SignalState
 
 CHAIN = "signals"

@@ -4,7 +4,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from tracker.audits.service import RuleViolation
 from tracker.auth.permissions import (
     can_report_signal,
     can_triage_signal,
@@ -16,6 +15,7 @@ from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.forms import attach_error
 from tracker.library.models import Domain, FailurePattern
+from tracker.rules import RuleViolation
 from tracker.security.input import page_arg
 from tracker.signals import queries, service
 from tracker.signals.forms import SEVERITY_LABELS, SOURCE_LABELS, NoteForm, SignalForm
