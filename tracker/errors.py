@@ -94,7 +94,10 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(Refusal)
     def refused(exc: Refusal):
         db.session.rollback()
-        return _error(exc.status, exc.code, exc.message)
+        if wants_json():
+            return _error(exc.status, exc.code, exc.message)
+        return render_template("errors/refused.html", message=exc.message, audit=None,
+                               status=exc.status), exc.status
 
     @app.errorhandler(OperationalError)
     def database_error(exc: OperationalError):

@@ -67,7 +67,7 @@ def refused(exc: Refusal):
     db.session.rollback()
     audit_id = (request.view_args or {}).get("audit_id")
     audit = db.session.get(Audit, audit_id) if audit_id else None
-    return render_template("audits/refused.html", message=exc.message, audit=audit,
+    return render_template("errors/refused.html", message=exc.message, audit=audit,
                            status=exc.status), exc.status
 
 

@@ -1,7 +1,7 @@
 """Frontline signals: log what support and operators saw, see the controls it points to."""
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from tracker.auth.permissions import (
@@ -15,7 +15,7 @@ from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.forms import attach_error
 from tracker.library.models import Domain, FailurePattern
-from tracker.rules import RuleViolation
+from tracker.rules import Forbidden, RuleViolation
 from tracker.security.input import page_arg
 from tracker.signals import queries, service
 from tracker.signals.forms import SEVERITY_LABELS, SOURCE_LABELS, NoteForm, SignalForm
@@ -25,9 +25,10 @@ bp = Blueprint("signals", __name__, url_prefix="/signals")
 PER_PAGE = 25
 
 
-def _require(allowed: bool) -> None:
+def _require(allowed: bool, message: str = "Your account cannot do that with signals. If "
+             "you think it should, ask an admin.") -> None:
     if not allowed:
-        abort(403)
+        raise Forbidden(message)
 
 
 @bp.app_context_processor
@@ -140,7 +141,8 @@ def resolve(signal_id):
 
 def _triage(signal_id: int, prefix: str, action, done: str):
     signal = queries.signal_or_404(signal_id)
-    _require(can_triage_signal(current_user))
+    _require(can_triage_signal(current_user), "Leads, auditors and admins acknowledge and "
+             "resolve signals; you can still read and report them.")
     form = NoteForm(prefix=prefix)
     if form.validate_on_submit():
         try:
