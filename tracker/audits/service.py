@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tracker.audits import activity
+from tracker.audits import activity, vocabulary
 from tracker.audits.models import (
     Audit,
     AuditDomainTally,
@@ -51,7 +51,7 @@ UNSET = object()
 # What an auditor's verdict judges: a change to either clears it (owners and dates do not).
 REVIEWED = {"status", "justification"}
 PERIOD_RE = re.compile(r"^(\d{4})-Q([1-4])$")
-OPEN_STATUSES = (ItemStatus.NOT_STARTED, ItemStatus.IN_PROGRESS, ItemStatus.BLOCKED)
+OPEN_STATUSES = vocabulary.OPEN
 
 
 # --- periods --------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def start_next_quarter(actor: User, previous: Audit, *, due_date: date | None = 
 def recount_tallies(audit: Audit) -> None:
     """Rebuild the audit's per-domain tallies from its items (one GROUP BY)."""
     db.session.execute(sa.delete(AuditDomainTally).where(AuditDomainTally.audit_id == audit.id))
-    weight = sa.case({"critical": 3, "high": 2}, value=AuditItem.criticality, else_=1)
+    weight = vocabulary.weight_sql(AuditItem.criticality)
     counts: dict[int, dict] = {}
     for domain_id, status, n, w in db.session.execute(
         sa.select(AuditItem.domain_id, AuditItem.status, sa.func.count(), sa.func.sum(weight))
@@ -180,7 +180,7 @@ def recount_tallies(audit: Audit) -> None:
                                             "weight_met": 0, "weight_applicable": 0,
                                             **{s.value: 0 for s in ItemStatus}})
         row[ItemStatus(status).value] = n
-        if status != ItemStatus.NOT_APPLICABLE:
+        if vocabulary.counts_in_score(status):
             row["weight_applicable"] += int(w)
         if status == ItemStatus.MET:
             row["weight_met"] += int(w)
