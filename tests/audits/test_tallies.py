@@ -10,8 +10,8 @@ from tests.audits.conftest import PNG, domains
 from tracker.audits import service
 from tracker.audits.models import Audit, AuditDomainTally, AuditItem, ItemStatus
 from tracker.audits.service import RuleViolation
+from tracker.audits.vocabulary import WEIGHTS as CRITICALITY_WEIGHTS
 from tracker.extensions import db
-from tracker.library.models import CRITICALITY_WEIGHTS
 
 
 def recount(audit_id: int) -> dict:
