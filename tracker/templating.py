@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from tracker import clock
 from tracker.audits.models import STATUS_LABELS
+from tracker.audits.vocabulary import SCORE_FORMULA
 from tracker.auth import permissions
 from tracker.markdown import render_markdown
 
@@ -95,7 +96,8 @@ def admin_extra_tabs():
 
 def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(can=can, today=clock.today, nav_sections=nav_sections,
-                                  admin_extra_tabs=admin_extra_tabs, badges=BADGES)
+                                  admin_extra_tabs=admin_extra_tabs, badges=BADGES,
+                                  score_formula=SCORE_FORMULA)
     app.jinja_env.filters.update(markdown=render_markdown, date=format_date, percent=percent)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

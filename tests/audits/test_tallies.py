@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from tests.audits.conftest import PNG, domains
 from tracker.audits import service
 from tracker.audits.models import Audit, AuditDomainTally, AuditItem, ItemStatus
+from tracker.audits.vocabulary import WEIGHTS as CRITICALITY_WEIGHTS
 from tracker.extensions import db
-from tracker.library.models import CRITICALITY_WEIGHTS
 from tracker.rules import Refusal
 
 

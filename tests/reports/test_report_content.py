@@ -156,22 +156,22 @@ def test_quarter_changes(app, library, people):
     changes = quarter_changes(second)
     assert changes.previous.id == first.id
     codes = sorted(i.code for i in first.items)
-    expect = {"regressed": [], "improved": [], "still_not_met": []}
+    # README, Definitions: regressed met → not met or blocked; improved anything → met;
+    # stale unmet (not met or not yet assessed) now and before.
+    expect = {"regressed": [], "improved": [], "stale": []}
     for n, code in enumerate(codes):
         before, after = [met, not_met, met, not_met, na][n % 5], [not_met, met, met, not_met,
                                                                    met][n % 5]
-        if na in (before, after):
-            continue
-        if before == met and after != met:
+        if before == met and after in (not_met, ItemStatus.BLOCKED):
             expect["regressed"].append(code)
         elif before != met and after == met:
             expect["improved"].append(code)
-        elif before != met and after != met:
-            expect["still_not_met"].append(code)
-    assert [c.code for c in changes.regressed] == expect["regressed"] != []
-    assert [c.code for c in changes.improved] == expect["improved"] != []
-    assert [c.code for c in changes.still_not_met] == expect["still_not_met"] != []
-    assert changes.new_in_scope == []
+        elif before != met and before != na and after not in (met, na):
+            expect["stale"].append(code)
+    assert [r.code for r in changes.rows["regressed"]] == expect["regressed"] != []
+    assert [r.code for r in changes.rows["improved"]] == expect["improved"] != []
+    assert [r.code for r in changes.rows["stale"]] == expect["stale"] != []
+    assert changes.rows["new"] == []
 
 
 def test_open_signals_and_changes_are_reported(app, library, people, tmp_path):
@@ -196,14 +196,18 @@ def test_open_signals_and_changes_are_reported(app, library, people, tmp_path):
     assert "Refund tickets doubled overnight" in text and "Chat queue stuck" in text
     assert "Old resolved thing" not in text
     assert "Compared with 2026-Q2 by item code" in text
-    assert "Regressed (met before, not now)" in text and "Improved (met now, not before)" in text
+    assert "5 regressed, 5 improved, 0 stale, 0 new in scope" in text
+    assert "Regressed (5) Met last quarter, now not met or blocked." in text
+    assert "Improved (5) Not met last quarter, met now." in text
 
 
 def test_report_queries_do_not_grow_with_the_audit(app, library, people, count_queries):
     from flask import render_template
 
-    small = work_audit(people, domain_codes=("SUP",), period="2026-Q1")
-    large = work_audit(people, domain_codes=("DV", "INV", "FUL", "PAY"), period="2026-Q3")
+    # Each follows an earlier audit of the team, so both reports compare quarters.
+    first = work_audit(people, domain_codes=("SUP",), period="2026-Q1")
+    small = work_audit(people, previous=first)
+    large = work_audit(people, domain_codes=("DV", "INV", "FUL", "PAY"), period="2026-Q4")
     counts = []
     for audit in (small, large):
         db.session.expire_all()

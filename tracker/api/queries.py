@@ -6,14 +6,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.api import schemas
-from tracker.audits.models import Audit, AuditItem, Evidence, ItemStatus
+from tracker.audits import readmodel
+from tracker.audits.models import Audit, AuditItem, Evidence
 from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import member_team_ids
 from tracker.extensions import db
 from tracker.library.models import Domain, ReadinessItem
 from tracker.signals.models import Signal
-
-DONE = (ItemStatus.MET, ItemStatus.NOT_MET, ItemStatus.NOT_APPLICABLE)
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -41,11 +40,7 @@ def audit(audit_id: int, *, whole: bool = True) -> Audit | None:
 
 
 def audit_items(audit_id: int) -> list[AuditItem]:
-    return db.session.execute(
-        sa.select(AuditItem).where(AuditItem.audit_id == audit_id).order_by(AuditItem.code)
-        .options(selectinload(AuditItem.owner), selectinload(AuditItem.domain),
-                 selectinload(AuditItem.evidence).selectinload(Evidence.created_by))
-    ).scalars().all()
+    return readmodel.items_with_evidence(audit_id)
 
 
 def audit_item(audit_id: int, item_id: int) -> AuditItem | None:
@@ -76,29 +71,29 @@ def audits_page(user: User, query: schemas.AuditQuery) -> tuple[list[Audit], int
     return rows, total
 
 
-def score(audit: Audit) -> schemas.Score:
-    met = sum(t.weight_met for t in audit.tallies)
-    applicable = sum(t.weight_applicable for t in audit.tallies)
-    return schemas.Score(weighted_met=met, weighted_applicable=applicable,
-                         percent=round(100 * met / applicable, 1) if applicable else None)
+def score(summary: readmodel.AuditSummary) -> schemas.Score:
+    return schemas.Score(weighted_met=summary.weight_met,
+                         weighted_applicable=summary.weight_applicable,
+                         percent=summary.score_percent)
 
 
-def progress(audit: Audit) -> schemas.Progress:
-    by_status = {s.value: sum(getattr(t, s.value) for t in audit.tallies) for s in ItemStatus}
-    total = sum(by_status.values())
-    done = sum(by_status[s.value] for s in DONE)
-    return schemas.Progress(total=total, done=done, by_status=by_status,
+def progress(summary: readmodel.AuditSummary) -> schemas.Progress:
+    total, done = summary.total, summary.decided
+    return schemas.Progress(total=total, done=done, by_status=dict(summary.counts),
                             percent=round(100 * done / total, 1) if total else None)
 
 
 def audit_summary(audit: Audit, model=schemas.AuditSummary, **extra):
+    """The API's view of the one audit summary (readmodel), from the tallies loaded with
+    the audit."""
+    summary = readmodel.summary_of_tallies(audit)
     return model(
         id=audit.id, team_id=audit.team_id, team=audit.team.name, period=audit.period,
         state=audit.state, domains=[d.code for d in audit.domains],
         lead=audit.lead.email if audit.lead else None, due_date=audit.due_date,
         return_reason=audit.return_reason, created_at=utc(audit.created_at),
         submitted_at=utc(audit.submitted_at), signed_off_at=utc(audit.signed_off_at),
-        score=score(audit), progress=progress(audit), **extra,
+        score=score(summary), progress=progress(summary), **extra,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tracker.audits.models import AuditState, EvidenceKind, ItemStatus, Verdict
+from tracker.audits.vocabulary import WEIGHTS_TEXT
 from tracker.library.models import Criticality
 from tracker.signals.models import Severity, SignalSource, SignalState
 
@@ -116,7 +117,7 @@ class Score(Response):
     weighted_met: int
     weighted_applicable: int
     percent: float | None = Field(description="100 × weighted_met / weighted_applicable; "
-                                              "weights critical 3, high 2, normal 1; "
+                                              f"weights {WEIGHTS_TEXT}; "
                                               "not-applicable items are left out.")
 
 

@@ -5,8 +5,8 @@ are one query with their owners eager-loaded; evidence counts are one GROUP BY.
 """
 
 import json
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from flask import abort
@@ -17,27 +17,32 @@ from tracker.activity import ActivityEvent, audit_chain
 from tracker.audits.models import (
     STATUS_LABELS,
     Audit,
-    AuditDomainTally,
     AuditItem,
     AuditState,
     Comment,
     Evidence,
     ItemStatus,
 )
-from tracker.audits.service import OPEN_STATUSES, next_period
+from tracker.audits.readmodel import (  # noqa: F401 (the audit pages' summaries)
+    AuditSummary,
+    DomainCount,
+    audit_summary,
+    summaries_for,
+)
+from tracker.audits.service import next_period
+from tracker.audits.vocabulary import (  # noqa: F401 (due_soon_limit: for the pages)
+    OPEN,
+    WORKING_STATES,
+    due_soon_clause,
+    due_soon_limit,
+    late_clause,
+)
 from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import can_view_audit, lead_team_ids, member_team_ids
 from tracker.extensions import db
 from tracker.library.models import Criticality, Domain
 from tracker.reports.models import SignOff
 from tracker.security.input import MAX_ID
-
-DUE_SOON_DAYS = 14
-STATUS_ORDER = list(ItemStatus)
-# Audits whose items can still be worked: only their items are "open", "overdue" or "due soon"
-# (the dashboards count with the same definitions, and link here).
-WORKING_STATES = (AuditState.DRAFT, AuditState.IN_PROGRESS)
-
 
 # --- loading one audit or item ---------------------------------------------------------
 
@@ -113,96 +118,7 @@ def team_members(team_id: int) -> list[User]:
 
 
 # --- the audit page's numbers ------------------------------------------------------------
-
-@dataclass
-class DomainCount:
-    domain: Domain
-    counts: dict[str, int]
-    weight_met: int
-    weight_applicable: int
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def score(self) -> float | None:
-        return self.weight_met / self.weight_applicable if self.weight_applicable else None
-
-
-@dataclass
-class AuditSummary:
-    domains: list[DomainCount]
-    counts: dict[str, int] = field(default_factory=dict)
-    weight_met: int = 0
-    weight_applicable: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def decided(self) -> int:
-        """Items with a final answer: met, not met or not applicable."""
-        return sum(self.counts[s] for s in ("met", "not_met", "not_applicable"))
-
-    @property
-    def progress(self) -> float:
-        return self.decided / self.total if self.total else 0.0
-
-    @property
-    def score(self) -> float | None:
-        return self.weight_met / self.weight_applicable if self.weight_applicable else None
-
-    def share(self, status: str) -> int:
-        """Whole percent of items in `status`, for the stacked bar."""
-        return round(100 * self.counts[status] / self.total) if self.total else 0
-
-
-def _blank_counts() -> dict[str, int]:
-    return {s.value: 0 for s in STATUS_ORDER}
-
-
-def audit_summary(audit: Audit) -> AuditSummary:
-    """Counts by status and by domain, score and progress: one query over the tallies."""
-    rows = db.session.execute(
-        sa.select(AuditDomainTally, Domain).join(Domain)
-        .where(AuditDomainTally.audit_id == audit.id)
-        .order_by(Domain.position, Domain.code)
-    ).all()
-    summary = AuditSummary(domains=[], counts=_blank_counts())
-    for tally, domain in rows:
-        counts = {s.value: getattr(tally, s.value) for s in STATUS_ORDER}
-        summary.domains.append(DomainCount(domain, counts, tally.weight_met,
-                                           tally.weight_applicable))
-        for key, n in counts.items():
-            summary.counts[key] += n
-        summary.weight_met += tally.weight_met
-        summary.weight_applicable += tally.weight_applicable
-    return summary
-
-
-def summaries_for(audit_ids: list[int]) -> dict[int, AuditSummary]:
-    """Summaries of many audits (lists, queues) in one GROUP BY over their tallies."""
-    if not audit_ids:
-        return {}
-    t = AuditDomainTally
-    columns = [sa.func.sum(getattr(t, s.value)) for s in STATUS_ORDER]
-    rows = db.session.execute(
-        sa.select(t.audit_id, *columns, sa.func.sum(t.weight_met),
-                  sa.func.sum(t.weight_applicable))
-        .where(t.audit_id.in_(audit_ids)).group_by(t.audit_id)
-    ).all()
-    result = {}
-    for audit_id, *numbers in rows:
-        counts = {s.value: int(n or 0) for s, n in zip(STATUS_ORDER, numbers, strict=False)}
-        result[audit_id] = AuditSummary(domains=[], counts=counts,
-                                        weight_met=int(numbers[-2] or 0),
-                                        weight_applicable=int(numbers[-1] or 0))
-    for audit_id in audit_ids:
-        result.setdefault(audit_id, AuditSummary(domains=[], counts=_blank_counts()))
-    return result
-
+# The summary is the one read model (tracker.audits.readmodel): audit_summary, summaries_for.
 
 # --- the audit page's items ----------------------------------------------------------------
 
@@ -246,16 +162,6 @@ class ItemFilters:
                   "criticality": self.criticality, "overdue": "1" if self.overdue else ""}
         values.update(override)
         return {k: v for k, v in values.items() if v}
-
-
-def late_clause(today: date):
-    """Due date passed and the work still open; overdue when the audit is being worked."""
-    return sa.and_(AuditItem.due_date < today, AuditItem.status.in_(OPEN_STATUSES))
-
-
-def due_soon_clause(today: date):
-    return sa.and_(AuditItem.due_date >= today, AuditItem.due_date <= due_soon_limit(today),
-                   AuditItem.status.in_(OPEN_STATUSES))
 
 
 def audit_items(audit: Audit, filters: ItemFilters, today: date) -> list[AuditItem]:
@@ -523,7 +429,7 @@ def my_items(user: User, today: date, *, view: str, page: int, per_page: int = 5
     """Items the user owns, overdue first, then by due date (soonest first, undated last).
 
     open: work still to do in audits being worked (draft, in progress); overdue and soon:
-    the open ones past their due date or due within DUE_SOON_DAYS; all: every item of the
+    the open ones past their due date or due within vocabulary.DUE_SOON_DAYS; all: every item of the
     user's audits that are not signed off, whatever its status."""
     working = Audit.state.in_(WORKING_STATES)
     late = sa.and_(working, late_clause(today))
@@ -534,15 +440,11 @@ def my_items(user: User, today: date, *, view: str, page: int, per_page: int = 5
                        AuditItem.code)
              .options(selectinload(AuditItem.audit).selectinload(Audit.team)))
     query = query.where({
-        "open": sa.and_(working, AuditItem.status.in_(OPEN_STATUSES)),
+        "open": sa.and_(working, AuditItem.status.in_(OPEN)),
         "overdue": late,
         "soon": sa.and_(working, due_soon_clause(today)),
     }.get(view, Audit.state != AuditState.SIGNED_OFF))
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
-
-
-def due_soon_limit(today: date) -> date:
-    return today + timedelta(days=DUE_SOON_DAYS)
 
 
 def review_queue(user: User) -> list[Audit]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from tracker import activity
 from tracker.activity import ActivityEvent
+from tracker.audits import vocabulary
 from tracker.audits.models import (
     Audit,
     AuditDomainTally,
@@ -51,7 +52,7 @@ UNSET = object()
 # What an auditor's verdict judges: a change to either clears it (owners and dates do not).
 REVIEWED = {"status", "justification"}
 PERIOD_RE = re.compile(r"^(\d{4})-Q([1-4])$")
-OPEN_STATUSES = (ItemStatus.NOT_STARTED, ItemStatus.IN_PROGRESS, ItemStatus.BLOCKED)
+OPEN_STATUSES = vocabulary.OPEN
 
 
 # --- periods --------------------------------------------------------------------------
@@ -169,7 +170,7 @@ def start_next_quarter(actor: User, previous: Audit, *, due_date: date | None = 
 def recount_tallies(audit: Audit) -> None:
     """Rebuild the audit's per-domain tallies from its items (one GROUP BY)."""
     db.session.execute(sa.delete(AuditDomainTally).where(AuditDomainTally.audit_id == audit.id))
-    weight = sa.case({"critical": 3, "high": 2}, value=AuditItem.criticality, else_=1)
+    weight = vocabulary.weight_sql(AuditItem.criticality)
     counts: dict[int, dict] = {}
     for domain_id, status, n, w in db.session.execute(
         sa.select(AuditItem.domain_id, AuditItem.status, sa.func.count(), sa.func.sum(weight))
@@ -180,7 +181,7 @@ def recount_tallies(audit: Audit) -> None:
                                             "weight_met": 0, "weight_applicable": 0,
                                             **{s.value: 0 for s in ItemStatus}})
         row[ItemStatus(status).value] = n
-        if status != ItemStatus.NOT_APPLICABLE:
+        if vocabulary.counts_in_score(status):
             row["weight_applicable"] += int(w)
         if status == ItemStatus.MET:
             row["weight_met"] += int(w)
@@ -194,7 +195,7 @@ def recount_tallies(audit: Audit) -> None:
 
 def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
     """Move one item of the audit's tally from `old` to `new`, in the item's transaction."""
-    t, weight = AuditDomainTally, item.criticality.weight
+    t, weight = AuditDomainTally, vocabulary.weight(item.criticality)
     values = {old.value: getattr(t, old.value) - 1, new.value: getattr(t, new.value) + 1}
     if ItemStatus.MET in (old, new):
         values["weight_met"] = t.weight_met + (weight if new == ItemStatus.MET else -weight)
@@ -207,7 +208,7 @@ def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
 
 # --- the audit's lock -------------------------------------------------------------------
 
-EDITABLE = (AuditState.DRAFT, AuditState.IN_PROGRESS)
+EDITABLE = vocabulary.WORKING_STATES  # whose items can still be worked
 COMMENTABLE = (AuditState.DRAFT, AuditState.IN_PROGRESS, AuditState.IN_REVIEW)
 
 

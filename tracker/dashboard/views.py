@@ -6,6 +6,7 @@ from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from tracker import cache, charts, clock
+from tracker.audits import readmodel
 from tracker.audits.models import AuditState
 from tracker.auth.models import Team
 from tracker.auth.permissions import (
@@ -231,19 +232,18 @@ def _team_body(team: Team, audits: list, available: list[str], period: str | Non
 def _team_quarter(team: Team, current, previous, available: list[str]) -> dict:
     """The team's audit of one quarter: progress, history, domains, the diff, signals."""
     period = current.period
-    summary = queries.audit_summaries(period, team_id=team.id)[team.id]
+    summary = readmodel.audit_summary(current)
+    queries.add_item_alerts({current.id: summary}, clock.today())
     window = queries.history_window(period, available)
     history = {per: queries.score(wm, wa)
                for _, per, wm, wa in queries.score_history(window, team_id=team.id)}
-    breakdown = queries.domain_breakdown(current.id)
     cells = queries.domain_cells(period, team_id=team.id, periods_in=window)
-    domain_rows = [d for _, d in breakdown]
+    domain_rows = [line.domain for line in summary.domains]
     tables = as_tables()
 
     grid = [[score_cell(cells, team.id, p, d) for p in window] for d in domain_rows]
     return {
         "current": current, "previous": previous, "summary": summary,
-        "breakdown": breakdown,
         "status_bar": charts.status_bar(
             summary.counts, title=f"{team.name} {period}: items by status",
             links={s: audit_link(team.id, current.id, period, status=s)

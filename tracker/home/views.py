@@ -5,6 +5,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from tracker.audits import vocabulary
 from tracker.audits.models import Audit, AuditItem, AuditState
 from tracker.auth.models import Membership
 from tracker.auth.permissions import member_team_ids
@@ -25,8 +26,7 @@ def index():
     my_open_items = db.session.execute(
         sa.select(sa.func.count(AuditItem.id)).join(Audit)
         .where(AuditItem.owner_id == current_user.id,
-               Audit.state.in_([AuditState.DRAFT, AuditState.IN_PROGRESS]),
-               AuditItem.status.in_(["not_started", "in_progress", "blocked"]))
+               vocabulary.working_audit_clause(), AuditItem.status.in_(vocabulary.OPEN))
     ).scalar_one()
     awaiting_review = db.session.execute(
         sa.select(Audit).where(Audit.state == AuditState.IN_REVIEW)

@@ -16,10 +16,10 @@ class Criticality(enum.StrEnum):
 
     @property
     def weight(self) -> int:
-        return CRITICALITY_WEIGHTS[self]
+        """Its weight in the readiness score (tracker.audits.vocabulary.WEIGHTS)."""
+        from tracker.audits.vocabulary import WEIGHTS  # the vocabulary builds on the models
 
-
-CRITICALITY_WEIGHTS = {Criticality.CRITICAL: 3, Criticality.HIGH: 2, Criticality.NORMAL: 1}
+        return WEIGHTS[self]
 
 
 class ContentKind(enum.StrEnum):

@@ -8,24 +8,16 @@ sha256, created_by, created_at). Serialised by tracker.canonical.canonical_json:
 keys sorted, no whitespace.
 """
 
-import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
-
-from tracker.audits.models import Audit, AuditItem, Evidence, ItemStatus
+from tracker.audits import readmodel
+from tracker.audits.models import Audit
 from tracker.canonical import canonical_json, sha256_hex
-from tracker.extensions import db
 
 FORMAT = "readiness-tracker/audit-results/v1"
 
 
 def audit_results(audit: Audit) -> dict:
-    items = db.session.execute(
-        sa.select(AuditItem).where(AuditItem.audit_id == audit.id).order_by(AuditItem.code)
-        .options(selectinload(AuditItem.owner), selectinload(AuditItem.domain),
-                 selectinload(AuditItem.evidence).selectinload(Evidence.created_by))
-    ).scalars().all()
-    weighted_met = sum(i.weight for i in items if i.status == ItemStatus.MET)
-    weighted_applicable = sum(i.weight for i in items if i.status != ItemStatus.NOT_APPLICABLE)
+    items = readmodel.items_with_evidence(audit.id)
+    summary = readmodel.summary_of_items(audit, items)
     return {
         "format": FORMAT,
         "audit": {
@@ -36,9 +28,8 @@ def audit_results(audit: Audit) -> dict:
             "signed_off_at": audit.signed_off_at.isoformat() if audit.signed_off_at else None,
         },
         "score": {
-            "weighted_met": weighted_met, "weighted_applicable": weighted_applicable,
-            "percent": round(100 * weighted_met / weighted_applicable, 1)
-            if weighted_applicable else None,
+            "weighted_met": summary.weight_met, "weighted_applicable": summary.weight_applicable,
+            "percent": summary.score_percent,
         },
         "items": [{
             "code": i.code, "domain": i.domain.code, "title": i.title,

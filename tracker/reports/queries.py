@@ -2,15 +2,15 @@
 signals on the audit's domains and the score history. A bounded number of queries whatever
 the audit's size (no query per item)."""
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import abort
 from sqlalchemy.orm import selectinload
 
-from tracker.audits.models import Audit, AuditDomainTally, AuditItem, Evidence, ItemStatus
-from tracker.audits.service import previous_period
+from tracker.audits import readmodel
+from tracker.audits.models import Audit, AuditItem
+from tracker.audits.readmodel import DomainCount
 from tracker.extensions import db
 from tracker.library.models import Domain
 from tracker.reports.models import SignOff
@@ -38,130 +38,59 @@ def signoff_for(audit_id: int) -> SignOff | None:
 
 @dataclass
 class DomainSection:
-    domain: Domain
+    """One domain of the report: its line of the audit's summary, and its items."""
+
+    line: DomainCount
     items: list[AuditItem] = field(default_factory=list)
-    counts: Counter = field(default_factory=Counter)
-    weight_met: int = 0
-    weight_applicable: int = 0
+    bar: object = None  # the score's progress bar (SVG), set by the renderer
+
+    @property
+    def domain(self) -> Domain:
+        return self.line.domain
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.line.counts
 
     @property
     def score(self) -> float | None:
-        return self.weight_met / self.weight_applicable if self.weight_applicable else None
+        return self.line.score
 
 
 def report_items(audit: Audit) -> list[AuditItem]:
     """Every item with its owner, domain and evidence (and who added it): four queries."""
-    return db.session.execute(
-        sa.select(AuditItem).where(AuditItem.audit_id == audit.id).order_by(AuditItem.code)
-        .options(selectinload(AuditItem.owner), selectinload(AuditItem.domain),
-                 selectinload(AuditItem.evidence).selectinload(Evidence.created_by))
-    ).scalars().all()
+    return readmodel.items_with_evidence(audit.id)
 
 
-def domain_sections(audit: Audit, items: list[AuditItem]) -> list[DomainSection]:
-    """Items grouped by domain in the library's order, each with its counts and score."""
-    sections: dict[int, DomainSection] = {d.id: DomainSection(d) for d in audit.domains}
+def domain_sections(audit: Audit, items: list[AuditItem]
+                    ) -> tuple[readmodel.AuditSummary, list[DomainSection]]:
+    """The audit's summary built from its items (what the report and its embedded results
+    show), and the items grouped by domain in the library's order."""
+    summary = readmodel.summary_of_items(audit, items)
+    by_domain: dict[int, list[AuditItem]] = {}
     for item in items:
-        section = sections.get(item.domain_id)
-        if section is None:  # an item whose domain left the scope: still reported
-            section = sections[item.domain_id] = DomainSection(item.domain)
-        section.items.append(item)
-        section.counts[item.status.value] += 1
-        if item.status != ItemStatus.NOT_APPLICABLE:
-            section.weight_applicable += item.weight
-            if item.status == ItemStatus.MET:
-                section.weight_met += item.weight
-    return sorted(sections.values(), key=lambda s: (s.domain.position, s.domain.code))
+        by_domain.setdefault(item.domain_id, []).append(item)
+    return summary, [DomainSection(line, by_domain.get(line.domain.id, []))
+                     for line in summary.domains]
 
 
 def tally_totals(audit_id: int) -> dict:
     """The audit's counts and score from the tallies the audit pages show."""
-    columns = [getattr(AuditDomainTally, s.value) for s in ItemStatus]
-    row = db.session.execute(
-        sa.select(*[sa.func.coalesce(sa.func.sum(c), 0) for c in columns],
-                  sa.func.coalesce(sa.func.sum(AuditDomainTally.weight_met), 0),
-                  sa.func.coalesce(sa.func.sum(AuditDomainTally.weight_applicable), 0))
-        .where(AuditDomainTally.audit_id == audit_id)
-    ).one()
-    counts = {s.value: int(row[i]) for i, s in enumerate(ItemStatus)}
-    return {"counts": counts, "weight_met": int(row[-2]), "weight_applicable": int(row[-1])}
+    summary = readmodel.summaries_for([audit_id])[audit_id]
+    return {"counts": summary.counts, "weight_met": summary.weight_met,
+            "weight_applicable": summary.weight_applicable}
 
 
 def score_history(audit: Audit, limit: int = 6) -> list[tuple[str, float | None]]:
     """(period, score) of the team's audits up to this one, oldest first: one query."""
-    rows = db.session.execute(
-        sa.select(Audit.period, sa.func.sum(AuditDomainTally.weight_met),
-                  sa.func.sum(AuditDomainTally.weight_applicable))
-        .join(AuditDomainTally, AuditDomainTally.audit_id == Audit.id)
-        .where(Audit.team_id == audit.team_id, Audit.period <= audit.period)
-        .group_by(Audit.id, Audit.period).order_by(Audit.period.desc()).limit(limit)
-    ).all()
-    return [(period, (met / applicable) if applicable else None)
-            for period, met, applicable in reversed(rows)]
+    return readmodel.team_score_history(audit.team_id, audit.period, limit=limit)
 
 
 # --- quarter over quarter ---------------------------------------------------------------
 
-@dataclass
-class Change:
-    code: str
-    title: str
-    before: ItemStatus | None
-    after: ItemStatus
-
-
-@dataclass
-class QuarterChanges:
-    previous: Audit | None
-    regressed: list[Change] = field(default_factory=list)
-    improved: list[Change] = field(default_factory=list)
-    still_not_met: list[Change] = field(default_factory=list)
-    new_in_scope: list[Change] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return (len(self.regressed) + len(self.improved) + len(self.still_not_met)
-                + len(self.new_in_scope))
-
-
-def previous_audit(audit: Audit) -> Audit | None:
-    """The audit this one followed (previous_audit_id), else the team's previous period."""
-    condition = (Audit.id == audit.previous_audit_id if audit.previous_audit_id else
-                 sa.and_(Audit.team_id == audit.team_id,
-                         Audit.period == previous_period(audit.period)))
-    return db.session.execute(sa.select(Audit).where(condition)).scalar_one_or_none()
-
-
-def quarter_changes(audit: Audit) -> QuarterChanges:
-    """Compare with the previous audit by item code: met → not met is a regression, not met →
-    met an improvement, not met in both still not met; codes the previous audit did not have
-    are new in scope. N/A on either side is neither."""
-    previous = previous_audit(audit)
-    changes = QuarterChanges(previous)
-    current = db.session.execute(
-        sa.select(AuditItem.code, AuditItem.title, AuditItem.status)
-        .where(AuditItem.audit_id == audit.id).order_by(AuditItem.code)
-    ).all()
-    before = dict(db.session.execute(
-        sa.select(AuditItem.code, AuditItem.status).where(AuditItem.audit_id == previous.id)
-    ).all()) if previous else {}
-    na, met = ItemStatus.NOT_APPLICABLE, ItemStatus.MET
-    for code, title, status in current:
-        if previous is None:
-            break
-        if code not in before:
-            changes.new_in_scope.append(Change(code, title, None, status))
-            continue
-        old = before[code]
-        if na in (old, status):
-            continue
-        if old == met and status != met:
-            changes.regressed.append(Change(code, title, old, status))
-        elif old != met and status == met:
-            changes.improved.append(Change(code, title, old, status))
-        elif old != met and status != met:
-            changes.still_not_met.append(Change(code, title, old, status))
-    return changes
+def quarter_changes(audit: Audit) -> readmodel.QuarterDiff:
+    """The diff against the team's previous audit, as the team page shows it."""
+    return readmodel.quarter_diff(audit, readmodel.previous_audit(audit))
 
 
 # --- signals ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 
 from tracker.audits.models import Audit
+from tracker.audits.vocabulary import DIFF_CATEGORIES
 from tracker.charts import Series, line_chart, progress_bar, status_bar
 from tracker.db import utcnow
 from tracker.reports import queries
@@ -29,7 +30,6 @@ from tracker.reports.models import SignOff
 log = logging.getLogger(__name__)
 
 RESULTS_ATTACHMENT = "audit-results.json"
-OPEN_STATUSES = ("not_started", "in_progress", "blocked")
 
 # How many reports this process rendered: a stored report is served without rendering, and the
 # tests hold the code to that by reading this number.
@@ -95,15 +95,10 @@ def _pct(value: float | None) -> str:
 def report_context(audit: Audit, signoff: SignOff | None, *, results_sha256: str | None,
                    draft: bool) -> dict:
     items = queries.report_items(audit)
-    sections = queries.domain_sections(audit, items)
-    counts: dict[str, int] = {}
+    summary, sections = queries.domain_sections(audit, items)
     for s in sections:
-        for status, n in s.counts.items():
-            counts[status] = counts.get(status, 0) + n
         s.bar = progress_bar(s.score, title=f"{s.domain.name} score", width=150)
-    weight_met = sum(s.weight_met for s in sections)
-    weight_applicable = sum(s.weight_applicable for s in sections)
-    score = weight_met / weight_applicable if weight_applicable else None
+    counts, score = summary.counts, summary.score
     changes = queries.quarter_changes(audit)
     history = queries.score_history(audit)
     previous_score = next((v for p, v in history if changes.previous
@@ -120,9 +115,11 @@ def report_context(audit: Audit, signoff: SignOff | None, *, results_sha256: str
         "generated_at": utcnow(), "report_format": FORMAT,
         "results_sha256": results_sha256,
         "sections": sections, "changes": changes, "signals": queries.open_signals(audit),
-        "totals": {"item_count": len(items), "counts": counts, "weight_met": weight_met,
-                   "weight_applicable": weight_applicable, "score": score,
-                   "open": sum(counts.get(s, 0) for s in OPEN_STATUSES)},
+        "totals": {"item_count": summary.total, "counts": counts,
+                   "weight_met": summary.weight_met,
+                   "weight_applicable": summary.weight_applicable, "score": score,
+                   "open": summary.open},
+        "diff_categories": DIFF_CATEGORIES,
         "score_text": _pct(score), "previous_score_text": _pct(previous_score),
         "status_chart": status_bar(counts, title="Items by status", width=640, table=False),
         "history_chart": history_chart,

@@ -15,7 +15,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.functions import FunctionElement
 
 from tracker.audits.models import AuditItem
-from tracker.dashboard.queries import UNMET, latest_audits
+from tracker.audits.vocabulary import UNMET
+from tracker.dashboard.queries import latest_audits
 from tracker.extensions import db
 from tracker.library.models import Domain, FailurePattern, ReadinessItem, item_failures
 from tracker.signals.models import Severity, Signal, SignalState, signal_failures
