@@ -10,10 +10,10 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import abort
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from tracker import cache
-from tracker.audits.activity import audit_chain
+from tracker.audits.activity import AUDIT_CHAIN_PREFIX, audit_chain
 from tracker.audits.models import (
     STATUS_LABELS,
     ActivityEvent,
@@ -48,30 +48,45 @@ _AUDIT = (sa.select(Audit).where(Audit.id == sa.bindparam("audit_id"))
           .options(joinedload(Audit.team), joinedload(Audit.lead)))
 
 
-# What the audit page's cached copy depends on, without loading the audit, in one
-# statement: its team (who may see it) and its report's state (which moves on the worker,
-# without an activity event) in the first row; then the heads of the chains its team's
-# pages are made from (the page also shows whether the next quarter's audit exists).
-_AUDIT_TEAM = sa.select(Audit.team_id).where(Audit.id == sa.bindparam("audit_id"))
-_AUDIT_PAGE_KEY = sa.union_all(
-    sa.select(sa.literal("audit").label("kind"), Audit.team_id, SignOff.report_status,
-              sa.null().label("chain"), sa.null().label("hash"))
-    .outerjoin(SignOff, SignOff.audit_id == Audit.id)
-    .where(Audit.id == sa.bindparam("audit_id")),
-    sa.select(sa.literal("head"), sa.null(), sa.null(), *cache.team_chain_heads(
-        _AUDIT_TEAM.scalar_subquery()).subquery().c),
-)
+# --- what the audit's pages are made from (tracker.cache) ---------------------------------
+
+# The chains every team's pages read besides their audits': people and teams, the library
+# (domain names), signals.
+SHARED_CHAINS = ("admin", "library", "signals")
 
 
-def audit_page_version(user: User, audit_id: int) -> tuple:
-    """The audit page's version, read in one statement; 404 as audit_or_404 does."""
-    rows = db.session.connection().execute(_AUDIT_PAGE_KEY, {"audit_id": audit_id}).all()
-    audit = next((r for r in rows if r.kind == "audit"), None)
-    if audit is None or not can_view_audit(user, audit):
-        abort(404)
-    heads = [(r.chain, r.hash) for r in rows if r.kind == "head"]
-    report = audit.report_status
-    return audit.team_id, cache.heads_version(heads), report.value if report else None
+def audit_data_chains(audit_id: int) -> list[str]:
+    """What an audit's items, numbers and activity are made from: its own chain (every
+    change to the audit, its items, evidence and verdicts), the admin chain (people, teams)
+    and the library chain (domain names). The API's GET /audits/{id} is made of no more."""
+    return [audit_chain(audit_id), "admin", "library"]
+
+
+def audit_page_chains(audit_id: int) -> sa.CompoundSelect:
+    """The audit page: its data's chains; its report's state (a worker moves it without an
+    activity event); and the team's later audits (the page links to the next quarter's
+    audit once someone started it)."""
+    later = aliased(Audit)
+    return sa.union_all(
+        cache.chain_heads(audit_data_chains(audit_id)),
+        sa.select(sa.literal("report"), sa.null(), sa.cast(SignOff.report_status, sa.String))
+        .where(SignOff.audit_id == audit_id),
+        sa.select(sa.literal("later audits"), sa.func.count(later.id),
+                  sa.cast(sa.func.max(later.id), sa.String))
+        .join(Audit, sa.and_(later.team_id == Audit.team_id, later.period > Audit.period))
+        .where(Audit.id == audit_id),
+    )
+
+
+def team_audit_chains(team_id: int) -> sa.Select:
+    """The names of the chains of a team's audits (a new audit starts one)."""
+    return (sa.select(sa.literal(AUDIT_CHAIN_PREFIX) + sa.cast(Audit.id, sa.String))
+            .where(Audit.team_id == team_id))
+
+
+def organisation_page_chains() -> sa.Select:
+    """Pages made from every team's audits (My items, across the person's teams)."""
+    return cache.EVERY_WRITE
 
 
 def audit_or_404(user: User, audit_id: int) -> Audit:

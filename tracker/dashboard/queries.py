@@ -14,7 +14,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from tracker import clock
+from tracker import cache, clock
+from tracker.audits import queries as audit_queries
 from tracker.audits.models import Audit, AuditDomainTally, AuditItem, AuditState, ItemStatus
 from tracker.auth.models import Team
 from tracker.extensions import db
@@ -33,6 +34,21 @@ PENDING = (ItemStatus.NOT_STARTED, ItemStatus.IN_PROGRESS, ItemStatus.BLOCKED)
 UNMET = (*PENDING, ItemStatus.NOT_MET)
 OPEN_AUDIT_STATES = (AuditState.DRAFT, AuditState.IN_PROGRESS)
 STATUS_COLUMNS = [s.value for s in ItemStatus]
+
+
+# --- what the pages are made from (tracker.cache) ------------------------------------------
+
+def overview_page_chains() -> sa.Select:
+    """The overview shows every team in the viewer's scope, and the signals: it moves with
+    every write."""
+    return cache.EVERY_WRITE
+
+
+def team_page_chains(team_id: int) -> sa.CompoundSelect:
+    """A team's page: its audits' chains and the shared ones (people, library, signals).
+    Another team's writes move none of them, so a busy organisation leaves it cached."""
+    return cache.chain_heads(audit_queries.team_audit_chains(team_id),
+                             audit_queries.SHARED_CHAINS)
 
 
 def score(weight_met, weight_applicable) -> float | None:
