@@ -38,9 +38,10 @@ TTL_SECONDS = 600  # in Redis; a repeat view comes within minutes, a new version
 PREFIX = "rt:page:"
 CSRF_HOLE = "\x00csrf\x00"  # NUL never occurs in a rendered page (input guards refuse it)
 
-# What a page depends on (`depends_on`'s answer): the names of the chains it is made from,
-# or a statement whose rows are its version (chain_heads, EVERY_WRITE, or a union of them
-# with rows of state that changes without an event).
+# What a page depends on: the names of the chains it is made from, or a statement whose rows
+# are its version (chain_heads, EVERY_WRITE, or a union of them with rows of state that
+# changes without an event). A statement is best built once, its bind parameters named after
+# the view's arguments: page_cache runs it with them.
 Dependencies = Iterable[str] | sa.Executable
 
 _local: OrderedDict[str, object] = OrderedDict()
@@ -72,10 +73,12 @@ EVERY_WRITE = sa.select(
     .limit(sa.literal_column("1")).scalar_subquery())
 
 
-def version_of(depends: Dependencies) -> tuple:
+def version_of(depends: Dependencies, params: dict | None = None) -> tuple:
     """The version of what a page depends on, read in one statement, in a stable order."""
-    statement = depends if isinstance(depends, sa.Executable) else chain_heads(sorted(depends))
-    rows = db.session.execute(statement).all()
+    if isinstance(depends, sa.Executable):
+        rows = db.session.execute(depends, params or {}).all()
+    else:
+        rows = db.session.execute(chain_heads(sorted(depends))).all()
     return tuple(sorted((tuple(row) for row in rows), key=repr))
 
 
@@ -90,22 +93,26 @@ def viewer_key(user) -> tuple:
 
 # --- whole pages ----------------------------------------------------------------------
 
-def page_cache(depends_on: Callable[..., Dependencies]):
+def page_cache(depends_on: Dependencies | Callable[..., Dependencies]):
     """Keep a GET view's 200 answers (HTML or JSON) for the person who asked.
 
-    `depends_on(**view_args)` says what the page is made from (see Dependencies); a
-    repeat view reads that version, then serves the stored page without calling the view.
-    The session's CSRF token is cut out before a page is stored and the current one put
-    in when it is served, so a stored page holds no secret. A page with flashed messages,
-    any answer but 200, or one that sets headers of its own is neither stored nor served.
-    The view behind it still authorizes on every render; a stored page is only served to
-    the same person with the same roles, for the same version of its data."""
+    `depends_on` says what the page is made from (see Dependencies), or is a function that
+    says it from the view's arguments; a statement runs with the view's arguments as its
+    parameters. A repeat view reads that version, then serves the stored page without
+    calling the view. The session's CSRF token is cut out before a page is stored and the
+    current one put in when it is served, so a stored page holds no secret. A page with
+    flashed messages, any answer but 200, or one that sets headers of its own is neither
+    stored nor served. The view behind it still authorizes on every render; a stored page
+    is only served to the same person with the same roles, for the same version of its
+    data."""
     def decorate(view):
         @functools.wraps(view)
         def cached_view(*args, **kwargs):
             if not _usable():
                 return view(*args, **kwargs)
-            key = _page_key(version_of(depends_on(**(request.view_args or {}))))
+            view_args = request.view_args or {}
+            depends = depends_on(**view_args) if callable(depends_on) else depends_on
+            key = _page_key(version_of(depends, view_args))
             stored = _get(key)
             if stored is not None:
                 return _serve(stored)
@@ -152,13 +159,13 @@ def _serve(stored: dict):
 
 # --- parts shared between viewers ---------------------------------------------------------
 
-def shared(name: str, depends: Dependencies, key: tuple,
+def shared(name: str, depends: Dependencies, params: dict, key: tuple,
            render: Callable[[], dict[str, str]]) -> dict[str, str]:
     """Parts of a page the same for every viewer who asks with `key`, as `render()` made
-    them for this version of `depends` and today: {name: HTML}. Read only when the whole
-    page was not in the cache (another viewer's view of the same data renders from them).
-    They must hold no CSRF token nor anything else of one session."""
-    full_key = _full_key(name, (version_of(depends), key))
+    them for this version of `depends` (run with `params`) and today: {name: HTML}. Read
+    only when the whole page was not in the cache: another viewer's view of the same data
+    renders from them. They must hold no CSRF token nor anything else of one session."""
+    full_key = _full_key(name, (version_of(depends, params), key))
     parts = _get(full_key)
     if parts is None:
         parts = {part: str(html) for part, html in render().items()}

@@ -230,7 +230,7 @@ def _created(audit: Audit):
 
 @operation(bp, "GET", "/audits/{audit_id}", summary="An audit with its items, score and "
            "progress", tag=AUDITS, responses={200: schemas.AuditDetail})
-@page_cache(depends_on=audit_queries.audit_data_chains)
+@page_cache(depends_on=audit_queries.AUDIT_DATA_CHAINS)
 def get_audit(audit_id: int):
     return send(queries.audit_detail(audit_or_404(audit_id, whole=False)))
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import abort
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import cache
 from tracker.audits.activity import AUDIT_CHAIN_PREFIX, audit_chain
@@ -55,38 +55,43 @@ _AUDIT = (sa.select(Audit).where(Audit.id == sa.bindparam("audit_id"))
 SHARED_CHAINS = ("admin", "library", "signals")
 
 
-def audit_data_chains(audit_id: int) -> list[str]:
-    """What an audit's items, numbers and activity are made from: its own chain (every
-    change to the audit, its items, evidence and verdicts), the admin chain (people, teams)
-    and the library chain (domain names). The API's GET /audits/{id} is made of no more."""
-    return [audit_chain(audit_id), "admin", "library"]
+def _audit_chain_of(audit_id) -> sa.ColumnElement[str]:
+    """audit_chain in SQL."""
+    return sa.literal(AUDIT_CHAIN_PREFIX) + sa.cast(audit_id, sa.String)
 
 
-def audit_page_chains(audit_id: int) -> sa.CompoundSelect:
-    """The audit page: its data's chains; its report's state (a worker moves it without an
-    activity event); and the team's later audits (the page links to the next quarter's
-    audit once someone started it)."""
-    later = aliased(Audit)
-    return sa.union_all(
-        cache.chain_heads(audit_data_chains(audit_id)),
-        sa.select(sa.literal("report"), sa.null(), sa.cast(SignOff.report_status, sa.String))
-        .where(SignOff.audit_id == audit_id),
-        sa.select(sa.literal("later audits"), sa.func.count(later.id),
-                  sa.cast(sa.func.max(later.id), sa.String))
-        .join(Audit, sa.and_(later.team_id == Audit.team_id, later.period > Audit.period))
-        .where(Audit.id == audit_id),
-    )
+_AUDIT_ID = sa.bindparam("audit_id", type_=sa.Integer)
+_AUDITS = Audit.__table__
+_THIS_AUDIT = sa.select(_AUDITS.c.team_id, _AUDITS.c.period).where(
+    _AUDITS.c.id == _AUDIT_ID).subquery()
+
+# What an audit's items, numbers and activity are made from: its own chain (every change to
+# the audit, its items, evidence and verdicts), the admin chain (people, teams) and the
+# library chain (domain names). The API's GET /audits/{id} is made of no more.
+AUDIT_DATA_CHAINS = cache.chain_heads([_audit_chain_of(_AUDIT_ID), "admin", "library"])
+
+# The audit page: its data's chains; its report's state (a worker moves it without an
+# activity event); and the team's later audits (the page links to the next quarter's audit
+# once someone started it).
+AUDIT_PAGE_CHAINS = sa.union_all(
+    AUDIT_DATA_CHAINS,
+    sa.select(sa.literal("report"), sa.null(), sa.cast(SignOff.report_status, sa.String))
+    .where(SignOff.audit_id == _AUDIT_ID),
+    sa.select(sa.literal("later audits"), sa.func.count(_AUDITS.c.id),
+              sa.cast(sa.func.max(_AUDITS.c.id), sa.String))
+    .where(_AUDITS.c.team_id == _THIS_AUDIT.c.team_id,
+           _AUDITS.c.period > _THIS_AUDIT.c.period),
+)
 
 
-def team_audit_chains(team_id: int) -> sa.Select:
-    """The names of the chains of a team's audits (a new audit starts one)."""
-    return (sa.select(sa.literal(AUDIT_CHAIN_PREFIX) + sa.cast(Audit.id, sa.String))
-            .where(Audit.team_id == team_id))
+def team_audit_chains(team_id) -> sa.Select:
+    """The names of the chains of a team's audits (a new audit starts one); `team_id` a
+    value or a bind parameter."""
+    return sa.select(_audit_chain_of(Audit.id)).where(Audit.team_id == team_id)
 
 
-def organisation_page_chains() -> sa.Select:
-    """Pages made from every team's audits (My items, across the person's teams)."""
-    return cache.EVERY_WRITE
+# Pages made from every team's audits (My items, across the person's teams).
+ORGANISATION_PAGE_CHAINS = cache.EVERY_WRITE
 
 
 def audit_or_404(user: User, audit_id: int) -> Audit:

@@ -143,7 +143,7 @@ def index():
 @bp.get("/audits/my-items")  # the same page under the audits path (make bench asks for it)
 @bp.get("/my-items")  # registered first: the address url_for builds
 @login_required
-@page_cache(depends_on=queries.organisation_page_chains)
+@page_cache(depends_on=queries.ORGANISATION_PAGE_CHAINS)
 def my_items():
     today = clock.today()
     view = queries.my_items_view(request.args)
@@ -211,7 +211,7 @@ def new():
 
 @bp.get("/audits/<int:audit_id>")
 @login_required
-@page_cache(depends_on=queries.audit_page_chains)
+@page_cache(depends_on=queries.AUDIT_PAGE_CHAINS)
 def detail(audit_id):
     audit = queries.audit_or_404(current_user, audit_id)
     return _render_detail(audit, queries.sign_off_of(audit))
@@ -267,8 +267,8 @@ def _render_detail(audit: Audit, sign_off, *, bulk_form: BulkForm | None = None,
     # the same for everyone who may or may not change many items at once, and hold no CSRF
     # token: shared by the viewers of one version of the audit. A form sent back with its
     # errors is rendered afresh.
-    parts = (cache.shared("audit-page", queries.audit_data_chains(audit.id),
-                          (audit.id, sorted(filters.args().items()), bulk_form is not None),
+    parts = (cache.shared("audit-page", queries.AUDIT_DATA_CHAINS, {"audit_id": audit.id},
+                          (sorted(filters.args().items()), bulk_form is not None),
                           heavy_parts)
              if status == 200 and not selected else heavy_parts())
     lead_here = can_start_next_quarter(current_user, audit)

@@ -38,17 +38,15 @@ STATUS_COLUMNS = [s.value for s in ItemStatus]
 
 # --- what the pages are made from (tracker.cache) ------------------------------------------
 
-def overview_page_chains() -> sa.Select:
-    """The overview shows every team in the viewer's scope, and the signals: it moves with
-    every write."""
-    return cache.EVERY_WRITE
+# The overview shows every team in the viewer's scope, and the signals: it moves with every
+# write.
+OVERVIEW_PAGE_CHAINS = cache.EVERY_WRITE
 
-
-def team_page_chains(team_id: int) -> sa.CompoundSelect:
-    """A team's page: its audits' chains and the shared ones (people, library, signals).
-    Another team's writes move none of them, so a busy organisation leaves it cached."""
-    return cache.chain_heads(audit_queries.team_audit_chains(team_id),
-                             audit_queries.SHARED_CHAINS)
+# A team's page: its audits' chains and the shared ones (people, library, signals). Another
+# team's writes move none of them, so a busy organisation leaves it cached.
+TEAM_PAGE_CHAINS = cache.chain_heads(
+    audit_queries.team_audit_chains(sa.bindparam("team_id", type_=sa.Integer)),
+    audit_queries.SHARED_CHAINS)
 
 
 def score(weight_met, weight_applicable) -> float | None:

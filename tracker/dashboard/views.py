@@ -85,7 +85,7 @@ def as_tables() -> bool:
 
 @bp.get("/dashboard")
 @login_required
-@page_cache(depends_on=queries.overview_page_chains)
+@page_cache(depends_on=queries.OVERVIEW_PAGE_CHAINS)
 def overview():
     scope = dashboard_team_scope(current_user)
     available = queries.periods(scope)
@@ -183,7 +183,7 @@ def _signal_panel() -> dict:
 
 @bp.get("/teams/<int:team_id>")
 @login_required
-@page_cache(depends_on=queries.team_page_chains)
+@page_cache(depends_on=queries.TEAM_PAGE_CHAINS)
 def team(team_id):
     team = db.session.get(Team, team_id) or abort(404)
     if not can_view_team_dashboard(current_user, team_id):
