@@ -133,6 +133,7 @@ def test_the_audit_page_counts_filters_and_links(client, login_as, people, make_
                ) == len(audit.items)
 
 
+@pytest.mark.perf
 @pytest.mark.parametrize("app_config", [{"PAGE_CACHE": False}])  # count what a render costs
 def test_the_audit_page_query_count_does_not_grow_with_items(client, login_as, people,
                                                                make_audit, count_queries):
