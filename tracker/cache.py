@@ -2,8 +2,8 @@
 
 Every write appends an activity event, and each event advances its chain's head
 (`activity_chain_heads`: chain, seq, hash) in the writer's own transaction. A page declares
-the chains it is made from (`@page_cache(depends_on=…)`, the function living in the
-feature's queries.py); its key names their heads, the viewer (id, session version, global
+the chains it is made from (`@page_cache(depends_on=…)`, with what it depends on declared
+in the feature's queries.py); its key names their heads, the viewer (id, session version, global
 and team roles), the URL and today's date. So a write never invalidates anything: the next
 view computes a new key, misses, renders, and the old entry ages out. No one sees a page
 older than the data it has just read, on any process, nor a page made for someone else.
