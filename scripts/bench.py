@@ -244,7 +244,7 @@ def bench_backend(backend: str, args) -> list[dict]:
     if not args.no_cold and not args.updates_only:
         # The same pages rendered on every request: what a page costs when a write has just
         # moved its version on (the first view after any change).
-        rows += bench_pages({**env, "FRAGMENT_CACHE": "0"}, f, token, args, cache=False)
+        rows += bench_pages({**env, "PAGE_CACHE": "0"}, f, token, args, cache=False)
     report = None if args.no_report or args.updates_only else bench_report(env, f)
     if report:
         rows.append(report)
@@ -448,7 +448,7 @@ def main():
     parser.add_argument("--redis", action="store_true", help="keep REDIS_URL (RQ workers)")
     parser.add_argument("--no-report", action="store_true", help="skip the report render")
     parser.add_argument("--no-cold", action="store_true",
-                        help="skip the pass with the fragment cache off")
+                        help="skip the pass with the page cache off")
     parser.add_argument("--updates-only", action="store_true",
                         help="only the status updates and their floor (implies --dry-run)")
     parser.add_argument("--dry-run", action="store_true",

@@ -27,7 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     logging.getLogger("tracker").setLevel(logging.INFO)
 
     _init_extensions(app)
-    # Rendered fragments kept by this process belong to the database of the app before.
+    # Pages kept by this process belong to the database of the app before.
     from tracker.cache import clear_local
 
     clear_local()

@@ -1,46 +1,48 @@
-"""Rendered parts and pages of the heaviest read pages, keyed by the data they came from.
+"""Pages kept for the person who asked, keyed by the data they were made from.
 
-Every write to the database appends an activity event, and each event advances its chain's
-head (`activity_chain_heads`) in the writer's own transaction. A fragment's key names
-the heads of the chains it was made from, plus everything about the viewer and
-the request that changes its HTML. So a write never invalidates anything: the next read
-computes a new key, misses, renders, and the old entry ages out. No reader can see a
-fragment older than the data it has just read, on any process.
+Every write appends an activity event, and each event advances its chain's head
+(`activity_chain_heads`: chain, seq, hash) in the writer's own transaction. A page declares
+the chains it is made from (`@page_cache(depends_on=…)`, with what it depends on declared
+in the feature's queries.py); its key names their heads, the viewer (id, session version, global
+and team roles), the URL and today's date. So a write never invalidates anything: the next
+view computes a new key, misses, renders, and the old entry ages out. No one sees a page
+older than the data it has just read, on any process, nor a page made for someone else.
 
-Entries live in Redis when REDIS_URL is set (shared by every process; an hour for shared
-parts, ten minutes for one person's page; CACHE_REDIS_URL may name another Redis, one with
-a `maxmemory` and an LRU policy), and otherwise in a small per-process LRU. A cache that
-fails is logged and skipped: the page is rendered as if there were none.
-
-Shared parts (`cached`, `fragment`) must hold no CSRF token nor anything else about one
-session; `page` keeps a person's whole page for them alone and cuts their token out.
+Entries live in Redis when CACHE_REDIS_URL or REDIS_URL is set (shared by every process;
+give the cache a Redis with a `maxmemory` and an LRU policy), and otherwise in a small
+per-process LRU. A cache that fails is logged and skipped: the page is rendered as if there
+were none.
 """
 
+import functools
 import hashlib
 import json
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
 
 from tracker import clock
-from tracker.activity import AUDIT_CHAIN_PREFIX, ActivityChainHead, ActivityEvent, audit_chain
-from tracker.audits.models import Audit
+from tracker.activity import ActivityChainHead, ActivityEvent
 from tracker.extensions import db
 
 log = logging.getLogger(__name__)
 
 LOCAL_ENTRIES = 256  # whole pages are 10–200 kB: at most ~50 MB per process
-REDIS_TTL_SECONDS = 3600  # shared parts
-PAGE_TTL_SECONDS = 600  # one person's pages: a repeat view comes within minutes
-PREFIX = "rt:fragment:"
+TTL_SECONDS = 600  # in Redis; a repeat view comes within minutes, a new version makes new keys
+PREFIX = "rt:page:"
+CSRF_HOLE = "\x00csrf\x00"  # NUL never occurs in a rendered page (input guards refuse it)
+
+# What a page depends on: the names of the chains it is made from, or a statement whose rows
+# are its version (chain_heads, EVERY_WRITE, or a union of them with rows of state that
+# changes without an event). A statement is best built once, its bind parameters named after
+# the view's arguments: page_cache runs it with them.
+Dependencies = Iterable[str] | sa.Executable
 
 _local: OrderedDict[str, object] = OrderedDict()
 _local_lock = threading.Lock()
@@ -49,188 +51,133 @@ _redis_clients: dict[str, object] = {}
 
 # --- versions -------------------------------------------------------------------------
 
-# Built once: every cached page runs one of them. Each version is columns too, so that a page
-# keyed by it can read it with its viewer (read_with_viewer).
-ORGANISATION_VERSION_COLUMNS = (
-    sa.select(sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0)).scalar_subquery()
-    .label("organisation_events"),
-    # LIMIT 1 written out: a bound limit leaves PostgreSQL's generic plan guessing at how
-    # many events the sort must return, so it planned the statement afresh on every request.
-    sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc())
-    .limit(sa.literal_column("1")).scalar_subquery().label("organisation_head"))
-_ORGANISATION_VERSION = sa.select(*ORGANISATION_VERSION_COLUMNS)
-_CHAIN_HEADS = (sa.select(ActivityChainHead.chain, ActivityChainHead.hash)
-                .where(ActivityChainHead.chain.in_(sa.bindparam("chains", expanding=True))))
-# The chains every team's pages read besides their audits': people and teams, the library
-# (domain names), signals.
-SHARED_CHAINS = ("admin", "library", "signals")
-
-
-def team_chain_heads(team_id) -> sa.CompoundSelect:
-    """(chain, hash) of every chain a team's pages are made from: its audits' own (a new
-    audit starts one) and the shared ones. `team_id` is a bind parameter or a scalar
-    subquery. Another team's writes move none of them."""
+def chain_heads(*chains: Iterable[str] | sa.Select) -> sa.Select | sa.CompoundSelect:
+    """(chain, seq, hash) of the named chains: each argument a list of names, or a select of
+    one column of names. A chain with no events yet has no row; its first event adds one."""
     heads = ActivityChainHead
-    own = (sa.select(heads.chain, heads.hash)
-           .join(Audit, heads.chain == sa.literal(AUDIT_CHAIN_PREFIX)
-                 + sa.cast(Audit.id, sa.String))
-           .where(Audit.team_id == team_id))
-    return sa.union_all(own, sa.select(heads.chain, heads.hash)
-                        .where(heads.chain.in_(SHARED_CHAINS)))
+    selects = [sa.select(heads.chain, heads.seq, heads.hash).where(heads.chain.in_(names))
+               for names in chains]
+    return selects[0] if len(selects) == 1 else sa.union_all(*selects)
 
 
-_TEAM_CHAIN_HEADS = team_chain_heads(sa.bindparam("team_id"))
-_TEAM_HEADS = _TEAM_CHAIN_HEADS.subquery()
-# The same heads in one column, "chain hash,chain hash,…" (chain names and hashes hold
-# neither a space nor a comma), in no particular order.
-TEAM_VERSION_COLUMNS = (
-    sa.select(sa.func.aggregate_strings(_TEAM_HEADS.c.chain + " " + _TEAM_HEADS.c.hash, ","))
-    .scalar_subquery().label("team_heads"),)
+# A version that moves with every committed write anywhere: how many events were ever
+# committed (the sum of the chains' sequences grows with each commit and, unlike max(id) on
+# PostgreSQL, cannot skip a transaction that committed late), and the newest event's hash
+# (so a restored or another database never reuses a key). Index reads and one scan of the
+# chain heads (a row per audit and a few more), never of the events.
+EVERY_WRITE = sa.select(
+    sa.func.coalesce(sa.func.sum(ActivityChainHead.seq), 0),
+    # LIMIT 1 written out: with a bound limit, PostgreSQL's generic plan guesses at how many
+    # events the sort returns and the statement is planned afresh on every request.
+    sa.select(ActivityEvent.hash).order_by(ActivityEvent.id.desc())
+    .limit(sa.literal_column("1")).scalar_subquery())
 
 
-class PageVersion(NamedTuple):
-    """A version a page is keyed by, as read with its viewer: the columns that read it (with
-    the view's arguments as parameters), where it is kept for the request, and the version
-    made from the row."""
-    columns: tuple
-    key: Callable[[dict], tuple]
-    of_row: Callable[[sa.Row, dict], tuple]
-
-
-ORGANISATION = PageVersion(
-    ORGANISATION_VERSION_COLUMNS, lambda args: ("organisation",),
-    lambda row, args: (int(row.organisation_events), row.organisation_head))
-TEAM = PageVersion(
-    TEAM_VERSION_COLUMNS, lambda args: ("team", args["team_id"]),
-    lambda row, args: (args["team_id"], heads_version(
-        head.split(" ") for head in (row.team_heads or "").split(",") if head)))
-
-
-def read_with_viewer(version: PageVersion):
-    """Marks a GET view whose page is keyed by `version`: the user loader (auth.loader)
-    reads it in the statement that reads the viewer, so that a repeat view is one round trip
-    to the database, not two."""
-    def mark(view):
-        view.page_version = version
-        return view
-    return mark
-
-
-def page_version_of(endpoint: str | None) -> PageVersion | None:
-    """The version the request's view reads with its viewer (read_with_viewer), if any."""
-    view = current_app.view_functions.get(endpoint) if endpoint else None
-    return getattr(view, "page_version", None) if request.method == "GET" else None
-
-
-def keep_read_along(version: PageVersion, row: sa.Row, args: dict) -> None:
-    g.setdefault("page_versions", {})[version.key(args)] = version.of_row(row, args)
-
-
-def _read_along(key: tuple) -> tuple | None:
-    return g.get("page_versions", {}).get(key)
-
-
-def organisation_version() -> tuple:
-    """The version of everything: how many activity events were ever committed (the sum of
-    the chain heads' sequences: it grows with each write and, unlike max(id) on
-    PostgreSQL, never skips a transaction that committed late), and the newest event's
-    hash (so a restored or another database never reuses a key). Two index reads and one
-    scan of the chain heads (a row per audit and a few more), never of the events."""
-    return _read_along(("organisation",)) or ORGANISATION.of_row(
-        db.session.connection().execute(_ORGANISATION_VERSION).one(), {})
-
-
-def team_version(team_id: int) -> tuple:
-    """The version of a team's pages: see team_chain_heads. (The organisation's version
-    moves with every write anywhere: a busy organisation would never see its team pages
-    served from the cache.)"""
-    return _read_along(("team", team_id)) or (team_id, heads_version(
-        db.session.connection().execute(_TEAM_CHAIN_HEADS, {"team_id": team_id}).all()))
-
-
-def heads_version(rows: Iterable) -> tuple[tuple[str, str], ...]:
-    """(chain, hash) rows in any order as a version, in chain_versions' shape."""
-    return tuple(sorted((chain, head) for chain, head in rows))
-
-
-def chain_versions(chains: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """The head hash of each named chain ("" for a chain with no events yet): it changes
-    with every event appended, and names the chain's whole history."""
-    chains = sorted(set(chains))
-    heads = dict(db.session.execute(_CHAIN_HEADS, {"chains": chains}).all())
-    return tuple((c, heads.get(c, "")) for c in chains)
-
-
-def audit_version(audit_id: int) -> tuple:
-    """What an audit's pages are made from: its own chain (every change to the audit, its
-    items, evidence and verdicts), the admin chain (people, teams) and the library chain
-    (domain names)."""
-    return audit_id, chain_versions([audit_chain(audit_id), "admin", "library"])
+def version_of(depends: Dependencies, params: dict | None = None) -> tuple:
+    """The version of what a page depends on, read in one statement, in a stable order."""
+    if isinstance(depends, sa.Executable):
+        rows = db.session.execute(depends, params or {}).all()
+    else:
+        rows = db.session.execute(chain_heads(sorted(depends))).all()
+    return tuple(sorted((tuple(row) for row in rows), key=repr))
 
 
 def viewer_key(user) -> tuple:
-    """What decides which teams and links a viewer sees: global roles and team roles."""
-    return (bool(user.is_admin), bool(user.is_auditor),
-            tuple(sorted((m.team_id, str(m.role.value)) for m in user.memberships)))
+    """Who is looking, and what decides what they may see: their id, the session version
+    (a new password ends old sessions), global roles and team roles."""
+    return (user.id, getattr(user, "session_version", None), bool(user.is_admin),
+            bool(user.is_auditor),
+            tuple(sorted((m.team_id, str(getattr(m.role, "value", m.role)))
+                         for m in user.memberships)))
+
+
+# --- whole pages ----------------------------------------------------------------------
+
+def page_cache(depends_on: Dependencies | Callable[..., Dependencies]):
+    """Keep a GET view's 200 answers (HTML or JSON) for the person who asked.
+
+    `depends_on` says what the page is made from (see Dependencies), or is a function that
+    says it from the view's arguments; a statement runs with the view's arguments as its
+    parameters. A repeat view reads that version, then serves the stored page without
+    calling the view. The session's CSRF token is cut out before a page is stored and the
+    current one put in when it is served, so a stored page holds no secret. A page with
+    flashed messages, any answer but 200, or one that sets headers of its own is neither
+    stored nor served. The view behind it still authorizes on every render; a stored page
+    is only served to the same person with the same roles, for the same version of its
+    data."""
+    def decorate(view):
+        @functools.wraps(view)
+        def cached_view(*args, **kwargs):
+            if not _usable():
+                return view(*args, **kwargs)
+            view_args = request.view_args or {}
+            depends = depends_on(**view_args) if callable(depends_on) else depends_on
+            key = _page_key(version_of(depends, view_args))
+            stored = _get(key)
+            if stored is not None:
+                return _serve(stored)
+            response = current_app.make_response(view(*args, **kwargs))
+            if _storable(response):
+                _set(key, _entry(response))
+            return response
+        return cached_view
+    return decorate
+
+
+def _usable() -> bool:
+    # `session` is only looked into when it holds something: an API request has none, and
+    # asking an empty session marks the answer as varying with cookies.
+    return (current_app.config.get("PAGE_CACHE", True) and request.method == "GET"
+            and current_user.is_authenticated and not (session and session.get("_flashes")))
+
+
+def _page_key(version: tuple) -> str:
+    return _full_key("page", (viewer_key(current_user), request.full_path, version))
+
+
+def _storable(response) -> bool:
+    own_headers = {name.lower() for name in response.headers.keys()} - {
+        "content-type", "content-length"}
+    return (response.status_code == 200 and not response.direct_passthrough
+            and not response.is_streamed and not own_headers
+            and not (session and session.get("_flashes")))
+
+
+def _entry(response) -> dict:
+    body = response.get_data(as_text=True)
+    token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    return {"body": body.replace(token, CSRF_HOLE) if token else body,
+            "type": response.content_type}
+
+
+def _serve(stored: dict):
+    body = stored["body"]
+    if CSRF_HOLE in body:
+        body = body.replace(CSRF_HOLE, generate_csrf())
+    return current_app.response_class(body, content_type=stored["type"])
+
+
+# --- parts shared between viewers ---------------------------------------------------------
+
+def shared(name: str, depends: Dependencies, params: dict, key: tuple,
+           render: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """Parts of a page the same for every viewer who asks with `key`, as `render()` made
+    them for this version of `depends` (run with `params`) and today: {name: HTML}. Read
+    only when the whole page was not in the cache: another viewer's view of the same data
+    renders from them. They must hold no CSRF token nor anything else of one session."""
+    full_key = _full_key(name, (version_of(depends, params), key))
+    parts = _get(full_key)
+    if parts is None:
+        parts = {part: str(html) for part, html in render().items()}
+        _set(full_key, parts)
+    return parts
 
 
 # --- the store ----------------------------------------------------------------------------
 
-def cached(name: str, key: tuple, compute: Callable[[], object]):
-    """The value `compute()` made for this key (JSON-serialisable: strings, numbers, lists,
-    dicts), computing it on a miss. `key` must name every input of the value: versions,
-    viewer, request arguments; today's date is added here."""
-    value = cached_get(name, key)
-    if value is None:
-        value = compute()
-        cached_set(name, key, value)
-    return value
-
-
 def _full_key(name: str, key: tuple) -> str:
-    digest = hashlib.sha256(repr((name, clock.today().isoformat(), key)).encode()).hexdigest()
+    digest = hashlib.sha256(repr((clock.today().isoformat(), key)).encode()).hexdigest()
     return f"{PREFIX}{name}:{digest[:40]}"
-
-
-def cached_get(name: str, key: tuple):
-    return _get(_full_key(name, key))
-
-
-def cached_set(name: str, key: tuple, value, ttl: int = REDIS_TTL_SECONDS) -> None:
-    _set(_full_key(name, key), value, ttl)
-
-
-def fragment(name: str, key: tuple, render: Callable[[], str]) -> Markup:
-    """The HTML `render()` made for this key: see `cached`."""
-    html = cached(name, key, lambda: str(render()))
-    # HTML that our autoescaping templates rendered:
-    return Markup(html)  # nosec B704
-
-
-# --- whole pages, for one person ----------------------------------------------------------
-
-CSRF_HOLE = "\x00csrf\x00"  # NUL never occurs in a rendered page (input guards refuse it)
-
-
-def page(version: tuple, render: Callable[[], object]):
-    """A signed-in person's whole page, kept for them alone: the key holds their id, the URL
-    and `version` (what the page is made from; see above). Their session's CSRF token is cut
-    out before the page is stored and this session's is put in when it is served, so a stored
-    page carries no secret. A page with flashed messages to show, or any answer but 200, is
-    neither served from nor put in the cache. `render()` returns what a view returns."""
-    if not current_user.is_authenticated or session.get("_flashes"):
-        return render()
-    key = (request.full_path, current_user.id, current_user.session_version, version)
-    stored = cached_get("page", key)
-    if stored is not None:
-        return stored.replace(CSRF_HOLE, generate_csrf())
-    result = render()
-    html, status = result if isinstance(result, tuple) else (result, 200)
-    if status == 200 and isinstance(html, str) and not session.get("_flashes"):
-        token = g.get("csrf_token")
-        cached_set("page", key, html.replace(token, CSRF_HOLE) if token else html,
-                   PAGE_TTL_SECONDS)
-    return result
 
 
 def clear_local() -> None:
@@ -251,7 +198,7 @@ def _redis():
 
 
 def _get(key: str):
-    if not current_app.config.get("FRAGMENT_CACHE", True):
+    if not current_app.config.get("PAGE_CACHE", True):
         return None
     client = _redis()
     if client is None:
@@ -263,13 +210,13 @@ def _get(key: str):
     try:
         value = client.get(key)
     except Exception as exc:  # noqa: BLE001 — a cache outage must not take pages down
-        log.warning("fragment cache read failed: %s", exc)
+        log.warning("page cache read failed: %s", exc)
         return None
     return json.loads(value) if value is not None else None
 
 
-def _set(key: str, value, ttl: int) -> None:
-    if not current_app.config.get("FRAGMENT_CACHE", True):
+def _set(key: str, value) -> None:
+    if not current_app.config.get("PAGE_CACHE", True):
         return
     client = _redis()
     if client is None:
@@ -279,6 +226,6 @@ def _set(key: str, value, ttl: int) -> None:
                 _local.popitem(last=False)
         return
     try:
-        client.set(key, json.dumps(value), ex=ttl)
+        client.set(key, json.dumps(value), ex=TTL_SECONDS)
     except Exception as exc:  # noqa: BLE001
-        log.warning("fragment cache write failed: %s", exc)
+        log.warning("page cache write failed: %s", exc)

@@ -33,8 +33,8 @@ def load_config(instance_path: str) -> dict:
         # The organisation's calendar: what day it is for due dates and quarters (clock.py).
         "TIMEZONE": os.environ.get("TIMEZONE") or DEFAULT_ZONE,
         "REDIS_URL": os.environ.get("REDIS_URL"),
-        # Rendered fragments of the heaviest pages (tracker/cache.py); off only to measure.
-        "FRAGMENT_CACHE": _bool("FRAGMENT_CACHE", True),
+        # The heaviest pages kept as rendered (tracker/cache.py); off only to measure.
+        "PAGE_CACHE": _bool("PAGE_CACHE", True),
         "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL"),  # default: REDIS_URL
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "tracker"),
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).

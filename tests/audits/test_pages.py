@@ -133,7 +133,8 @@ def test_the_audit_page_counts_filters_and_links(client, login_as, people, make_
                ) == len(audit.items)
 
 
-@pytest.mark.parametrize("app_config", [{"FRAGMENT_CACHE": False}])  # count what a render costs
+@pytest.mark.perf
+@pytest.mark.parametrize("app_config", [{"PAGE_CACHE": False}])  # count what a render costs
 def test_the_audit_page_query_count_does_not_grow_with_items(client, login_as, people,
                                                                make_audit, count_queries):
     small = make_audit(codes=("PEAK",), state="in_progress", period="2026-Q3")

@@ -11,17 +11,18 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
-from tracker import cache
 from tracker.api import queries, schemas
 from tracker.api.errors import ApiError, error_response, init_api_errors
 from tracker.api.signals import report_signal
 from tracker.api.spec import JSON, MULTIPART, build_openapi, operation
+from tracker.audits import queries as audit_queries
 from tracker.audits import service as audits
 from tracker.audits.models import Audit, AuditItem, AuditState
 from tracker.audits.service import StaleItem
 from tracker.auth import permissions as perm
 from tracker.auth.models import Team, User
 from tracker.auth.service import use_token
+from tracker.cache import page_cache
 from tracker.exchange import audit_results as results_export
 from tracker.exchange import oscal
 from tracker.extensions import db
@@ -221,13 +222,9 @@ def _created(audit: Audit):
 
 @operation(bp, "GET", "/audits/{audit_id}", summary="An audit with its items, score and "
            "progress", tag=AUDITS, responses={200: schemas.AuditDetail})
+@page_cache(depends_on=audit_queries.AUDIT_DATA_CHAINS)
 def get_audit(audit_id: int):
-    audit = audit_or_404(audit_id, whole=False)
-    # Kept as the answer's text, as jsonify writes it: a repeat read sends it as it is,
-    # instead of turning a few hundred items back into objects and into JSON again.
-    body = cache.cached("api-audit", cache.audit_version(audit.id), lambda: jsonify(
-        queries.audit_detail(audit).model_dump(mode="json")).get_data(as_text=True))
-    return current_app.response_class(body, mimetype=current_app.json.mimetype)
+    return send(queries.audit_detail(audit_or_404(audit_id, whole=False)))
 
 
 @operation(bp, "POST", "/audits/{audit_id}/next", summary="Start the next quarter's audit",

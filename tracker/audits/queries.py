@@ -13,7 +13,7 @@ from flask import abort
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import cache
-from tracker.activity import ActivityEvent, audit_chain
+from tracker.activity import AUDIT_CHAIN_PREFIX, ActivityEvent, audit_chain
 from tracker.audits.models import (
     STATUS_LABELS,
     Audit,
@@ -52,30 +52,50 @@ _AUDIT = (sa.select(Audit).where(Audit.id == sa.bindparam("audit_id"))
           .options(joinedload(Audit.team), joinedload(Audit.lead)))
 
 
-# What the audit page's cached copy depends on, without loading the audit, in one
-# statement: its team (who may see it) and its report's state (which moves on the worker,
-# without an activity event) in the first row; then the heads of the chains its team's
-# pages are made from (the page also shows whether the next quarter's audit exists).
-_AUDIT_TEAM = sa.select(Audit.team_id).where(Audit.id == sa.bindparam("audit_id"))
-_AUDIT_PAGE_KEY = sa.union_all(
-    sa.select(sa.literal("audit").label("kind"), Audit.team_id, SignOff.report_status,
-              sa.null().label("chain"), sa.null().label("hash"))
-    .outerjoin(SignOff, SignOff.audit_id == Audit.id)
-    .where(Audit.id == sa.bindparam("audit_id")),
-    sa.select(sa.literal("head"), sa.null(), sa.null(), *cache.team_chain_heads(
-        _AUDIT_TEAM.scalar_subquery()).subquery().c),
+# --- what the audit's pages are made from (tracker.cache) ---------------------------------
+
+# The chains every team's pages read besides their audits': people and teams, the library
+# (domain names), signals.
+SHARED_CHAINS = ("admin", "library", "signals")
+
+
+def _audit_chain_of(audit_id) -> sa.ColumnElement[str]:
+    """audit_chain in SQL."""
+    return sa.literal(AUDIT_CHAIN_PREFIX) + sa.cast(audit_id, sa.String)
+
+
+_AUDIT_ID = sa.bindparam("audit_id", type_=sa.Integer)
+_AUDITS = Audit.__table__
+_THIS_AUDIT = sa.select(_AUDITS.c.team_id, _AUDITS.c.period).where(
+    _AUDITS.c.id == _AUDIT_ID).subquery()
+
+# What an audit's items, numbers and activity are made from: its own chain (every change to
+# the audit, its items, evidence and verdicts), the admin chain (people, teams) and the
+# library chain (domain names). The API's GET /audits/{id} is made of no more.
+AUDIT_DATA_CHAINS = cache.chain_heads([_audit_chain_of(_AUDIT_ID), "admin", "library"])
+
+# The audit page: its data's chains; its report's state (a worker moves it without an
+# activity event); and the team's later audits (the page links to the next quarter's audit
+# once someone started it).
+AUDIT_PAGE_CHAINS = sa.union_all(
+    AUDIT_DATA_CHAINS,
+    sa.select(sa.literal("report"), sa.null(), sa.cast(SignOff.report_status, sa.String))
+    .where(SignOff.audit_id == _AUDIT_ID),
+    sa.select(sa.literal("later audits"), sa.func.count(_AUDITS.c.id),
+              sa.cast(sa.func.max(_AUDITS.c.id), sa.String))
+    .where(_AUDITS.c.team_id == _THIS_AUDIT.c.team_id,
+           _AUDITS.c.period > _THIS_AUDIT.c.period),
 )
 
 
-def audit_page_version(user: User, audit_id: int) -> tuple:
-    """The audit page's version, read in one statement; 404 as audit_or_404 does."""
-    rows = db.session.connection().execute(_AUDIT_PAGE_KEY, {"audit_id": audit_id}).all()
-    audit = next((r for r in rows if r.kind == "audit"), None)
-    if audit is None or not can_view_audit(user, audit):
-        abort(404)
-    heads = [(r.chain, r.hash) for r in rows if r.kind == "head"]
-    report = audit.report_status
-    return audit.team_id, cache.heads_version(heads), report.value if report else None
+def team_audit_chains(team_id) -> sa.Select:
+    """The names of the chains of a team's audits (a new audit starts one); `team_id` a
+    value or a bind parameter."""
+    return sa.select(_audit_chain_of(Audit.id)).where(Audit.team_id == team_id)
+
+
+# Pages made from every team's audits (My items, across the person's teams).
+ORGANISATION_PAGE_CHAINS = cache.EVERY_WRITE
 
 
 def audit_or_404(user: User, audit_id: int) -> Audit:

@@ -51,6 +51,7 @@ from tracker.auth.permissions import (
     can_update_item,
     is_member,
 )
+from tracker.cache import page_cache
 from tracker.extensions import db
 from tracker.forms import attach_error
 from tracker.rules import Forbidden, Refusal, RuleViolation
@@ -126,12 +127,8 @@ def index():
 @bp.get("/audits/my-items")  # the same page under the audits path (make bench asks for it)
 @bp.get("/my-items")  # registered first: the address url_for builds
 @login_required
-@cache.read_with_viewer(cache.ORGANISATION)
+@page_cache(depends_on=queries.ORGANISATION_PAGE_CHAINS)
 def my_items():
-    return cache.page(cache.organisation_version(), _my_items_page)
-
-
-def _my_items_page() -> str:
     today = clock.today()
     view = queries.my_items_view(request.args)
     page = queries.my_items(current_user, today, view=view, page=_page())
@@ -198,12 +195,10 @@ def new():
 
 @bp.get("/audits/<int:audit_id>")
 @login_required
+@page_cache(depends_on=queries.AUDIT_PAGE_CHAINS)
 def detail(audit_id):
-    def render():
-        audit = queries.audit_or_404(current_user, audit_id)
-        return _render_detail(audit, queries.sign_off_of(audit))
-
-    return cache.page(queries.audit_page_version(current_user, audit_id), render)
+    audit = queries.audit_or_404(current_user, audit_id)
+    return _render_detail(audit, queries.sign_off_of(audit))
 
 
 def _owner_choices(members, *, keep: bool, owner: User | None = None) -> list[SelectChoice]:
@@ -252,13 +247,14 @@ def _render_detail(audit: Audit, sign_off, *, bulk_form: BulkForm | None = None,
                                 if bulk_form is not None else "")
         return parts
 
-    # Summary, filters, item tables, recent activity and the bulk fields are the page's weight
-    # and hold no CSRF token: cached until the audit's chain (every change to it), the admin
-    # chain (people) or the library chain (domain names) moves on. A form sent back with its
+    # Summary, filters, item tables, recent activity and the bulk fields are the page's weight,
+    # the same for everyone who may or may not change many items at once, and hold no CSRF
+    # token: shared by the viewers of one version of the audit. A form sent back with its
     # errors is rendered afresh.
-    key = (cache.audit_version(audit.id), sorted(filters.args().items()), bulk_form is not None)
-    parts = (cache.cached("audit-page", key, heavy_parts) if status == 200 and not selected
-             else heavy_parts())
+    parts = (cache.shared("audit-page", queries.AUDIT_DATA_CHAINS, {"audit_id": audit.id},
+                          (sorted(filters.args().items()), bulk_form is not None),
+                          heavy_parts)
+             if status == 200 and not selected else heavy_parts())
     lead_here = can_start_next_quarter(current_user, audit)
     return render_template(
         "audits/detail.html", audit=audit, summary=summary, filters=filters,

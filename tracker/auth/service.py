@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker import activity
@@ -203,8 +203,8 @@ def session_user(user_id: int, session_version: int) -> User | None:
     version moved on (signed out everywhere, deactivated, password changed)."""
     user = db.session.execute(
         sa.select(User).where(User.id == user_id, User.active)
-        .options(selectinload(User.memberships))
-    ).scalar_one_or_none()
+        .options(joinedload(User.memberships))
+    ).unique().scalar_one_or_none()
     return user if user is not None and user.session_version == session_version else None
 
 
@@ -216,8 +216,8 @@ def use_token(token: str) -> ApiToken | None:
         sa.select(ApiToken).join(ApiToken.user)
         .where(ApiToken.token_hash == hash_token(token or ""), ApiToken.revoked_at.is_(None),
                User.active)
-        .options(contains_eager(ApiToken.user).selectinload(User.memberships))
-    ).scalar_one_or_none()
+        .options(contains_eager(ApiToken.user).joinedload(User.memberships))
+    ).unique().scalar_one_or_none()
     if row is not None and (row.last_used_at is None
                             or (utcnow() - row.last_used_at).total_seconds() > 60):
         row.last_used_at = utcnow()

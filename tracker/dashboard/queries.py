@@ -13,7 +13,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from tracker import clock
+from tracker import cache, clock
+from tracker.audits import queries as audit_queries
 from tracker.audits import readmodel, vocabulary
 from tracker.audits.models import Audit, AuditDomainTally, AuditItem, AuditState, ItemStatus
 from tracker.audits.readmodel import (  # noqa: F401 (the dashboard pages' read model)
@@ -34,6 +35,19 @@ from tracker.library.models import Domain
 
 HISTORY_QUARTERS = 8
 STATUS_COLUMNS = readmodel.STATUS_COLUMNS
+
+
+# --- what the pages are made from (tracker.cache) ------------------------------------------
+
+# The overview shows every team in the viewer's scope, and the signals: it moves with every
+# write.
+OVERVIEW_PAGE_CHAINS = cache.EVERY_WRITE
+
+# A team's page: its audits' chains and the shared ones (people, library, signals). Another
+# team's writes move none of them, so a busy organisation leaves it cached.
+TEAM_PAGE_CHAINS = cache.chain_heads(
+    audit_queries.team_audit_chains(sa.bindparam("team_id", type_=sa.Integer)),
+    audit_queries.SHARED_CHAINS)
 
 
 def _scoped(stmt, team_ids):

@@ -4,8 +4,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
-from tracker import cache, charts, clock
+from tracker import charts, clock
 from tracker.audits import readmodel
 from tracker.audits.models import AuditState
 from tracker.auth.models import Team
@@ -14,6 +15,7 @@ from tracker.auth.permissions import (
     can_view_team_dashboard,
     dashboard_team_scope,
 )
+from tracker.cache import page_cache
 from tracker.dashboard import queries
 from tracker.extensions import db
 from tracker.security.input import page_arg
@@ -84,34 +86,26 @@ def as_tables() -> bool:
 
 @bp.get("/dashboard")
 @login_required
-@cache.read_with_viewer(cache.ORGANISATION)
+@page_cache(depends_on=queries.OVERVIEW_PAGE_CHAINS)
 def overview():
-    version = cache.organisation_version()
-    return cache.page(version, lambda: _overview_page(version))
-
-
-def _overview_page(version: tuple) -> str:
     scope = dashboard_team_scope(current_user)
     available = queries.periods(scope)
     period = queries.pick_period(request.args.get("period"), available)
     work = (queries.my_work(current_user.id, clock.today())
             if current_user.memberships else None)
-    body = cache.fragment(
-        "overview", (version, cache.viewer_key(current_user), period, page_arg(), as_tables()),
-        lambda: _overview_body(period, available, scope))
     return render_template("dashboard/overview.html", period=period, periods=available,
-                           work=work, scope=scope, body=body)
+                           work=work, scope=scope, body=_overview_body(period, available, scope))
 
 
-def _overview_body(period: str | None, available: list[str], scope) -> str:
-    """Everything on the overview that is the same for viewers of the same teams."""
+def _overview_body(period: str | None, available: list[str], scope) -> Markup:
+    """The overview below its header: the quarter's numbers and the signals."""
     context = {"period": period, "scope": scope, "formula": queries.SCORE_FORMULA,
                "not_scored": queries.NOT_SCORED_NOTE,
                "as_tables": as_tables()}
     if period is not None:
         context.update(_quarter_view(period, available, scope))
     context.update(_signal_panel())
-    return render_template("dashboard/_overview_body.html", **context)
+    return Markup(render_template("dashboard/_overview_body.html", **context))  # nosec B704
 
 
 def _quarter_view(period: str, available: list[str], scope) -> dict:
@@ -190,34 +184,20 @@ def _signal_panel() -> dict:
 
 @bp.get("/teams/<int:team_id>")
 @login_required
-@cache.read_with_viewer(cache.TEAM)
+@page_cache(depends_on=queries.TEAM_PAGE_CHAINS)
 def team(team_id):
-    # A page served from the cache was rendered for a team that existed at this version
-    # (creating or removing a team is an admin event), so only a render looks the team up.
+    team = db.session.get(Team, team_id) or abort(404)
     if not can_view_team_dashboard(current_user, team_id):
-        _team_or_404(team_id)
         abort(403)
-    version = cache.team_version(team_id)
-    return cache.page(version, lambda: _team_page(_team_or_404(team_id), version))
-
-
-def _team_or_404(team_id: int) -> Team:
-    return db.session.get(Team, team_id) or abort(404)
-
-
-def _team_page(team: Team, version: tuple) -> str:
     audits = queries.team_audits(team.id)
     available = [a.period for a in audits]
     period = queries.pick_period(request.args.get("period"), available)
-    body = cache.fragment(
-        "team", (version, cache.viewer_key(current_user), team.id, period, as_tables()),
-        lambda: _team_body(team, audits, available, period))
     return render_template("dashboard/team.html", team=team, period=period, periods=available,
-                           body=body)
+                           body=_team_body(team, audits, available, period))
 
 
-def _team_body(team: Team, audits: list, available: list[str], period: str | None) -> str:
-    """The team page below its header: the same for viewers with the same team roles."""
+def _team_body(team: Team, audits: list, available: list[str], period: str | None) -> Markup:
+    """The team page below its header."""
     context = {"team": team, "period": period, "formula": queries.SCORE_FORMULA,
                "not_scored": queries.NOT_SCORED_NOTE,
                "as_tables": as_tables(), "can_open": can_open_team_audits(current_user, team.id),
@@ -226,7 +206,7 @@ def _team_body(team: Team, audits: list, available: list[str], period: str | Non
         current = next(a for a in audits if a.period == period)
         older = [a for a in audits if a.period < period]
         context.update(_team_quarter(team, current, older[0] if older else None, available))
-    return render_template("dashboard/_team_body.html", **context)
+    return Markup(render_template("dashboard/_team_body.html", **context))  # nosec B704
 
 
 def _team_quarter(team: Team, current, previous, available: list[str]) -> dict:
