@@ -1,5 +1,7 @@
 """library sources: a library item belongs to a source, codes are unique within it
 
+A catalog's sort-id orders its controls (`sort_key`), so AC-2 comes before AC-10.
+
 The seed library, each imported OSCAL catalog and each library file that declares its own
 namespace is a source. Domains and readiness items get a `source_id`; the unique codes of
 domains and items become unique per source, so NIST's rev5 catalog and its LOW baseline
@@ -38,6 +40,9 @@ def upgrade():
     for table in ("domains", "readiness_items"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("source_id", sa.Integer(), nullable=True))
+            if table == "readiness_items":
+                batch_op.add_column(sa.Column("sort_key", sa.String(length=40),
+                                              server_default="", nullable=False))
         op.execute(f"UPDATE {table} SET source_id = "
                    "(SELECT id FROM library_sources WHERE key = 'seed')")
         with op.batch_alter_table(table, schema=None) as batch_op:
@@ -64,4 +69,6 @@ def downgrade():
             batch_op.drop_constraint(op.f(f"uq_{table}_source_id_code"), type_="unique")
             batch_op.create_unique_constraint(op.f(f"uq_{table}_code"), ["code"])
             batch_op.drop_column("source_id")
+            if table == "readiness_items":
+                batch_op.drop_column("sort_key")
     op.drop_table("library_sources")

@@ -105,9 +105,9 @@ def test_oscal_catalog_maps_groups_controls_and_parts(library, mini_catalog):
     assert ac1.domain.code == "AC" and ac1.domain.name == "Access Control"
     assert ac1.domain.summary.startswith("Who may reach production")
     assert ac1.guidance == (
-        "a. Develop, document, and disseminate to [Assignment: organization-defined personnel "
+        "- a. Develop, document, and disseminate to [Assignment: organization-defined personnel "
         "or roles] an access control policy;\n"
-        "b. Review and update the policy [Assignment: organization-defined frequency].\n\n"
+        "- b. Review and update the policy [Assignment: organization-defined frequency].\n\n"
         "The policy says who approves access and how it is withdrawn when people change roles.")
     assert ac1.evidence_hint == "The current policy, with its approval date and distribution list."
     assert ac1.criticality.value == "normal" and ac1.evidence_required

@@ -83,7 +83,8 @@ class Domain(db.Model):
         back_populates="domain", order_by="FailurePattern.code"
     )
     items: Mapped[list["ReadinessItem"]] = relationship(
-        back_populates="domain", order_by="ReadinessItem.code"
+        back_populates="domain",
+        order_by=lambda: (ReadinessItem.sort_key, ReadinessItem.code),
     )
     content: Mapped[list["HubContent"]] = relationship(
         back_populates="domain", order_by="HubContent.code"
@@ -119,6 +120,8 @@ class ReadinessItem(db.Model):
     # Always its domain's source (set on flush): codes are unique within a source.
     source_id: Mapped[int] = mapped_column(sa.ForeignKey("library_sources.id"))
     code: Mapped[str] = mapped_column(sa.String(16))
+    # A catalog's sort-id (ac-02.01), so AC-2 comes before AC-10; empty: by code.
+    sort_key: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     domain_id: Mapped[int] = mapped_column(sa.ForeignKey("domains.id"), index=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     guidance: Mapped[str] = mapped_column(sa.Text, default="")

@@ -182,6 +182,7 @@ def parse_documents(documents: list[tuple[Path, dict]]) -> list[dict]:
             "source_title": str(doc.get("source_title") or ""),
             "source_kind": doc.get("source_kind") or (
                 SourceKind.SEED if namespace == SEED_SOURCE else SourceKind.FILE),
+            "own_export": bool(doc.get("own_export", False)),
             "summary": _text(doc, "summary", path, required=False),
             "position": doc.get("position", len(domains) + 1),
             "failures": [], "items": [], "content": [],
@@ -211,6 +212,7 @@ def parse_documents(documents: list[tuple[Path, dict]]) -> list[dict]:
                 "criticality": _choice(i, "criticality", Criticality, path),
                 "evidence_required": required, "guards": guards, "line": i.line,
                 "active": bool(i.get("active", True)),
+                **({"sort_key": str(i["sort_key"])[:40]} if i.get("sort_key") else {}),
             })
         for c in _list(doc, "content", path):
             claim(ccode := _text(c, "code", path, max_len=16), path, c.line)
@@ -347,7 +349,8 @@ def apply_library(parsed: list[dict], *, source: str, deactivate_missing: bool =
                 "domain": domains[src.id][d["code"]], "title": i["title"],
                 "guidance": i["guidance"], "evidence_hint": i["evidence_hint"],
                 "criticality": i["criticality"], "evidence_required": i["evidence_required"],
-                "active": i["active"]}, items[src.id], result)
+                "active": i["active"], **({"sort_key": i["sort_key"]} if "sort_key" in i else {})},
+                items[src.id], result)
             if i["guards"] is None:
                 continue
             wanted = sorted(i["guards"])

@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from tracker.auth.permissions import can_manage_library, dashboard_team_scope
@@ -51,10 +51,18 @@ def manage():
                            rows=queries.domains_with_counts()), status
 
 
+@bp.errorhandler(queries.SeveralSources)
+def several_sources(exc: queries.SeveralSources):
+    """A code that more than one source uses (AC-1 of NIST rev5 and of its LOW baseline)."""
+    endpoint = request.endpoint or "library.index"
+    return render_template("library/choose_source.html", code=exc.code, found=exc.found,
+                           endpoint=endpoint), 300
+
+
 @bp.get("/<code>")
 @login_required
 def domain(code):
-    domain = queries.domain_hub_or_404(code)
+    domain = queries.domain_hub_or_404(code, request.args.get("source"))
     by_kind = {kind: [c for c in domain.content if c.kind == kind] for kind in ContentKind}
     # The hub with each item's status in every team's latest audit (dashboard feature).
     grid = readiness.item_status_grid(dashboard_team_scope(current_user), domain_id=domain.id)
@@ -65,7 +73,7 @@ def domain(code):
 @bp.get("/items/<code>")
 @login_required
 def item(code):
-    item = queries.item_or_404(code)
+    item = queries.item_or_404(code, request.args.get("source"))
     grid = readiness.item_status_grid(dashboard_team_scope(current_user),
                                       readiness_item_ids=[item.id], compact_allowed=False)
     return render_template("dashboard/library_item.html", item=item, grid=grid,
