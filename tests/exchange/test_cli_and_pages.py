@@ -67,7 +67,9 @@ def test_oscal_cli(library, runner, people, tmp_path):
     findings = {f["title"].split()[0]: f for f in doc["results"][0]["findings"]}
     assert len(findings) == len(audit.items)
     assert findings["DV-01"]["target"]["status"] == {"state": "satisfied", "reason": "pass"}
-    assert findings["DV-02"]["target"]["status"]["state"] == "satisfied"  # not applicable
+    # Not applicable is not satisfied, for the reason "other", as OSCAL intends.
+    assert findings["DV-02"]["target"]["status"] == {"state": "not-satisfied", "reason": "other"}
+    assert "Justification: =SUM(A1) is not in scope" in findings["DV-02"]["description"]
     assert findings["DV-03"]["target"]["status"] == {"state": "not-satisfied", "reason": "fail"}
     assert findings["DV-04"]["target"]["status"]["state"] == "not-satisfied"  # not started
     assert findings["DV-01"]["related-observations"]

@@ -201,3 +201,30 @@ def test_item_page_lays_out_the_statement_and_tells_the_sources_apart(library, c
     assert client.get(f"/library/AC?source={low_key}").status_code == 200
     assert client.get("/library/DV").status_code == 200  # the seed library's, unambiguous
     assert client.get("/library/items/AC-1?source=nope").status_code == 404
+
+
+def test_assessment_results_validate_and_their_references_resolve(library, people, client,
+                                                                   login_as, runner):
+    import base64
+
+    from tests.exchange.test_cli_and_pages import signed_off_audit
+
+    audit = signed_off_audit(people)
+    doc = json.loads(oscal.assessment_results_json(audit))
+    assert_valid_oscal(doc, "assessment-results")
+    resources = {r["uuid"]: r for r in doc["assessment-results"]["back-matter"]["resources"]}
+    plan = resources[doc["assessment-results"]["import-ap"]["href"].lstrip("#")]
+    token = runner.invoke(args=["users", "token", "auditor@test.example"]).output.strip()
+    login_as("auditor")
+    for resource in resources.values():
+        for link in resource.get("rlinks", []):
+            headers = {"Authorization": f"Bearer {token}"} if link["href"].startswith(
+                "/api/") else {}
+            assert client.get(link["href"], headers=headers).status_code == 200, link["href"]
+    assert plan["rlinks"][0]["href"] == f"/audits/{audit.id}"
+    embedded = next(r for r in resources.values() if "base64" in r)
+    catalog = json.loads(base64.b64decode(embedded["base64"]["value"]))
+    assert_valid_oscal(catalog, "catalog")
+    reviewed = {c["control-id"] for c in doc["assessment-results"]["results"][0][
+        "reviewed-controls"]["control-selections"][0]["include-controls"]}
+    assert reviewed == {c["id"] for g in catalog["catalog"]["groups"] for c in g["controls"]}

@@ -13,6 +13,7 @@ Exports are deterministic — UUIDs are derived from the content (version 5) —
 twice, or export → import → export, gives identical bytes.
 """
 
+import base64
 import json
 import os
 import re
@@ -475,12 +476,36 @@ def import_catalog(actor, parsed: list[dict], source: str, *, record: bool = Tru
 # --- assessment results ---------------------------------------------------------------
 
 def _state(item: dict) -> tuple[str, str]:
+    """OSCAL has no "not applicable" state: a control that does not apply is not satisfied
+    for the reason `other`, with the justification in the finding (the score leaves it out,
+    and says so in its props); only `met` is satisfied."""
     status = ItemStatus(item["status"])
     if status == ItemStatus.MET:
         return "satisfied", "pass"
-    if status == ItemStatus.NOT_APPLICABLE:  # not a gap: the score leaves it out as well
-        return "satisfied", "other"
+    if status == ItemStatus.NOT_APPLICABLE:
+        return "not-satisfied", "other"
     return "not-satisfied", "fail"
+
+
+def _audit_catalog(audit_id: int, results: dict, key: str) -> dict:
+    """The readiness items the audit reviewed, as they stood when it started (its
+    snapshots): the catalog its findings' control ids refer to."""
+    groups: dict[str, list] = {}
+    for item in results["items"]:
+        groups.setdefault(item["domain"], []).append({
+            "id": _token(item["code"]), "title": item["title"],
+            "props": [_prop("label", item["code"], None),
+                      _prop("criticality", item["criticality"])]})
+    return {"catalog": {
+        "uuid": _uuid("audit-catalog", key),
+        "metadata": {"title": f"Readiness items reviewed by audit {audit_id}",
+                     "last-modified": _timestamp(datetime.fromisoformat(
+                         results["audit"]["signed_off_at"])) if results["audit"][
+                         "signed_off_at"] else "2000-01-01T00:00:00Z",
+                     "version": key[:12], "oscal-version": OSCAL_VERSION},
+        "groups": [{"id": _token(code), "title": code, "controls": controls}
+                   for code, controls in groups.items()],
+    }}
 
 
 def assessment_results(audit: Audit) -> dict:
@@ -524,6 +549,8 @@ def assessment_results(audit: Audit) -> dict:
             description.append(f"Owner: {item['owner']}.")
         if item["justification"]:
             description.append(f"Justification: {item['justification']}")
+        if item["status"] == ItemStatus.NOT_APPLICABLE.value:
+            description.append("Not applicable: left out of the readiness score.")
         props = [_prop("criticality", item["criticality"]), _prop("status", item["status"]),
                  _prop("domain", item["domain"])]
         if item["verdict"]:
@@ -576,7 +603,16 @@ def assessment_results(audit: Audit) -> dict:
             "uuid": plan,
             "title": f"Audit plan: {a['team']} {a['period']}",
             "description": f"Scope: {', '.join(a['scope'])}; the readiness items of these "
-                           "domains as they stood when the audit started.",
+                           "domains as they stood when the audit started (the catalog "
+                           "attached below).",
+            "rlinks": [{"href": f"/audits/{audit.id}", "media-type": "text/html"}],
+        }, {
+            "uuid": _uuid("catalog", key),
+            "title": "The reviewed readiness items, as an OSCAL catalog",
+            "base64": {"filename": f"audit-{audit.id}-catalog.json",
+                       "media-type": "application/oscal.catalog+json",
+                       "value": base64.b64encode(_dumps(_audit_catalog(
+                           audit.id, results, key)).encode()).decode()},
         }, {
             "uuid": _uuid("results-json", key),
             "title": "Canonical audit results (JSON) that the sign-off hashed",
