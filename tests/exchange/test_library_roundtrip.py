@@ -64,15 +64,17 @@ def test_yaml_export_is_the_seeds_format(library, tmp_path, runner):
 
 def test_csv_cells_that_look_like_formulas_are_protected_and_read_back(library, wipe_library):
     item("DV-01").title = "=HYPERLINK(\"http://evil.example\")"
-    item("DV-03").guidance = "'quoted' and -dashed"
+    item("DV-03").guidance = "'=quoted' and -dashed"
+    item("DV-04").guidance = "-dashed"
     db.session.commit()
     text = library_io.export_csv()
-    assert "'=HYPERLINK" in text and "''quoted'" in text
+    assert "'=HYPERLINK" in text and "''=quoted'" in text and ",'-dashed," in text
     wipe_library()
     library_io.import_library(None, library_io.parse_csv("l.csv", text), "l.csv")
     db.session.commit()
     assert item("DV-01").title == "=HYPERLINK(\"http://evil.example\")"
-    assert item("DV-03").guidance == "'quoted' and -dashed"
+    assert item("DV-03").guidance == "'=quoted' and -dashed"
+    assert item("DV-04").guidance == "-dashed"
 
 
 def test_oscal_catalog_round_trip(library, mini_catalog, wipe_library, monkeypatch):

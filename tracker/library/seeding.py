@@ -14,6 +14,7 @@ import yaml
 from tracker.audits import activity
 from tracker.extensions import db
 from tracker.library.models import (
+    SEED_SOURCE,
     ContentKind,
     Criticality,
     Domain,
@@ -24,7 +25,6 @@ from tracker.library.models import (
     SourceKind,
     seed_source,
 )
-from tracker.library.models import SEED_SOURCE as SEED_SOURCE  # re-exported for importers
 
 NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 
