@@ -172,3 +172,27 @@ def audit_sha(audit):
 
     return db.session.execute(sa.select(SignOff.audit_sha256).where(SignOff.audit_id == audit.id)
                               ).scalar_one()
+
+
+def test_dry_runs_list_the_changes_and_keep_none(library, runner, tmp_path):
+    path = tmp_path / "lib.csv"
+    path.write_text(library_io_csv().replace("Address data is validated", "Addresses checked",
+                                             1), encoding="utf-8")
+    before = library_counts()
+    result = runner.invoke(args=["library", "import", "--dry-run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "updated item DV-01 (seed)" in result.output and "Nothing was changed" in result.output
+    assert "title: 'Address data is validated" in result.output
+    db.session.expire_all()
+    assert db.session.execute(sa.select(ReadinessItem.title).where(
+        ReadinessItem.code == "DV-01")).scalar_one().startswith("Address data")
+    result = runner.invoke(args=["oscal", "import-catalog", "--dry-run",
+                                 str(FIXTURES / "mini-catalog.json")])
+    assert "Would import" in result.output and "8 created" in result.output, result.output
+    assert library_counts() == before
+
+
+def library_io_csv() -> str:
+    from tracker.exchange import library_io
+
+    return library_io.export_csv()

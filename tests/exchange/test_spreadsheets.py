@@ -100,8 +100,8 @@ def test_mojibake_is_refused_with_a_hint(library):
 
 def test_cp1252_is_refused_with_how_to_fix_it(library):
     text = csv_text().replace("Address data is validated", "Größe data is validated", 1)
-    refused("lib.csv", text.encode("cp1252", errors="replace"), "not UTF-8", "Windows-1252", "CSV UTF-8",
-            "iconv -f cp1252 -t utf-8")
+    refused("lib.csv", text.encode("cp1252", errors="replace"), "not UTF-8", "Windows-1252",
+            "CSV UTF-8", "iconv -f cp1252 -t utf-8")
 
 
 def test_a_semicolon_delimited_file_is_read(library):
