@@ -20,7 +20,24 @@ branch_labels = None
 depends_on = None
 
 
+def _without_sqlite_foreign_keys():
+    """SQLite's batch mode copies a table and drops the old one, which other tables'
+    foreign keys refer to: check them after the copy instead of during it."""
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+
+
+def _check_sqlite_foreign_keys():
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+
+
 def upgrade():
+    _without_sqlite_foreign_keys()
     op.create_table(
         "library_sources",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -52,6 +69,7 @@ def upgrade():
                                               ["source_id", "code"])
             batch_op.create_foreign_key(op.f(f"fk_{table}_source_id_library_sources"),
                                         "library_sources", ["source_id"], ["id"])
+    _check_sqlite_foreign_keys()
 
 
 def downgrade():
@@ -62,6 +80,7 @@ def downgrade():
     if clashes:
         raise RuntimeError("cannot downgrade: codes used in more than one library source: "
                            + ", ".join(sorted(clashes)[:10]))
+    _without_sqlite_foreign_keys()
     for table in ("readiness_items", "domains"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_constraint(op.f(f"fk_{table}_source_id_library_sources"),
@@ -72,3 +91,4 @@ def downgrade():
             if table == "readiness_items":
                 batch_op.drop_column("sort_key")
     op.drop_table("library_sources")
+    _check_sqlite_foreign_keys()
