@@ -5,6 +5,7 @@ is shown, not run. Reading refuses formulas (their value is whatever the spreads
 computed, or nothing) and gives every cell back as the text it shows."""
 
 import io
+import re
 import zipfile
 from datetime import date, datetime
 
@@ -60,6 +61,23 @@ def workbook_bytes(sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
             ws.column_dimensions[get_column_letter(n)].width = min(MAX_WIDTH, longest + 2)
     out = io.BytesIO()
     wb.save(out)
+    return _fixed_zip_times(out.getvalue())
+
+
+def _fixed_zip_times(data: bytes) -> bytes:
+    """The same workbook for the same content: zip entries stamped with a fixed time
+    instead of the second they were written."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dest:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps `modified` on save
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z",
+                              body)
+            dest.writestr(fixed, body)
     return out.getvalue()
 
 
