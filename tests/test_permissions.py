@@ -87,6 +87,7 @@ MATRIX = {
     "POST reports.verify":               (LOGIN, 422,  422,  422,  422,  422),
     "GET exchange.audit_csv":            (LOGIN, 200,  200,  200,  200,  404),
     "GET exchange.audit_json":           (LOGIN, 200,  200,  200,  200,  404),
+    "GET exchange.audit_xlsx":           (LOGIN, 200,  200,  200,  200,  404),
     "GET exchange.audit_oscal":          (LOGIN, 404,  404,  404,  404,  404),  # not signed off
     "GET exchange.library_export":       ADMIN_ONLY_GET,
     # API: the role's bearer token, no cookie; a valid body (tests/routes.py api_body)

@@ -49,5 +49,9 @@ def test_admin_imports_and_exports_the_library(page, people, library, screenshot
     screenshot("import-error")
     page.get_by_label("Library file").set_input_files(str(FIXTURES / "mini-catalog.json"))
     page.get_by_role("button", name="Check and import").click()
+    expect(page.get_by_text("8 added")).to_be_visible()  # a preview: nothing changed yet
+    expect(page.get_by_text("Nothing has changed yet")).to_be_visible()
+    screenshot("import-preview")
+    page.get_by_role("button", name="Import: apply 8 changes").click()
     expect(page.get_by_text("Imported mini-catalog.json: 8 changes")).to_be_visible()
     screenshot("imported")

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 
 import sqlalchemy as sa
 
@@ -38,7 +39,7 @@ def test_library_cli_export_and_import(library, runner, tmp_path):
     out = tmp_path / "library.csv"
     result = runner.invoke(args=["library", "export", "--format", "csv", str(out)])
     assert result.exit_code == 0, result.output
-    assert out.read_text().startswith("type,domain,code,title")
+    assert out.read_text().startswith("\ufefftype,domain,code,title")  # UTF-8 with a BOM
     folder = tmp_path / "yaml"
     assert runner.invoke(args=["library", "export", "--format", "yaml", str(folder)]).exit_code == 0
     assert len(list(folder.glob("*.yaml"))) == library_counts()[0]
@@ -56,7 +57,7 @@ def test_oscal_cli(library, runner, people, tmp_path):
     out = tmp_path / "catalog.json"
     assert runner.invoke(args=["oscal", "export-catalog", str(out)]).exit_code == 0
     groups = json.loads(out.read_text())["catalog"]["groups"]
-    assert [g["id"] for g in groups][-2:] == ["ac", "ir"]
+    assert [g["id"].rsplit(".", 1)[-1] for g in groups][-2:] == ["ac", "ir"]
 
     audit = signed_off_audit(people)
     result = runner.invoke(args=["oscal", "export-results", str(audit.id)])
@@ -67,7 +68,9 @@ def test_oscal_cli(library, runner, people, tmp_path):
     findings = {f["title"].split()[0]: f for f in doc["results"][0]["findings"]}
     assert len(findings) == len(audit.items)
     assert findings["DV-01"]["target"]["status"] == {"state": "satisfied", "reason": "pass"}
-    assert findings["DV-02"]["target"]["status"]["state"] == "satisfied"  # not applicable
+    # Not applicable is not satisfied, for the reason "other", as OSCAL intends.
+    assert findings["DV-02"]["target"]["status"] == {"state": "not-satisfied", "reason": "other"}
+    assert "Justification: =SUM(A1) is not in scope" in findings["DV-02"]["description"]
     assert findings["DV-03"]["target"]["status"] == {"state": "not-satisfied", "reason": "fail"}
     assert findings["DV-04"]["target"]["status"]["state"] == "not-satisfied"  # not started
     assert findings["DV-01"]["related-observations"]
@@ -99,7 +102,8 @@ def test_admin_library_page(library, client, login_as):
     login_as("admin")
     page = client.get("/library/manage")
     assert page.status_code == 200 and b"Check and import" in page.data
-    for fmt, start in (("yaml", b"---\ncode: DV"), ("csv", b"type,domain"), ("oscal", b"{")):
+    for fmt, start in (("yaml", b"---\ncode: DV"), ("csv", b"\xef\xbb\xbftype,domain"),
+                       ("oscal", b"{"), ("xlsx", b"PK")):
         download = client.get(f"/library/export/{fmt}")
         assert download.status_code == 200 and download.data.startswith(start)
         assert "attachment" in download.headers["Content-Disposition"]
@@ -115,8 +119,7 @@ def test_admin_library_page(library, client, login_as):
     assert library_counts() == before
 
     renamed = exported.replace(b"Address data is validated", b"Addresses are validated", 1)
-    done = client.post("/library/manage", data={"file": (io.BytesIO(renamed), "lib.csv")},
-                       content_type="multipart/form-data", follow_redirects=True)
+    done = import_through_preview(client, renamed, "lib.csv", "1 updated")
     assert b"1 changes (0 created, 1 updated" in done.data
     db.session.expire_all()
     title = db.session.execute(sa.select(ReadinessItem.title).where(ReadinessItem.code == "DV-01")
@@ -124,9 +127,22 @@ def test_admin_library_page(library, client, login_as):
     assert title.startswith("Addresses are validated")
 
     catalog = (FIXTURES / "mini-catalog.json").read_bytes()
-    added = client.post("/library/manage", data={"file": (io.BytesIO(catalog), "mini.json")},
-                        content_type="multipart/form-data", follow_redirects=True)
+    added = import_through_preview(client, catalog, "mini.json", "8 added")
     assert b"8 created" in added.data
+
+
+def import_through_preview(client, data: bytes, name: str, expected: str):
+    """Upload (a preview that changes nothing), then confirm (the import)."""
+    before = library_counts()
+    preview = client.post("/library/manage", data={"file": (io.BytesIO(data), name)},
+                          content_type="multipart/form-data")
+    assert preview.status_code == 200 and expected.encode() in preview.data, preview.data[-3000:]
+    assert b"Nothing has changed yet" in preview.data
+    assert library_counts() == before
+    page = preview.data.decode()
+    fields = {key: re.search(rf'name="{key}" type="hidden" value="([^"]*)"', page).group(1)
+              for key in ("filename", "payload", "digest")}
+    return client.post("/library/manage", data=fields, follow_redirects=True)
 
 
 def test_audit_downloads(library, client, login_as, people):
@@ -136,7 +152,8 @@ def test_audit_downloads(library, client, login_as, people):
     login_as("operator")
     csv_response = client.get(f"/audits/{audit.id}/export.csv")
     assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(csv_response.data.decode())))
+    assert csv_response.data.startswith(b"\xef\xbb\xbfcode,")  # a BOM: spreadsheets read UTF-8
+    rows = list(csv.DictReader(io.StringIO(csv_response.data.decode("utf-8-sig"))))
     assert len(rows) == len(audit.items)
     first = rows[0]
     assert first["code"] == "DV-01" and first["status"] == "met"
@@ -155,3 +172,27 @@ def audit_sha(audit):
 
     return db.session.execute(sa.select(SignOff.audit_sha256).where(SignOff.audit_id == audit.id)
                               ).scalar_one()
+
+
+def test_dry_runs_list_the_changes_and_keep_none(library, runner, tmp_path):
+    path = tmp_path / "lib.csv"
+    path.write_text(library_io_csv().replace("Address data is validated", "Addresses checked",
+                                             1), encoding="utf-8")
+    before = library_counts()
+    result = runner.invoke(args=["library", "import", "--dry-run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "updated item DV-01 (seed)" in result.output and "Nothing was changed" in result.output
+    assert "title: 'Address data is validated" in result.output
+    db.session.expire_all()
+    assert db.session.execute(sa.select(ReadinessItem.title).where(
+        ReadinessItem.code == "DV-01")).scalar_one().startswith("Address data")
+    result = runner.invoke(args=["oscal", "import-catalog", "--dry-run",
+                                 str(FIXTURES / "mini-catalog.json")])
+    assert "Would import" in result.output and "8 created" in result.output, result.output
+    assert library_counts() == before
+
+
+def library_io_csv() -> str:
+    from tracker.exchange import library_io
+
+    return library_io.export_csv()

@@ -64,15 +64,17 @@ def test_yaml_export_is_the_seeds_format(library, tmp_path, runner):
 
 def test_csv_cells_that_look_like_formulas_are_protected_and_read_back(library, wipe_library):
     item("DV-01").title = "=HYPERLINK(\"http://evil.example\")"
-    item("DV-03").guidance = "'quoted' and -dashed"
+    item("DV-03").guidance = "'=quoted' and -dashed"
+    item("DV-04").guidance = "-dashed"
     db.session.commit()
     text = library_io.export_csv()
-    assert "'=HYPERLINK" in text and "''quoted'" in text
+    assert "'=HYPERLINK" in text and "''=quoted'" in text and ",'-dashed," in text
     wipe_library()
     library_io.import_library(None, library_io.parse_csv("l.csv", text), "l.csv")
     db.session.commit()
     assert item("DV-01").title == "=HYPERLINK(\"http://evil.example\")"
-    assert item("DV-03").guidance == "'quoted' and -dashed"
+    assert item("DV-03").guidance == "'=quoted' and -dashed"
+    assert item("DV-04").guidance == "-dashed"
 
 
 def test_oscal_catalog_round_trip(library, mini_catalog, wipe_library, monkeypatch):
@@ -105,9 +107,9 @@ def test_oscal_catalog_maps_groups_controls_and_parts(library, mini_catalog):
     assert ac1.domain.code == "AC" and ac1.domain.name == "Access Control"
     assert ac1.domain.summary.startswith("Who may reach production")
     assert ac1.guidance == (
-        "a. Develop, document, and disseminate to [Assignment: organization-defined personnel "
+        "- a. Develop, document, and disseminate to [Assignment: organization-defined personnel "
         "or roles] an access control policy;\n"
-        "b. Review and update the policy [Assignment: organization-defined frequency].\n\n"
+        "- b. Review and update the policy [Assignment: organization-defined frequency].\n\n"
         "The policy says who approves access and how it is withdrawn when people change roles.")
     assert ac1.evidence_hint == "The current policy, with its approval date and distribution list."
     assert ac1.criticality.value == "normal" and ac1.evidence_required

@@ -23,16 +23,24 @@ def _write(text: str, path: str | None) -> None:
         click.echo(f"Wrote {path}.", err=True)
 
 
-def _import(load, source: str) -> None:
-    """Run an import; on a file error roll back, name it and exit non-zero."""
+def _import(load, source: str, dry_run: bool = False) -> None:
+    """Run an import; on a file error roll back, name it and exit non-zero. A dry run lists
+    what would change, field by field, and keeps nothing."""
     try:
         result = load()
     except LibraryFileError as exc:
         db.session.rollback()
         raise click.ClickException(f"{exc}\nNothing was changed.") from None
+    if dry_run:
+        db.session.rollback()
+        for c in result.changed:
+            click.echo(f"{c.action} {c.kind} {c.code} ({c.namespace})" + "".join(
+                f"\n    {name}: {before[:60]!r} → {after[:60]!r}"
+                for name, before, after in c.fields))
+        click.echo(f"Would import {source}: {result.summary()}. Nothing was changed.")
+        return
     db.session.commit()
-    click.echo(f"Imported {source}: {result.changes} changes ({result.created} created, "
-               f"{result.updated} updated, {result.deactivated} deactivated).")
+    click.echo(f"Imported {source}: {result.summary()}.")
 
 
 @library_cli.command("export")
@@ -54,25 +62,35 @@ def library_export(fmt, path):
 
 @library_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-def library_import(path: Path):
-    """Replace the library with PATH: a .yaml/.yml/.csv file, or a folder like seeds/library.
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+def library_import(path: Path, dry_run: bool):
+    """Replace the library with PATH: a .yaml/.yml/.csv/.xlsx file, or a folder like
+    seeds/library. Each namespace the file names is replaced (the seed library's unless
+    a domain says `namespace:`).
 
     The whole file is checked first; on any error nothing changes. Items the file does not
     list are deactivated (never deleted; past audits keep their snapshots)."""
     def load():
         parsed = parse_library(path) if path.is_dir() else \
             library_io.parse_library_file(path.name, path.read_bytes())
+        if dry_run:
+            return library_io.apply_library(parsed, source=str(path), record=False)
         return library_io.import_library(None, parsed, str(path))
 
-    _import(load, str(path))
+    _import(load, str(path), dry_run)
 
 
 @oscal_cli.command("import-catalog")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def oscal_import_catalog(file: Path):
-    """Add an OSCAL catalog (JSON) to the library: groups become domains, controls items."""
+@click.option("--namespace", help="The source to import into (default: one made from the "
+              "catalog's title). Re-importing a catalog updates its own namespace.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+def oscal_import_catalog(file: Path, namespace: str | None, dry_run: bool):
+    """Add an OSCAL catalog (JSON or YAML) to the library in a namespace of its own: groups
+    become domains, controls items. XML: convert it to JSON first (oscal-cli)."""
     _import(lambda: oscal.import_catalog(
-        None, oscal.parse_catalog(file.name, file.read_bytes()), str(file)), str(file))
+        None, oscal.parse_catalog(file.name, file.read_bytes(), namespace), str(file),
+        record=not dry_run), str(file), dry_run)
 
 
 @oscal_cli.command("export-catalog")

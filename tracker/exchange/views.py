@@ -13,6 +13,7 @@ from tracker.exchange import audit_results, library_io, oscal
 from tracker.extensions import db
 
 bp = Blueprint("exchange", __name__)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _audit_or_404(audit_id: int) -> Audit:
@@ -22,7 +23,7 @@ def _audit_or_404(audit_id: int) -> Audit:
     return audit
 
 
-def _download(body: str, mimetype: str, name: str) -> Response:
+def _download(body: str | bytes, mimetype: str, name: str) -> Response:
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -33,6 +34,14 @@ def audit_csv(audit_id):
     audit = _audit_or_404(audit_id)
     return _download(audit_results.audit_csv(audit), "text/csv",
                      audit_results.filename(audit, "csv"))
+
+
+@bp.get("/audits/<int:audit_id>/export.xlsx")
+@login_required
+def audit_xlsx(audit_id):
+    audit = _audit_or_404(audit_id)
+    return _download(audit_results.audit_xlsx(audit), XLSX,
+                     audit_results.filename(audit, "xlsx"))
 
 
 @bp.get("/audits/<int:audit_id>/export.json")
@@ -56,6 +65,7 @@ def audit_oscal(audit_id):
 LIBRARY_FORMATS = {
     "yaml": ("application/yaml", "readiness-library.yaml", library_io.export_yaml),
     "csv": ("text/csv", "readiness-library.csv", library_io.export_csv),
+    "xlsx": (XLSX, "readiness-library.xlsx", library_io.export_xlsx),
     "oscal": ("application/json", "readiness-library.oscal.json", lambda: oscal.catalog_json(
         f"{current_app.config['ORGANISATION_NAME']} readiness library")),
 }

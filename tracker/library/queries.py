@@ -5,7 +5,38 @@ from flask import abort
 from sqlalchemy.orm import selectinload
 
 from tracker.extensions import db
-from tracker.library.models import Domain, FailurePattern, HubContent, ReadinessItem
+from tracker.library.models import (
+    SEED_SOURCE,
+    Domain,
+    FailurePattern,
+    HubContent,
+    LibrarySource,
+    ReadinessItem,
+)
+
+
+class SeveralSources(Exception):
+    """A code used in more than one source, asked for without saying which: the page lists
+    them to choose from."""
+
+    def __init__(self, code: str, found: list):
+        super().__init__(code)
+        self.code, self.found = code, found
+
+
+def _one(stmt, model, code: str, source: str | None):
+    """The entry with this code in `source` (a source key), or the only one, or 404; several
+    without a `source` raise SeveralSources."""
+    if source:
+        stmt = stmt.where(model.source_id.in_(
+            sa.select(LibrarySource.id).where(LibrarySource.key == source)))
+    found = db.session.execute(stmt.options(selectinload(model.source))).scalars().all()
+    if not found:
+        abort(404)
+    if len(found) > 1:
+        raise SeveralSources(code.upper(), sorted(
+            found, key=lambda x: (x.source.key != SEED_SOURCE, x.source.title)))
+    return found[0]
 
 
 def domains_with_counts():
@@ -18,31 +49,23 @@ def domains_with_counts():
     return db.session.execute(
         sa.select(Domain, items.label("items"), failures.label("failures"))
         .where(Domain.active).order_by(Domain.position, Domain.code)
+        .options(selectinload(Domain.source))
     ).all()
 
 
-def domain_hub_or_404(code: str) -> Domain:
-    domain = db.session.execute(
-        sa.select(Domain).where(Domain.code == code.upper())
-        .options(
-            selectinload(Domain.failures).selectinload(FailurePattern.items),
-            selectinload(Domain.items).selectinload(ReadinessItem.failures),
-            selectinload(Domain.content),
-        )
-    ).scalar_one_or_none()
-    if domain is None:
-        abort(404)
-    return domain
+def domain_hub_or_404(code: str, source: str | None = None) -> Domain:
+    return _one(sa.select(Domain).where(Domain.code == code.upper()).options(
+        selectinload(Domain.failures).selectinload(FailurePattern.items),
+        selectinload(Domain.items).selectinload(ReadinessItem.failures),
+        selectinload(Domain.content),
+    ), Domain, code, source)
 
 
-def item_or_404(code: str) -> ReadinessItem:
-    item = db.session.execute(
-        sa.select(ReadinessItem).where(ReadinessItem.code == code.upper())
-        .options(selectinload(ReadinessItem.failures), selectinload(ReadinessItem.domain))
-    ).scalar_one_or_none()
-    if item is None:
-        abort(404)
-    return item
+def item_or_404(code: str, source: str | None = None) -> ReadinessItem:
+    return _one(sa.select(ReadinessItem).where(ReadinessItem.code == code.upper()).options(
+        selectinload(ReadinessItem.failures),
+        selectinload(ReadinessItem.domain).selectinload(Domain.source),
+    ), ReadinessItem, code, source)
 
 
 def failure_or_404(code: str) -> FailurePattern:

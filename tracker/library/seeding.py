@@ -4,6 +4,7 @@ The whole set of files is read and validated before anything is written: a mista
 reported with its file and line, and the database is left as it was.
 """
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,13 +14,19 @@ import yaml
 from tracker import activity
 from tracker.extensions import db
 from tracker.library.models import (
+    SEED_SOURCE,
     ContentKind,
     Criticality,
     Domain,
     FailurePattern,
     HubContent,
+    LibrarySource,
     ReadinessItem,
+    SourceKind,
+    seed_source,
 )
+
+NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 
 
 class LibraryFileError(ValueError):
@@ -59,16 +66,33 @@ def _safe_load(text: str):
 
 
 @dataclass
+class Change:
+    """One added, updated or deactivated entry, with its changed fields (before, after)."""
+
+    action: str  # added | updated | deactivated
+    kind: str    # domain | failure | item | content
+    code: str
+    namespace: str
+    title: str
+    fields: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
 class LoadResult:
     created: int = 0
     updated: int = 0
     deactivated: int = 0
     files: int = 0
     details: list[str] = field(default_factory=list)
+    changed: list[Change] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
         return self.created + self.updated + self.deactivated
+
+    def summary(self) -> str:
+        return (f"{self.changes} changes ({self.created} created, {self.updated} updated, "
+                f"{self.deactivated} deactivated)")
 
 
 def _text(entry: _LineDict, key: str, path: Path, *, required=True, max_len=None) -> str:
@@ -137,18 +161,28 @@ def parse_documents(documents: list[tuple[Path, dict]]) -> list[dict]:
     keys and a `line` each); return plain records. Raises LibraryFileError."""
     domains, seen = [], {}
 
-    def claim(code: str, path: Path, line: int | None):
-        if code in seen:
-            raise LibraryFileError(path, line, f"code {code} is used twice (also in {seen[code]})")
-        seen[code] = f"{path.name}:{line}"
+    def claim(code: str, path: Path, line: int | None, namespace: str = ""):
+        if (namespace, code) in seen:
+            raise LibraryFileError(path, line, f"code {code} is used twice (also in "
+                                   f"{seen[namespace, code]})")
+        seen[namespace, code] = f"{path.name}:{line}"
 
     for path, doc in documents:
         if not isinstance(doc, dict):
             raise LibraryFileError(path, 1, "a library file is a mapping with code, name, items")
         code = _text(doc, "code", path, max_len=8)
-        claim(code, path, doc.line)
+        namespace = _text(doc, "namespace", path, required=False) or SEED_SOURCE
+        if not NAMESPACE.match(namespace):
+            raise LibraryFileError(path, doc.line, f"“namespace” is “{namespace}”; use up to 80 "
+                                   "lower-case letters, digits, dots, dashes or underscores")
+        claim(code, path, doc.line, namespace)
         domain = {
             "code": code, "name": _text(doc, "name", path, max_len=120),
+            "namespace": namespace,
+            "source_title": str(doc.get("source_title") or ""),
+            "source_kind": doc.get("source_kind") or (
+                SourceKind.SEED if namespace == SEED_SOURCE else SourceKind.FILE),
+            "own_export": bool(doc.get("own_export", False)),
             "summary": _text(doc, "summary", path, required=False),
             "position": doc.get("position", len(domains) + 1),
             "failures": [], "items": [], "content": [],
@@ -164,7 +198,7 @@ def parse_documents(documents: list[tuple[Path, dict]]) -> list[dict]:
                 "pillar": bool(f.get("pillar", False)), "line": f.line,
             })
         for i in _list(doc, "items", path):
-            claim(icode := _text(i, "code", path, max_len=16), path, i.line)
+            claim(icode := _text(i, "code", path, max_len=16), path, i.line, namespace)
             guards = i.get("guards") or []
             if not isinstance(guards, list) or not all(isinstance(g, str) for g in guards):
                 raise LibraryFileError(path, i.line, "“guards” must be a list of failure codes")
@@ -178,6 +212,7 @@ def parse_documents(documents: list[tuple[Path, dict]]) -> list[dict]:
                 "criticality": _choice(i, "criticality", Criticality, path),
                 "evidence_required": required, "guards": guards, "line": i.line,
                 "active": bool(i.get("active", True)),
+                **({"sort_key": str(i["sort_key"])[:40]} if i.get("sort_key") else {}),
             })
         for c in _list(doc, "content", path):
             claim(ccode := _text(c, "code", path, max_len=16), path, c.line)
@@ -199,7 +234,16 @@ def parse_documents(documents: list[tuple[Path, dict]]) -> list[dict]:
     return domains
 
 
-def _upsert(model, code: str, values: dict, existing: dict, result: LoadResult):
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Domain):
+        return value.code
+    return "" if value is None else str(getattr(value, "value", value))
+
+
+def _upsert(model, kind: str, code: str, namespace: str, values: dict, existing: dict,
+            result: LoadResult):
     obj = existing.get(code)
     if obj is None:
         obj = model(code=code, **values)
@@ -207,13 +251,18 @@ def _upsert(model, code: str, values: dict, existing: dict, result: LoadResult):
         existing[code] = obj
         result.created += 1
         result.details.append(f"created {code}")
+        result.changed.append(Change("added", kind, code, namespace,
+                                     values.get("title") or values.get("name", "")))
         return obj
     changed = [k for k, v in values.items() if getattr(obj, k) != v]
+    fields = [(k, _shown(getattr(obj, k)), _shown(values[k])) for k in changed]
     for key in changed:
         setattr(obj, key, values[key])
     if changed:
         result.updated += 1
         result.details.append(f"updated {code} ({', '.join(changed)})")
+        result.changed.append(Change("updated", kind, code, namespace,
+                                     values.get("title") or values.get("name", ""), fields))
     return obj
 
 
@@ -222,54 +271,113 @@ def load_library(directory: Path) -> LoadResult:
     return apply_library(parse_library(directory), source=str(directory))
 
 
+def _sources(parsed: list[dict]) -> dict[str, LibrarySource]:
+    """The sources the records go into, created when new; a clash is a LibraryFileError.
+
+    A record may claim an existing source only if it comes from it: the library's own
+    files and exports name their namespace, and a catalog is its source's catalog when the
+    titles agree. Anything else would take over another source's items."""
+    wanted: dict[str, dict] = {}
+    for d in parsed:
+        wanted.setdefault(d["namespace"], d)
+    existing = {s.key: s for s in db.session.execute(
+        sa.select(LibrarySource).where(LibrarySource.key.in_(wanted))).scalars()}
+    sources = {}
+    for key, d in wanted.items():
+        source = existing.get(key)
+        title = d["source_title"] or ("Readiness library" if key == SEED_SOURCE else key)
+        if source is None:
+            if key == SEED_SOURCE:
+                source = seed_source(db.session)
+            else:
+                source = LibrarySource(key=key, title=title[:250], kind=d["source_kind"])
+                db.session.add(source)
+        elif (d["source_kind"] == SourceKind.CATALOG and not d.get("own_export")
+              and (source.kind != SourceKind.CATALOG or source.title != title[:250])):
+            what = ("the seed library" if source.kind == SourceKind.SEED
+                    else f"“{source.title}”")
+            raise LibraryFileError(d["path"], d.get("line"), (
+                f"the namespace “{key}” already holds {what}; this catalog is “{title}”. "
+                "Import it into a namespace of its own (leave out the namespace, or choose "
+                "a new one): an import never moves items from one source to another"))
+        sources[key] = source
+    return sources
+
+
 def apply_library(parsed: list[dict], *, source: str, deactivate_missing: bool = True,
-                  actor=None, action: str = "library.load") -> LoadResult:
-    """Write validated records (from parse_documents) by code. With `deactivate_missing`
-    the records are the whole library: active items they do not list are deactivated.
-    An item whose `guards` is None keeps the failures it guards."""
+                  actor=None, action: str = "library.load", record: bool = True
+                  ) -> LoadResult:
+    """Write validated records (from parse_documents) by namespace and code. Each record
+    goes into its namespace's source; codes match only within that source, so no item ever
+    moves to another source. With `deactivate_missing` the records are the whole of each
+    namespace they name: that namespace's active items they do not list are deactivated.
+    An item whose `guards` is None keeps the failures it guards. With `record=False`
+    (a preview, rolled back by the caller) no activity event is written."""
     result = LoadResult(files=len(parsed))
-    domains = {d.code: d for d in db.session.execute(sa.select(Domain)).scalars()}
+    sources = _sources(parsed)
+    db.session.flush()
+    source_ids = [s.id for s in sources.values()]
+    domains: dict[int, dict[str, Domain]] = {sid: {} for sid in source_ids}
+    for d in db.session.execute(sa.select(Domain).where(Domain.source_id.in_(source_ids))
+                                ).scalars():
+        domains[d.source_id][d.code] = d
+    items: dict[int, dict[str, ReadinessItem]] = {sid: {} for sid in source_ids}
+    for i in db.session.execute(sa.select(ReadinessItem)
+                                .where(ReadinessItem.source_id.in_(source_ids))).scalars():
+        items[i.source_id][i.code] = i
     failures = {f.code: f for f in db.session.execute(sa.select(FailurePattern)).scalars()}
-    items = {i.code: i for i in db.session.execute(sa.select(ReadinessItem)).scalars()}
     content = {c.code: c for c in db.session.execute(sa.select(HubContent)).scalars()}
 
     for d in parsed:
-        domain = _upsert(Domain, d["code"], {"name": d["name"], "summary": d["summary"],
-                                             "position": d["position"], "active": True},
-                         domains, result)
+        ns, src = d["namespace"], sources[d["namespace"]]
+        domain = _upsert(Domain, "domain", d["code"], ns, {
+            "name": d["name"], "summary": d["summary"], "position": d["position"],
+            "active": True, "source": src}, domains[src.id], result)
         for f in d["failures"]:
-            _upsert(FailurePattern, f["code"], {
+            _upsert(FailurePattern, "failure", f["code"], ns, {
                 "domain": domain, "title": f["title"], "symptom": f["symptom"],
                 "description": f["description"], "pillar": f["pillar"]}, failures, result)
         for c in d["content"]:
-            _upsert(HubContent, c["code"], {"domain": domain, "kind": c["kind"],
-                                            "title": c["title"], "body": c["body"]},
-                    content, result)
+            _upsert(HubContent, "content", c["code"], ns, {
+                "domain": domain, "kind": c["kind"], "title": c["title"], "body": c["body"]},
+                content, result)
     db.session.flush()
     for d in parsed:
+        ns, src = d["namespace"], sources[d["namespace"]]
         for i in d["items"]:
-            item = _upsert(ReadinessItem, i["code"], {
-                "domain": domains[d["code"]], "title": i["title"], "guidance": i["guidance"],
-                "evidence_hint": i["evidence_hint"], "criticality": i["criticality"],
-                "evidence_required": i["evidence_required"], "active": i["active"]},
-                items, result)
+            item = _upsert(ReadinessItem, "item", i["code"], ns, {
+                "domain": domains[src.id][d["code"]], "title": i["title"],
+                "guidance": i["guidance"], "evidence_hint": i["evidence_hint"],
+                "criticality": i["criticality"], "evidence_required": i["evidence_required"],
+                "active": i["active"], **({"sort_key": i["sort_key"]} if "sort_key" in i else {})},
+                items[src.id], result)
             if i["guards"] is None:
                 continue
             wanted = sorted(i["guards"])
-            if sorted(f.code for f in item.failures) != wanted:
+            before = sorted(f.code for f in item.failures) if item.id is not None else []
+            if before != wanted:
                 if item.id is not None and f"created {item.code}" not in result.details:
-                    result.updated += 1
+                    change = next((c for c in result.changed if c.kind == "item"
+                                   and c.code == item.code and c.namespace == ns), None)
+                    if change is None:  # otherwise counted already, for its other fields
+                        result.updated += 1
+                        change = Change("updated", "item", item.code, ns, item.title)
+                        result.changed.append(change)
                     result.details.append(f"updated {item.code} (guards)")
+                    change.fields.append(("guards", " ".join(before), " ".join(wanted)))
                 item.failures = [failures[code] for code in wanted]
 
-    listed = {i["code"] for d in parsed for i in d["items"]}
-    for code, item in items.items():
-        if deactivate_missing and code not in listed and item.active:
-            item.active = False
-            result.deactivated += 1
-            result.details.append(f"deactivated {code} (no longer in the library files)")
+    listed = {(d["namespace"], i["code"]) for d in parsed for i in d["items"]}
+    for key, src in sources.items():
+        for code, item in items[src.id].items():
+            if deactivate_missing and (key, code) not in listed and item.active:
+                item.active = False
+                result.deactivated += 1
+                result.details.append(f"deactivated {code} (no longer in the library files)")
+                result.changed.append(Change("deactivated", "item", code, key, item.title,
+                                             [("active", "yes", "no")]))
     db.session.flush()
-    if result.changes:
+    if result.changes and record:
         activity.record(actor, action, chain="library", subject=source[-120:],
                         after={"created": result.created, "updated": result.updated,
                                "deactivated": result.deactivated})

@@ -1,4 +1,7 @@
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+import base64
+import zlib
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from tracker.auth.permissions import can_manage_library, dashboard_team_scope
@@ -22,39 +25,83 @@ def index():
 @bp.route("/manage", methods=["GET", "POST"])
 @login_required
 def manage():
-    """Admin: export the library (YAML, CSV, OSCAL catalog) and import a file."""
-    from tracker.exchange.forms import LibraryImportForm
-    from tracker.exchange.service import import_file
+    """Admin: export the library (YAML, CSV, XLSX, OSCAL catalog) and import a file: the
+    upload shows what would change; only the confirmation writes."""
+    from tracker.exchange.forms import LibraryConfirmForm, LibraryImportForm
+    from tracker.exchange.service import import_file, preview_file
 
     if not can_manage_library(current_user):
         abort(403)
-    form = LibraryImportForm()
-    status = 200
-    if form.validate_on_submit():
+    form, confirm = LibraryImportForm(), LibraryConfirmForm()
+    status, preview, stale = 200, None, False
+    if "digest" in request.form:
+        if confirm.validate_on_submit():
+            name, data = confirm.filename.data, _unpack(confirm.payload.data)
+            try:
+                preview, digest = preview_file(name, data)
+            except LibraryFileError as exc:
+                attach_error(form, "file", f"{exc}. Nothing was changed.")
+                return _manage_page(form, confirm, None, False), 422
+            if digest == confirm.digest.data:
+                result = import_file(current_user, name, data)
+                db.session.commit()
+                flash(f"Imported {name}: {result.summary()}.", "success")
+                return redirect(url_for("library.manage"))
+            confirm.digest.data, stale, status = digest, True, 409
+        else:
+            status = 422
+    elif form.validate_on_submit():
         upload = form.file.data
+        name, data = upload.filename or "upload", upload.read()
         try:
-            result = import_file(current_user, upload.filename or "upload", upload.read())
+            preview, digest = preview_file(name, data)
         except LibraryFileError as exc:
-            db.session.rollback()
             attach_error(form, "file", f"{exc}. Nothing was changed; fix the file and import "
                                        "it again.")
             status = 422
         else:
-            db.session.commit()
-            flash(f"Imported {upload.filename}: {result.changes} changes ({result.created} "
-                  f"created, {result.updated} updated, {result.deactivated} deactivated).",
-                  "success")
-            return redirect(url_for("library.manage"))
+            confirm.filename.data, confirm.payload.data = name, _pack(data)
+            confirm.digest.data = digest
     elif form.is_submitted():
         status = 422
-    return render_template("library/manage.html", form=form,
-                           rows=queries.domains_with_counts()), status
+    return _manage_page(form, confirm, preview, stale), status
+
+
+def _pack(data: bytes) -> str:
+    return base64.b64encode(zlib.compress(data)).decode()
+
+
+MAX_IMPORT_BYTES = 32 * 1024 * 1024
+
+
+def _unpack(text: str) -> bytes:
+    try:
+        inflate = zlib.decompressobj()
+        data = inflate.decompress(base64.b64decode(text, validate=True), MAX_IMPORT_BYTES)
+    except (ValueError, zlib.error):
+        abort(400)
+    if inflate.unconsumed_tail:
+        abort(413)
+    return data
+
+
+def _manage_page(form, confirm, preview, stale: bool) -> str:
+    return render_template("library/manage.html", form=form, confirm=confirm, preview=preview,
+                           stale=stale, rows=queries.domains_with_counts())
+
+
+@bp.errorhandler(queries.SeveralSources)
+def several_sources(exc: queries.SeveralSources):
+    """A code that more than one source uses (AC-1 of NIST rev5 and of its LOW baseline)."""
+    endpoint = request.endpoint or "library.index"
+    return render_template("library/choose_source.html", code=exc.code, found=exc.found,
+                           endpoint=endpoint), 300
 
 
 @bp.get("/<code>")
 @login_required
 def domain(code):
-    domain = queries.domain_hub_or_404(code)
+    domain = queries.domain_hub_or_404(code, request.args.get("source"))
     by_kind = {kind: [c for c in domain.content if c.kind == kind] for kind in ContentKind}
     # The hub with each item's status in every team's latest audit (dashboard feature).
     grid = readiness.item_status_grid(dashboard_team_scope(current_user), domain_id=domain.id)
@@ -65,7 +112,7 @@ def domain(code):
 @bp.get("/items/<code>")
 @login_required
 def item(code):
-    item = queries.item_or_404(code)
+    item = queries.item_or_404(code, request.args.get("source"))
     grid = readiness.item_status_grid(dashboard_team_scope(current_user),
                                       readiness_item_ids=[item.id], compact_allowed=False)
     return render_template("dashboard/library_item.html", item=item, grid=grid,
