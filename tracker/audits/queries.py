@@ -13,7 +13,7 @@ from flask import abort
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import cache
-from tracker.activity import AUDIT_CHAIN_PREFIX, ActivityEvent, audit_chain
+from tracker.activity import AUDIT_CHAIN_PREFIX, SHARED_CHAINS, ActivityEvent, audit_chain
 from tracker.audits.models import (
     STATUS_LABELS,
     Audit,
@@ -53,11 +53,6 @@ _AUDIT = (sa.select(Audit).where(Audit.id == sa.bindparam("audit_id"))
 
 
 # --- what the audit's pages are made from (tracker.cache) ---------------------------------
-
-# The chains every team's pages read besides their audits': people and teams, the library
-# (domain names), signals.
-SHARED_CHAINS = ("admin", "library", "signals")
-
 
 def _audit_chain_of(audit_id) -> sa.ColumnElement[str]:
     """audit_chain in SQL."""

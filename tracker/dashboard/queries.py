@@ -13,7 +13,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from tracker import cache, clock
+from tracker import activity, cache, clock
 from tracker.audits import queries as audit_queries
 from tracker.audits import readmodel, vocabulary
 from tracker.audits.models import Audit, AuditDomainTally, AuditItem, AuditState, ItemStatus
@@ -47,7 +47,7 @@ OVERVIEW_PAGE_CHAINS = cache.EVERY_WRITE
 # team's writes move none of them, so a busy organisation leaves it cached.
 TEAM_PAGE_CHAINS = cache.chain_heads(
     audit_queries.team_audit_chains(sa.bindparam("team_id", type_=sa.Integer)),
-    audit_queries.SHARED_CHAINS)
+    activity.SHARED_CHAINS)
 
 
 def _scoped(stmt, team_ids):
