@@ -13,7 +13,7 @@ from flask import abort
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import cache
-from tracker.activity import AUDIT_CHAIN_PREFIX, SHARED_CHAINS, ActivityEvent, audit_chain
+from tracker.activity import AUDIT_CHAIN_PREFIX, ActivityEvent, audit_chain
 from tracker.audits.models import (
     STATUS_LABELS,
     Audit,
