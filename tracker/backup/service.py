@@ -34,7 +34,7 @@ MANIFEST = "manifest.json"
 DATABASE_MEMBER = "database.sqlite3"
 FOLDERS = ("evidence", "reports", "signing")
 CHUNK = 1024 * 1024
-SKIPPED_PREFIXES = (".upload-",)  # uploads still being written
+SKIPPED_PREFIXES = (".upload-", ".prune-")  # uploads being written, files being pruned
 
 
 class BackupError(Exception):
