@@ -5,9 +5,10 @@ import logging
 import sqlite3
 import uuid
 
-from flask import Flask, g, jsonify, make_response, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tracker.extensions import db
 from tracker.rules import Refusal
@@ -18,6 +19,15 @@ BUSY_RETRY_SECONDS = 2
 # PostgreSQL's answers that mean "another transaction was in the way": deadlock detected,
 # serialization failure, lock not available. Retrying the request succeeds.
 _BUSY_SQLSTATES = {"40P01", "40001", "55P03"}
+UNAVAILABLE_RETRY_SECONDS = 30
+# PostgreSQL classes that mean "no usable database": connection exception, insufficient
+# resources (too many connections), operator intervention (shutdown, cancel), system error,
+# invalid catalog name (the database was dropped). No SQLSTATE at all: no connection.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58", "3D")
+# SQLite's words for a database file it cannot use.
+_SQLITE_UNAVAILABLE = ("unable to open database", "disk i/o error", "readonly database",
+                       "file is not a database", "database disk image is malformed")
+UNAVAILABLE_MESSAGE = "The database is unavailable; nothing was saved."
 
 
 def wants_json() -> bool:
@@ -44,6 +54,58 @@ def database_busy(exc: OperationalError) -> bool:
     if isinstance(original, sqlite3.OperationalError):
         return "database is locked" in str(original) or "database is busy" in str(original)
     return getattr(original, "sqlstate", None) in _BUSY_SQLSTATES
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """Whether the database cannot be used at all (down, unreachable, dropped, its file
+    unreadable), as opposed to a busy database or a bug in a statement."""
+    if isinstance(exc, PoolTimeout | InterfaceError):
+        return True
+    if not isinstance(exc, DatabaseError):
+        return False
+    original = exc.orig
+    if isinstance(original, sqlite3.DatabaseError):
+        text = str(original).lower()
+        return any(words in text for words in _SQLITE_UNAVAILABLE)
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(original, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
+
+
+def database_full(exc: Exception) -> bool:
+    """SQLite's file (or PostgreSQL's disk: 53100) has no room for the change."""
+    original = getattr(exc, "orig", None)
+    if isinstance(original, sqlite3.OperationalError):
+        return "database or disk is full" in str(original)
+    return getattr(original, "sqlstate", None) == "53100"
+
+
+def unavailable_response(status: int = 503, code: str = "database_unavailable",
+                         message: str = UNAVAILABLE_MESSAGE):
+    """The answer when the database cannot be used: JSON under /api/, else a page that needs
+    no database (no signed-in user, no navigation), with Retry-After."""
+    detail = (f"{message} Try again in a minute; if it keeps happening, tell an admin "
+              f"(request id {g.get('request_id')}).")
+    if wants_json():
+        response = jsonify(error={"code": code, "message": detail})
+    else:
+        # Straight from the environment: render_template would run Flask-Login's context
+        # processor, which loads the session's user from the database.
+        page = current_app.jinja_env.get_template("errors/unavailable.html")
+        response = make_response(page.render(status=status, message=detail))
+    response.status_code = status
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def rollback_quietly() -> None:
+    """Roll the request back; with the database gone the rollback can fail too."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        log.debug("rollback failed", exc_info=True)
 
 
 def init_errors(app: Flask) -> None:
@@ -99,9 +161,21 @@ def init_errors(app: Flask) -> None:
         return render_template("errors/refused.html", message=exc.message, audit=None,
                                status=exc.status), exc.status
 
-    @app.errorhandler(OperationalError)
-    def database_error(exc: OperationalError):
-        if not database_busy(exc):
+    @app.errorhandler(DatabaseError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def database_error(exc: SQLAlchemyError):
+        if database_unavailable(exc) or database_full(exc):
+            rollback_quietly()
+            full = database_full(exc)
+            log.error("request %s: database %s: %s %s: %s", g.get("request_id"),
+                      "full" if full else "unavailable", request.method, request.path,
+                      getattr(exc, "orig", exc))
+            if full:
+                return unavailable_response(507, "storage_full", "The database's disk is "
+                                            "full; nothing was saved.")
+            return unavailable_response()
+        if not (isinstance(exc, OperationalError) and database_busy(exc)):
             return server_error(exc)
         db.session.rollback()
         log.warning("request %s: database busy: %s %s: %s", g.get("request_id"),
@@ -115,10 +189,14 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(exc):
-        db.session.rollback()
+        rollback_quietly()
         original = getattr(exc, "original_exception", exc)
         log.error("request %s failed: %s %s", g.get("request_id"), request.method, request.path,
                   exc_info=original)
-        return _error(500, "server_error", "Something went wrong on our side and nothing was "
-                                           "saved. Try again; if it keeps happening, give an admin "
-                                           f"the request id {g.get('request_id')}.")
+        message = ("Something went wrong on our side and nothing was saved. Try again; if it "
+                   f"keeps happening, give an admin the request id {g.get('request_id')}.")
+        try:
+            return _error(500, "server_error", message)
+        except SQLAlchemyError:  # the page's user needed the database, which failed too
+            rollback_quietly()
+            return unavailable_response(500, "server_error", message)

@@ -241,11 +241,12 @@ def test_postgresql_backup_holds_the_files_and_names_pg_dump(app, runner, databa
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
     archive = tmp_path / "backup.tar.gz"
     result = create(runner, archive)
-    assert "pg_dump --format=custom --no-owner" in result.output
-    assert "+psycopg" not in result.output
+    assert f"Dumped the PostgreSQL database to {tmp_path / 'backup.dump'}" in result.output
     with tarfile.open(archive) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())
-    assert manifest["database"] == {"engine": "postgresql", "included": False}
+    assert manifest["database"]["engine"] == "postgresql"
+    assert manifest["database"]["included"] is False
+    assert manifest["database"]["dump"] == "backup.dump"
     assert "database.sqlite3" not in manifest["files"] and "signing/key.pem" in manifest["files"]
 
     # Restore the files into a second instance on the (already restored) database.

@@ -1,5 +1,6 @@
-"""Sign-in throttling: failed attempts counted per account and per address, a 429 that says
-when to retry, and — with Redis — one count shared by every process."""
+"""Sign-in throttling: failed attempts counted per address and per account and address, a
+429 that says when to retry, and — with Redis — one count shared by every process. The
+lock-out cases (issue 23, item 7) are in test_lockout.py."""
 
 import hashlib
 import os
@@ -42,11 +43,12 @@ def assert_throttled(response, reason):
     return wait
 
 
-def test_failed_attempts_per_account_are_throttled(client, people):
+def test_failed_attempts_per_account_and_address_are_throttled(client, people):
     for _ in range(5):
         assert attempt(client, "lead@test.example").status_code == 200
     response = attempt(client, "Lead@Test.Example ")  # the same account, typed differently
-    wait = assert_throttled(response, "Too many failed sign-in attempts for this account.")
+    wait = assert_throttled(response, "Too many failed sign-in attempts for this account "
+                                      "from your network address.")
     assert wait <= 60
     # Even the right password waits: the throttle is checked before the password.
     assert attempt(client, "lead@test.example", PASSWORD).status_code == 429
@@ -107,7 +109,7 @@ def test_the_sign_in_page_itself_is_never_throttled(client, people):
 
 
 def test_limits_come_from_configuration(app, client, people):
-    app.config["SIGN_IN_LIMIT_PER_ACCOUNT"] = "2 per hour"
+    app.config["SIGN_IN_LIMIT_PER_ACCOUNT_ADDRESS"] = "2 per hour"
     attempt(client, "lead@test.example")
     attempt(client, "lead@test.example")
     wait = assert_throttled(attempt(client, "lead@test.example"), "for this account")

@@ -1,7 +1,7 @@
 """API errors: always `{"error": {"code", "message"}}` with the right status, never HTML."""
 
 from flask import Blueprint, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from tracker.extensions import db
 
@@ -54,6 +54,8 @@ def init_api_errors(bp: Blueprint) -> None:
         """Anything Werkzeug raises inside the API (413 from a large upload, 415, ...)."""
         db.session.rollback()
         code, message = MESSAGES.get(exc.code or 500, ("error", exc.description or "Error."))
+        if exc.code == 400 and exc.description != BadRequest.description:
+            message = exc.description  # a guard's own words (a NUL byte, JSON too deep)
         if exc.code == 413:
             from flask import current_app
 

@@ -1,7 +1,9 @@
 """Evidence files: type checked from the content, stored outside the web root under their
 SHA-256, and only ever served back as attachments."""
 
+import errno
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -13,9 +15,10 @@ from pathlib import Path
 
 from flask import current_app
 
-from tracker.rules import RuleViolation
+from tracker.rules import Refusal, RuleViolation
 
 CHUNK = 64 * 1024
+log = logging.getLogger("tracker")
 
 # Detected type → (MIME type, the file-name endings that may carry it).
 ALLOWED_TYPES = {
@@ -44,6 +47,31 @@ class EvidenceRejected(RuleViolation):
         super().__init__(message, "file")
         self.reason = reason
         self.status, self.code = self.STATUSES[reason]
+
+
+class StorageUnavailable(Refusal):
+    """The evidence store cannot take the file: the disk (or quota) is full, or it is
+    mounted read-only. 507 Insufficient Storage; nothing is saved."""
+
+    status = 507
+    code = "storage_full"
+
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> "StorageUnavailable":
+        log.error("evidence store %s: %s", current_app.config["EVIDENCE_DIR"], exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return cls("The evidence storage is full, so the file was not saved and nothing "
+                       "changed. Attach a link or a note for now, and tell an admin: the "
+                       "evidence folder needs more space.")
+        refusal = cls("The evidence storage is read-only at the moment, so the file was not "
+                      "saved and nothing changed. Attach a link or a note for now, and tell "
+                      "an admin: the evidence folder cannot be written.")
+        refusal.code = "storage_read_only"
+        return refusal
+
+
+# Errors that say the store cannot take a file, as opposed to a bug: answered with 507.
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 @dataclass
@@ -137,7 +165,22 @@ def _is_plain_text(head: bytes) -> bool:
 
 
 def store_upload(stream, filename: str | None) -> StoredFile:
-    """Copy an upload to the evidence store, checking size and type on the way."""
+    """Copy an upload to the evidence store, checking size and type on the way.
+
+    The file is written to a temporary name, fsynced, and renamed over `<sha[:2]>/<sha>` —
+    also when that content is already stored, so the stored file's mtime is always the
+    latest upload's and `evidence prune` (which spares young files) cannot remove it between
+    this store and the commit of the row that refers to it. A full or read-only store is
+    refused with StorageUnavailable (507), leaving no temporary file behind."""
+    try:
+        return _store(stream, filename)
+    except OSError as exc:
+        if exc.errno in _STORAGE_ERRNOS:
+            raise StorageUnavailable.from_os_error(exc) from exc
+        raise
+
+
+def _store(stream, filename: str | None) -> StoredFile:
     limit = current_app.config["MAX_EVIDENCE_BYTES"]
     name = clean_filename(filename)
     digest, size = hashlib.sha256(), 0
@@ -152,6 +195,8 @@ def store_upload(stream, filename: str | None) -> StoredFile:
                     raise EvidenceRejected(size_limit_message(limit), "too_large")
                 digest.update(chunk)
                 out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())  # the content is on disk before its name is
         if size == 0:
             raise EvidenceRejected("The file is empty. Choose the file again and re-upload it.",
                                    "empty")
@@ -174,14 +219,22 @@ def store_upload(stream, filename: str | None) -> StoredFile:
         sha = digest.hexdigest()
         final = evidence_path(sha)
         final.parent.mkdir(exist_ok=True)
-        if final.exists():  # the same content is already stored: keep one copy
-            tmp.unlink()
-        else:
-            os.replace(tmp, final)
+        # Same content already stored or not: the fresh copy takes its place (identical
+        # bytes), which makes the stored file as young as this upload.
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
         return StoredFile(sha256=sha, size=size, content_type=content_type, filename=name)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX: the directory entry is the directory's data)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -200,14 +253,36 @@ def sweep_unreferenced(referenced: set[str], *, older_than_seconds: float,
     store, cutoff = evidence_dir(), time.time() - older_than_seconds
     removed, size, kept = [], 0, 0
     for path in sorted(store.glob("*/*")) + sorted(store.glob(".upload-*")):
+        if path.name.startswith(".prune-"):
+            continue
         if path.name in referenced:
             kept += 1
             continue
         stat = path.stat()
         if not path.is_file() or stat.st_mtime > cutoff:
             continue
+        if not dry_run and not _remove_if_still_old(path, cutoff):
+            continue
         removed.append(path)
         size += stat.st_size
-        if not dry_run:
-            path.unlink(missing_ok=True)
     return Swept(removed=removed, size=size, kept=kept)
+
+
+def _remove_if_still_old(path: Path, cutoff: float) -> bool:
+    """Remove `path` unless an upload renewed it since it was looked at. The file is first
+    moved aside (atomic), then its age is read again: an upload that replaced it in between
+    made it young, and it is put back (unless a newer upload already did so)."""
+    aside = path.with_name(f".prune-{path.name}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False
+    if aside.stat().st_mtime > cutoff:
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # a newer upload stored the same content again
+        aside.unlink()
+        return False
+    aside.unlink()
+    return True

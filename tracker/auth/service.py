@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from tracker import activity
 from tracker.auth.models import ApiToken, Membership, Team, TeamRole, User
@@ -18,6 +19,11 @@ from tracker.rules import RuleViolation
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
+# zxcvbn's scores run 0–4; 3 is "safely unguessable: moderate protection from an offline
+# slow-hash attack" (about 10^10 guesses). It reads at most 72 characters, and a longer
+# password is judged by those.
+MIN_STRENGTH = 3
+STRENGTH_CHARS = 72
 _COMMON = None
 # A well-formed hash that no password matches, so an unknown email costs as much time as a
 # wrong password and response times do not reveal which accounts exist.
@@ -32,7 +38,11 @@ def common_passwords() -> frozenset[str]:
     return _COMMON
 
 
-def check_new_password(password: str) -> None:
+def check_new_password(password: str, *, email: str | None = None,
+                       name: str | None = None) -> None:
+    """Refuse a password that is too short or long, common, the account's own e-mail address,
+    or guessable by the zxcvbn strength estimator (dictionary words, names, dates, keyboard
+    patterns, repeats, and the e-mail and name given)."""
     if len(password) < MIN_PASSWORD:
         raise RuleViolation(f"Use at least {MIN_PASSWORD} characters.", "password")
     if len(password) > MAX_PASSWORD:
@@ -40,6 +50,19 @@ def check_new_password(password: str) -> None:
     if password.lower() in common_passwords():
         raise RuleViolation("That password is one of the most common ones and is guessed "
                             "first. Choose another.", "password")
+    own = [part for part in ((email or "").strip().lower(),
+                             (email or "").strip().lower().partition("@")[0]) if part]
+    if password.strip().lower() in own:
+        raise RuleViolation("That password is your e-mail address, which anyone who knows "
+                            "you can guess. Choose another.", "password")
+    inputs = [*own, *(name or "").split()]
+    strength = zxcvbn(password[:STRENGTH_CHARS], user_inputs=inputs)
+    if strength["score"] < MIN_STRENGTH:
+        feedback = strength["feedback"]
+        hints = " ".join(filter(None, [feedback["warning"], *feedback["suggestions"]]))
+        raise RuleViolation("That password is too easy to guess. " + (hints + " " if hints
+                            else "") + "A few unrelated words make a strong password that is "
+                            "easy to remember.", "password")
 
 
 def normalise_email(email: str) -> str:
@@ -83,7 +106,7 @@ def create_user(actor: User | None, email: str, name: str, password: str, *,
     if len(name) > 120:
         raise RuleViolation("Keep the name under 120 characters.", "name")
     if check_password:
-        check_new_password(password)
+        check_new_password(password, email=email, name=name)
     if db.session.execute(sa.select(User.id).where(User.email == email)).scalar():
         raise RuleViolation(f"{email} already has an account.", "email")
     user = User(email=email, name=name, password_hash=hash_password(password),
@@ -95,12 +118,18 @@ def create_user(actor: User | None, email: str, name: str, password: str, *,
     return user
 
 
-def set_password(actor: User | None, user: User, password: str) -> None:
-    check_new_password(password)
+def set_password(actor: User | None, user: User, password: str) -> list[str]:
+    """Set a new password: every other session ends and every API token is revoked (a token
+    taken along with the old password must not outlive it). Returns the revoked tokens'
+    names, for the message that tells the owner."""
+    check_new_password(password, email=user.email, name=user.name)
     user.password_hash = hash_password(password)
     user.session_version += 1  # every other session of this user ends
+    revoked = revoke_all_tokens(user)
     db.session.flush()
-    _admin_event(actor, "user.password", user.email)
+    _admin_event(actor, "user.password", user.email,
+                 after={"tokens_revoked": revoked} if revoked else None)
+    return revoked
 
 
 def set_roles(actor: User | None, user: User, *, is_admin: bool, is_auditor: bool) -> None:
@@ -194,6 +223,16 @@ def revoke_token(user: User, token: ApiToken) -> None:
         token.revoked_at = utcnow()
         db.session.flush()
         _admin_event(user, "token.revoke", f"{token.user.email} / {token.name}")
+
+
+def revoke_all_tokens(user: User) -> list[str]:
+    """Revoke every live token of `user`; returns their names, sorted."""
+    names = db.session.execute(
+        sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()).returning(ApiToken.name)
+        .execution_options(synchronize_session="fetch")
+    ).scalars().all()
+    return sorted(names)
 
 
 # --- who is asking ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from tracker.auth.permissions import can_manage_users
 from tracker.auth.safety import safe_next
 from tracker.extensions import db
 from tracker.forms import attach_error
+from tracker.mail import notify_account
 from tracker.rules import RuleViolation
 from tracker.security.throttling import throttle_sign_in
 
@@ -68,16 +69,26 @@ def account():
         else:
             me = db.session.get(User, current_user.id)
             try:
-                service.set_password(me, me, form.password.data)
+                revoked = service.set_password(me, me, form.password.data)
             except RuleViolation as exc:
                 db.session.rollback()
                 attach_error(form, exc.field, exc.message)
             else:
                 db.session.commit()
                 login_user(me)  # this session continues with the new version
-                flash("Password changed. Your other sessions have been signed out.", "success")
+                flash("Password changed. Your other sessions have been signed out"
+                      + tokens_revoked_phrase(revoked) + ".", "success")
                 return redirect(url_for("auth.account"))
     return _account_page(form=form)
+
+
+def tokens_revoked_phrase(names: list[str], whose: str = "your") -> str:
+    """", and your API tokens “ci”, “backup” were revoked" — or nothing without tokens."""
+    if not names:
+        return ""
+    listed = ", ".join(f"“{name}”" for name in names)
+    return f", and {whose} API token{'s' if len(names) > 1 else ''} {listed} " + (
+        "were revoked" if len(names) > 1 else "was revoked")
 
 
 def _account_page(status: int = 200, **forms):
@@ -206,13 +217,19 @@ def user_password(user_id):
     form = PasswordResetForm()
     if form.validate_on_submit():
         try:
-            service.set_password(current_user, user, form.password.data)
+            revoked = service.set_password(current_user, user, form.password.data)
         except RuleViolation as exc:
             db.session.rollback()
             attach_error(form, exc.field, exc.message)
         else:
             db.session.commit()
-            flash(f"Password of {user.name} reset; their sessions were signed out.", "success")
+            notify_account(user.email, "your password was reset",
+                           f"{current_user.name} (an admin) reset your password. Your sessions "
+                           f"were signed out{tokens_revoked_phrase(revoked)}. Ask them for "
+                           "the new password, and create new tokens on your account page.")
+            flash(f"Password of {user.name} reset; their sessions were signed out"
+                  f"{tokens_revoked_phrase(revoked, 'their')}. They have been told.",
+                  "success")
             return redirect(url_for("auth.user_detail", user_id=user.id))
     return render_template(
         "admin/user_detail.html", user=user, password_form=form, form=EmptyForm(),

@@ -7,8 +7,11 @@ every member is a plain file under a known folder, every file is listed in the m
 the right size and SHA-256, nothing listed is missing, and the database passes SQLite's
 integrity check. A corrupted, truncated or edited archive is refused and nothing changes.
 
-PostgreSQL databases are backed up with pg_dump (the archive then holds the files only, and
-`backup create` prints the command); see README.
+PostgreSQL databases are dumped with pg_dump first, beside the archive (mode 0600, its
+SHA-256 in the manifest), and the files archived after: evidence is written before the row
+that refers to it, so every row in the dump has its file to copy. Both `backup create` and
+`backup restore` check that every evidence row (in the snapshot taken, or the database being
+restored) has its file in the archive, and say which do not; see README.
 """
 
 import gzip
@@ -17,6 +20,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess  # pg_dump, found on PATH, with arguments we build  # nosec B404
 import tarfile
 import tempfile
 import zlib
@@ -34,7 +38,7 @@ MANIFEST = "manifest.json"
 DATABASE_MEMBER = "database.sqlite3"
 FOLDERS = ("evidence", "reports", "signing")
 CHUNK = 1024 * 1024
-SKIPPED_PREFIXES = (".upload-",)  # uploads still being written
+SKIPPED_PREFIXES = (".upload-", ".prune-")  # uploads being written, files being pruned
 
 
 class BackupError(Exception):
@@ -51,7 +55,9 @@ class BackupResult:
     files: int
     size: int
     database_included: bool
-    pg_dump_command: str | None = None
+    dump_path: Path | None = None  # PostgreSQL: pg_dump's file beside the archive
+    evidence_rows: int = 0  # file evidence the database refers to (distinct files)
+    missing_evidence: list[str] = field(default_factory=list)  # their SHA-256s, no file
 
 
 @dataclass
@@ -60,6 +66,17 @@ class RestoreResult:
     database_restored: bool
     alembic_revision: str | None
     notes: list[str] = field(default_factory=list)
+    evidence_rows: int = 0
+    missing_evidence: list[str] = field(default_factory=list)
+
+
+EVIDENCE_FILES_SQL = "SELECT DISTINCT sha256 FROM evidence WHERE kind = 'file'"
+
+
+def missing_evidence(referenced: set[str], members) -> list[str]:
+    """The referenced evidence files (SHA-256s) the archive does not hold."""
+    held = {name.rsplit("/", 1)[-1] for name in members if name.startswith("evidence/")}
+    return sorted(referenced - held)
 
 
 # --- where things live ----------------------------------------------------------------
@@ -124,6 +141,13 @@ def _add_file(archive: tarfile.TarFile, source: Path, name: str) -> dict:
     return {"sha256": reader.sha256.hexdigest(), "size": info.size}
 
 
+def _evidence_in_sqlite(conn: sqlite3.Connection) -> set[str]:
+    try:
+        return {row[0] for row in conn.execute(EVIDENCE_FILES_SQL)}
+    except sqlite3.DatabaseError:  # no schema yet
+        return set()
+
+
 def _snapshot_sqlite(target: Path) -> str | None:
     """A consistent copy of the live database; returns its Alembic revision."""
     source = sqlite3.connect(sqlite_path())
@@ -164,6 +188,14 @@ def create_backup(output: Path | None = None) -> BackupResult:
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "database": {"engine": kind, "included": kind == "sqlite"}, "files": {}}
     # The archive holds every piece of evidence and the signing key: only its owner reads it.
+    dump = None
+    referenced: set[str] = set()
+    if kind == "postgresql":
+        # The database first, the files after (as for SQLite below).
+        dump = output.with_name(output.name.removesuffix(".tar.gz") + ".dump")
+        referenced = _pg_dump(dump)
+        manifest["database"].update(dump=dump.name, dump_sha256=_sha256_of(dump),
+                                    dump_size=dump.stat().st_size)
     fd, partial = tempfile.mkstemp(dir=output.parent, prefix=".backup-", suffix=".tar.gz")
     os.close(fd)
     os.chmod(partial, 0o600)
@@ -175,12 +207,19 @@ def create_backup(output: Path | None = None) -> BackupResult:
                 # that refers to it, so every file the snapshot names is there to copy.
                 snapshot = Path(scratch) / DATABASE_MEMBER
                 manifest["database"]["alembic_revision"] = _snapshot_sqlite(snapshot)
+                conn = sqlite3.connect(snapshot)
+                try:
+                    referenced = _evidence_in_sqlite(conn)
+                finally:
+                    conn.close()
                 manifest["files"][DATABASE_MEMBER] = _add_file(archive, snapshot,
                                                                DATABASE_MEMBER)
             for folder, root in folders().items():
                 for path in _files_under(root):
                     name = f"{folder}/{path.relative_to(root).as_posix()}"
                     manifest["files"][name] = _add_file(archive, path, name)
+            missing = missing_evidence(referenced, manifest["files"])
+            manifest["evidence"] = {"rows": len(referenced), "missing": missing}
             body = json.dumps(manifest, indent=2, sort_keys=True).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mode = len(body), 0o600
@@ -191,12 +230,53 @@ def create_backup(output: Path | None = None) -> BackupResult:
         if os.path.exists(partial):
             os.unlink(partial)
     files = len(manifest["files"]) - (1 if kind == "sqlite" else 0)
-    command = None
-    if kind == "postgresql":
-        dump = output.with_name(output.name.replace(".tar.gz", "") + ".dump")
-        command = f"pg_dump --format=custom --no-owner --file '{dump}' '{libpq_url()}'"
     return BackupResult(path=output, files=files, size=output.stat().st_size,
-                        database_included=kind == "sqlite", pg_dump_command=command)
+                        database_included=kind == "sqlite", dump_path=dump,
+                        evidence_rows=len(referenced), missing_evidence=missing)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _pg_dump(target: Path) -> set[str]:
+    """pg_dump into `target` (mode 0600) from a snapshot this function exports, and the
+    evidence files that snapshot refers to — so the check below reads exactly the rows the
+    dump holds."""
+    binary = shutil.which("pg_dump")
+    if binary is None:
+        raise BackupError("pg_dump is not installed (apt-get install postgresql-client, the "
+                          "server's major version or newer); no backup was written.")
+    url = db.engine.url
+    env = {**os.environ}
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    partial = target.with_name(f".{target.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    os.chmod(partial, 0o600)  # whatever the umask: the dump holds every password hash
+    try:
+        with db.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+                referenced = set(conn.execute(sa.text(EVIDENCE_FILES_SQL)).scalars())
+                result = subprocess.run(  # our arguments, no shell  # nosec B603
+                    [binary, "--format=custom", "--no-owner", f"--snapshot={snapshot}",
+                     f"--file={partial}", f"--dbname={libpq_url()}"],
+                    env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BackupError(f"pg_dump failed, so no backup was written: "
+                              f"{result.stderr.strip()[-500:]}")
+        os.replace(partial, target)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return referenced
 
 
 class _BytesReader:
@@ -373,6 +453,11 @@ def restore_backup(archive_path: Path) -> RestoreResult:
         else:
             notes.append("The database is not in this archive: restore its pg_dump file with "
                          f"`pg_restore --no-owner --dbname '{libpq_url()}' FILE.dump`.")
+        referenced = _evidence_to_restore(staging / DATABASE_MEMBER if has_database else None)
+        missing = missing_evidence(referenced, hashes)
+        if kind == "postgresql" and not _rows_in_postgresql():
+            notes.append("The database is empty: restore the pg_dump file first, then this "
+                         "archive, so that its evidence rows can be checked against the files.")
         # Everything checked: now write.
         if has_database:
             _install_database(staging / DATABASE_MEMBER)
@@ -388,7 +473,34 @@ def restore_backup(archive_path: Path) -> RestoreResult:
         notes.append("Run `flask --app app db upgrade` if this version of the app is newer "
                      f"than the backup (its schema revision is {revision}).")
     return RestoreResult(files=len(hashes) - (1 if has_database else 0),
-                         database_restored=has_database, alembic_revision=revision, notes=notes)
+                         database_restored=has_database, alembic_revision=revision, notes=notes,
+                         evidence_rows=len(referenced), missing_evidence=missing)
+
+
+def _evidence_to_restore(sqlite_copy: Path | None) -> set[str]:
+    """The evidence files the restored database will refer to: the archive's SQLite copy,
+    or the PostgreSQL database restored (with pg_restore) before the archive."""
+    if sqlite_copy is not None:
+        conn = sqlite3.connect(sqlite_copy)
+        try:
+            return _evidence_in_sqlite(conn)
+        finally:
+            conn.close()
+    if database_kind() != "postgresql":
+        return set()
+    try:
+        with db.engine.connect() as conn:
+            return set(conn.execute(sa.text(EVIDENCE_FILES_SQL)).scalars())
+    except sa.exc.ProgrammingError:  # no schema yet
+        return set()
+
+
+def _rows_in_postgresql() -> int:
+    try:
+        with db.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one()
+    except sa.exc.ProgrammingError:
+        return 0
 
 
 def _install_database(copy: Path) -> None:

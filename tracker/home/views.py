@@ -9,6 +9,7 @@ from tracker.audits import vocabulary
 from tracker.audits.models import Audit, AuditItem, AuditState
 from tracker.auth.models import Membership
 from tracker.auth.permissions import member_team_ids
+from tracker.errors import UNAVAILABLE_RETRY_SECONDS, database_unavailable, rollback_quietly
 from tracker.extensions import db
 
 bp = Blueprint("home", __name__)
@@ -49,6 +50,13 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: the database answers."""
-    db.session.execute(sa.select(1))
+    """Readiness: the database answers. A load balancer reads the status; the JSON says why."""
+    try:
+        db.session.execute(sa.select(1))
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        rollback_quietly()
+        reason = "unavailable" if database_unavailable(exc) else "error"
+        return ({"status": "unavailable", "database": reason,
+                 "message": "The database does not answer."}, 503,
+                {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
     return {"status": "ready"}

@@ -5,6 +5,9 @@
 - Text URL parts with control characters (NUL, tabs, newlines) do not match any route: 404.
 - A NUL byte anywhere in the query string, a form field or a JSON body is refused with 400
   before a view runs; PostgreSQL cannot store one, and no legitimate text contains one.
+- A JSON body nested deeper than MAX_JSON_DEPTH arrays/objects is refused with 400: no
+  request the API documents goes past three levels, and a deep one would otherwise exhaust
+  the interpreter's recursion limit in whatever walks it next.
 """
 
 from flask import Flask, abort, request
@@ -16,6 +19,13 @@ MAX_ID = 2**31 - 1
 MAX_PAGE = 100_000  # past any real list; a bigger page number would overflow SQL's OFFSET
 NUL_REFUSED = ("The request contains a NUL character, which no field accepts. Remove it "
                "(it often comes from copying binary data) and try again.")
+MAX_JSON_DEPTH = 32
+TOO_DEEP = (f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep; no request "
+            "needs that. Send a flatter document (see /api/v1/openapi.json).")
+
+
+class _TooDeep(Exception):
+    pass
 
 
 def page_arg() -> int:
@@ -49,13 +59,32 @@ class PrintableConverter(UnicodeConverter):
 
 
 def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    """Whether a NUL is in any string of a parsed JSON document (keys too), walked with an
+    explicit stack; raises _TooDeep past MAX_JSON_DEPTH levels."""
+    stack = [(value, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise _TooDeep
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and "\x00" in key:
+                    return True
+                stack.append((item, depth + 1))
     return False
+
+
+def _json_body():
+    """The parsed JSON body, or None when it is not JSON (the view says so). A document so
+    deep that the parser itself runs out of stack counts as too deep."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        raise _TooDeep from None
 
 
 def init_input_guards(app: Flask) -> None:
@@ -75,5 +104,10 @@ def init_input_guards(app: Flask) -> None:
             for k, v in [*request.args.items(multi=True), *form]
         ):
             abort(400, NUL_REFUSED)
-        if request.is_json and _has_nul(request.get_json(silent=True)):
-            abort(400, NUL_REFUSED)
+        if request.is_json:
+            try:
+                nul = _has_nul(_json_body())
+            except _TooDeep:
+                abort(400, TOO_DEEP)
+            if nul:
+                abort(400, NUL_REFUSED)
