@@ -70,8 +70,11 @@ def database(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def templates(database, tmp_path_factory):
-    """The seeded templates of this session, each built when a test first needs it."""
-    return Templates(database, tmp_path_factory.mktemp("templates"), base_config)
+    """The seeded templates of this run, each built when a test first needs it; shared by
+    pytest-xdist's workers (their base temporary directories have one parent)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return Templates(database, root / "templates", base_config)
 
 
 @pytest.fixture

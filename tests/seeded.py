@@ -26,11 +26,14 @@ copied into the test's tmp_path as well, where the test's app looks for them.
         return service.start_audit(people["lead"], ...).id
 
 Seed names are global (one namespace for the whole suite), and a seed must be declared after
-the seeds it needs.
+the seeds it needs. What a build returns is kept as JSON (a tuple comes back as a list).
 """
 
+import fcntl
+import json
 import shutil
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,56 +94,90 @@ def seeds_for(fixturenames: Iterable[str]) -> tuple[str, ...]:
 
 
 class Templates:
-    """The session's templates, built on first use; each key's from its prefix's."""
+    """The session's templates, each built when a test first needs it, from its prefix's.
+
+    `root` may be shared by the processes of one run (pytest-xdist's workers): the first to
+    need a template builds it under a file lock and the others read it from there."""
+
+    META = "seed.json"  # what the builds returned; written last, so it marks a template done
+    ROWS = "rows"  # PostgreSQL: a COPY text file per table
 
     def __init__(self, database: dict, root: Path, config: Callable[[Path, str], dict]):
         self.database, self.root, self.config = database, root, config
-        self.built: dict[tuple[str, ...], Path] = {}
-        self.keys: dict[tuple[str, ...], dict] = {(): {}}  # what each seed's build returned
-        self.rows: dict[tuple[str, ...], tuple[dict, list]] = {}  # PostgreSQL snapshots
         self.postgres = database["kind"] == "postgresql"
-        if self.postgres:
-            self.base = self._directory(())
-            self.rows[()] = ({}, [])
-        else:
-            self.base = self._directory(())
-            shutil.copy(database["template"], self.base / DATABASE_FILE)
-        self.built[()] = self.base
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.built: dict[tuple[str, ...], tuple[Path, dict]] = {}
+        self.rows: dict[tuple[str, ...], tuple[dict, list]] = {}
 
-    def _directory(self, key) -> Path:
-        path = self.root / ("+".join(key) or "empty")
-        path.mkdir(parents=True)
-        return path
-
-    def template(self, key: tuple[str, ...]) -> Path:
+    def template(self, key: tuple[str, ...]) -> tuple[Path, dict]:
+        """The template's directory and what its seeds' builds returned."""
         if key not in self.built:
-            parent = self.template(key[:-1])
-            path = self._directory(key)
-            shutil.copytree(parent, path, dirs_exist_ok=True)
-            if self.postgres:
-                restore(self.database["url"], *self.rows[key[:-1]])
-            url = self.database["url"] if self.postgres else f"sqlite:///{path / DATABASE_FILE}"
-            app = create_app(self.config(path, url))
-            app.instance_path = str(path)
-            with app.app_context():
-                returned = SEEDS[key[-1]].build()
-                db.session.commit()
-                db.session.remove()
-                db.engine.dispose()
-            if self.postgres:
-                self.rows[key] = snapshot(self.database["url"])
-            self.keys[key] = {**self.keys[key[:-1]], key[-1]: returned}
-            self.built[key] = path
+            path = self.root / ("+".join(key) or "empty")
+            with _locked(self.root / f"{path.name}.lock"):
+                if not (path / self.META).exists():
+                    self._build(key, path)
+            self.built[key] = path, json.loads((path / self.META).read_text())
         return self.built[key]
+
+    def _build(self, key: tuple[str, ...], path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)  # a build that failed half-way
+        if not key:
+            path.mkdir()
+            if not self.postgres:
+                shutil.copy(self.database["template"], path / DATABASE_FILE)
+            self._save(path, {}, {}, [])
+            return
+        parent, returned = self.template(key[:-1])
+        shutil.copytree(parent, path, ignore=shutil.ignore_patterns(self.META, self.ROWS))
+        if self.postgres:
+            restore(self.database["url"], *self._rows(key[:-1]))
+        url = self.database["url"] if self.postgres else f"sqlite:///{path / DATABASE_FILE}"
+        app = create_app(self.config(path, url))
+        app.instance_path = str(path)
+        with app.app_context():
+            returned = {**returned, key[-1]: SEEDS[key[-1]].build()}
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+        rows, sequences = snapshot(self.database["url"]) if self.postgres else ({}, [])
+        self._save(path, returned, rows, sequences)
+
+    def _save(self, path: Path, returned: dict, rows: dict, sequences: list) -> None:
+        if self.postgres:
+            (path / self.ROWS).mkdir()
+            for table, data in rows.items():
+                (path / self.ROWS / table).write_bytes(data)
+        meta = path / self.META
+        meta.with_suffix(".tmp").write_text(json.dumps({**returned, "": sequences}))
+        meta.with_suffix(".tmp").rename(meta)
+
+    def _rows(self, key: tuple[str, ...]) -> tuple[dict, list]:
+        if key not in self.rows:
+            path, returned = self.template(key)
+            self.rows[key] = ({f.name: f.read_bytes() for f in (path / self.ROWS).iterdir()},
+                              [tuple(s) for s in returned[""]])
+        return self.rows[key]
 
     def copy_to(self, key: tuple[str, ...], tmp_path: Path) -> "Seeded":
         """Give tmp_path the template's files and database."""
-        template = self.template(key)
-        shutil.copytree(template, tmp_path, dirs_exist_ok=True)
+        path, returned = self.template(key)
+        shutil.copytree(path, tmp_path, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(self.META, self.ROWS))
+        returned = {k: v for k, v in returned.items() if k}
         if self.postgres:
-            restore(self.database["url"], *self.rows[key])
-            return Seeded(self.database["url"], self.keys[key])
-        return Seeded(f"sqlite:///{tmp_path / DATABASE_FILE}", self.keys[key])
+            restore(self.database["url"], *self._rows(key))
+            return Seeded(self.database["url"], returned)
+        return Seeded(f"sqlite:///{tmp_path / DATABASE_FILE}", returned)
+
+
+@contextmanager
+def _locked(path: Path):
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class Seeded(dict):
