@@ -1,8 +1,9 @@
 """Fixtures: a real database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is
-set), built once per session by the migrations, never mocked."""
+set), built once per session by the migrations, never mocked. Seeded data (`library`,
+`people`, `site`, …) is built once per session too and copied into each test: see
+tests/seeded.py."""
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from tests import factories
+from tests.routes import build_site, load_site
+from tests.seeded import Templates, seed, seeds_for
+from tracker import cache as page_cache
 from tracker import create_app
 from tracker.extensions import db
 
@@ -64,13 +68,25 @@ def database(tmp_path_factory):
         yield {"kind": "sqlite", "template": template}
 
 
+@pytest.fixture(scope="session")
+def templates(database, tmp_path_factory):
+    """The seeded templates of this run, each built when a test first needs it; shared by
+    pytest-xdist's workers (their base temporary directories have one parent)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return Templates(database, root / "templates", base_config)
+
+
 @pytest.fixture
-def database_url(database, tmp_path):
-    if database["kind"] == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copy(database["template"], path)
-        return f"sqlite:///{path}"
-    return database["url"]
+def seeded(templates, request, tmp_path):
+    """This test's database, a copy of the template of the seeds it asks for (maybe none),
+    and tmp_path holding the seeds' files: seed name → what its build returned."""
+    return templates.copy_to(seeds_for(request.fixturenames), tmp_path)
+
+
+@pytest.fixture
+def database_url(seeded):
+    return seeded.url
 
 
 @pytest.fixture
@@ -83,18 +99,13 @@ def app_config():
 def app(database, database_url, tmp_path, app_config):
     app = create_app({**base_config(tmp_path, database_url), **app_config})
     app.instance_path = str(tmp_path)
+    # Tests copied from one template start with the same activity-chain heads, so a page
+    # another test cached in this process would match their keys.
+    page_cache.clear_local()
     with app.app_context():
         yield app
         db.session.remove()
-        if database["kind"] == "postgresql":
-            _truncate_all()
         db.engine.dispose()
-
-
-def _truncate_all() -> None:
-    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 class FreshContextClient(FlaskClient):
@@ -119,26 +130,23 @@ def runner(app):
     return app.test_cli_runner()
 
 
-@pytest.fixture
-def library(app):
+@seed()
+def library():
     """The readiness library from seeds/, loaded as `flask seed library` does."""
     from tracker.library.seeding import load_library
 
     load_library(ROOT / "seeds" / "library")
-    db.session.commit()
 
 
-@pytest.fixture
-def people(app):
-    """Two teams and one person in each role: see tests/factories.py."""
-    return factories.make_people()
+@seed(load=lambda _: factories.load_people())
+def people():
+    """Two teams and one person in each role (a dict of them): see tests/factories.py."""
+    factories.make_people()
 
 
-@pytest.fixture
-def site(library):
+@seed(needs=["library", "people"], load=lambda keys: load_site(keys))
+def site():
     """People in every role, the library and audits with evidence: see tests/routes.py."""
-    from tests.routes import build_site
-
     return build_site()
 
 

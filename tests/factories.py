@@ -1,9 +1,23 @@
 """Factory functions that build data through the same services the app uses."""
 
+import sqlalchemy as sa
+
 from tracker.auth import service as accounts
+from tracker.auth.models import Team, User
 from tracker.extensions import db
 
 PASSWORD = "correct horse battery"
+
+# make_people's accounts (role → email) and teams (key → name), by which load_people finds them.
+PEOPLE = {
+    "admin": "admin@test.example",
+    "lead": "lead@test.example",
+    "operator": "operator@test.example",
+    "auditor": "auditor@test.example",
+    "member_auditor": "member-auditor@test.example",
+    "outsider": "outsider@test.example",
+}
+TEAMS = {"alpha": "Alpha", "beta": "Beta"}
 
 
 def make_user(email: str, name: str | None = None, *, admin=False, auditor=False):
@@ -24,14 +38,27 @@ def make_people() -> dict:
     """Team Alpha (lead, operator) and team Beta (outsider), an admin, two auditors — one
     of whom is a member of Alpha and so may not sign off Alpha's audits."""
     p = {
-        "admin": make_user("admin@test.example", "Ada Admin", admin=True),
-        "lead": make_user("lead@test.example", "Lena Lead"),
-        "operator": make_user("operator@test.example", "Omar Operator"),
-        "auditor": make_user("auditor@test.example", "Aude Auditor", auditor=True),
-        "member_auditor": make_user("member-auditor@test.example", "Mo Member", auditor=True),
-        "outsider": make_user("outsider@test.example", "Otto Outsider"),
+        "admin": make_user(PEOPLE["admin"], "Ada Admin", admin=True),
+        "lead": make_user(PEOPLE["lead"], "Lena Lead"),
+        "operator": make_user(PEOPLE["operator"], "Omar Operator"),
+        "auditor": make_user(PEOPLE["auditor"], "Aude Auditor", auditor=True),
+        "member_auditor": make_user(PEOPLE["member_auditor"], "Mo Member", auditor=True),
+        "outsider": make_user(PEOPLE["outsider"], "Otto Outsider"),
     }
-    p["alpha"] = make_team("Alpha", p["lead"], [p["operator"], p["member_auditor"]])
-    p["beta"] = make_team("Beta", p["outsider"])
+    p["alpha"] = make_team(TEAMS["alpha"], p["lead"], [p["operator"], p["member_auditor"]])
+    p["beta"] = make_team(TEAMS["beta"], p["outsider"])
     db.session.commit()
     return p
+
+
+def load_people() -> dict:
+    """make_people's accounts and teams, loaded in the current session (two queries)."""
+    users = {u.email: u for u in db.session.execute(
+        sa.select(User).where(User.email.in_(PEOPLE.values()))).scalars()}
+    teams = {t.name: t for t in db.session.execute(
+        sa.select(Team).where(Team.name.in_(TEAMS.values()))).scalars()}
+    missing = [e for e in PEOPLE.values() if e not in users] + [
+        n for n in TEAMS.values() if n not in teams]
+    assert not missing, f"make_people's data is not in this database: {missing}"
+    return {**{role: users[email] for role, email in PEOPLE.items()},
+            **{key: teams[name] for key, name in TEAMS.items()}}

@@ -125,7 +125,9 @@ class Site:
         return flask_url_for(route.endpoint, **values)
 
 
-def build_site() -> Site:
+def build_site() -> dict:
+    """The data of a Site on top of the library and make_people's (the `site` seed): returns
+    its keys, from which load_site finds it in each test's own session."""
     from tracker.audits import service as audits
     from tracker.audits.models import AuditItem
     from tracker.auth.service import create_token
@@ -133,7 +135,7 @@ def build_site() -> Site:
     from tracker.library.models import Domain, FailurePattern, HubContent
     from tracker.signals.service import report_signal
 
-    people = factories.make_people()
+    people = factories.load_people()
     domains = db.session.execute(
         sa.select(Domain).where(Domain.code.in_(["DV", "SUP"]))
     ).scalars().all()
@@ -159,10 +161,29 @@ def build_site() -> Site:
         row, tokens[role] = create_token(people[role], f"{role} script")
         token_ids[role] = row.id
     db.session.commit()
-    return Site(people=people, audit=audit, item=item, evidence=evidence,
-                file_evidence=file_evidence, comment=comment, beta_audit=beta_audit,
-                signal=signal, tokens=tokens, token_ids=token_ids,
-                failure_code=failure or "", content_code=content or "")
+    return {"audit": audit.id, "item": item.id, "evidence": evidence.id,
+            "file_evidence": file_evidence.id, "comment": comment.id,
+            "beta_audit": beta_audit.id, "signal": signal.id, "tokens": tokens,
+            "token_ids": token_ids, "failure_code": failure or "",
+            "content_code": content or ""}
+
+
+def load_site(keys: dict) -> Site:
+    """build_site's Site, its objects loaded in the current session."""
+    from tracker.audits.models import Audit, AuditItem, Comment, Evidence
+    from tracker.signals.models import Signal
+
+    def get(model, name):
+        found = db.session.get(model, keys[name])
+        assert found is not None, f"the site's {name} ({keys[name]}) is not in this database"
+        return found
+
+    return Site(people=factories.load_people(), audit=get(Audit, "audit"),
+                item=get(AuditItem, "item"), evidence=get(Evidence, "evidence"),
+                file_evidence=get(Evidence, "file_evidence"), comment=get(Comment, "comment"),
+                beta_audit=get(Audit, "beta_audit"), signal=get(Signal, "signal"),
+                tokens=dict(keys["tokens"]), token_ids=dict(keys["token_ids"]),
+                failure_code=keys["failure_code"], content_code=keys["content_code"])
 
 
 def activity_count() -> int:

@@ -1,7 +1,11 @@
 """API fixtures: a token per role and a small client that sends it."""
 
 import pytest
+import sqlalchemy as sa
 
+from tests import factories
+from tests.seeded import seed
+from tracker.audits.models import Audit
 from tracker.auth import service as accounts
 from tracker.extensions import db
 
@@ -41,15 +45,12 @@ def api_as(client, token_for):
     return lambda role: ApiClient(client, token_for(role))
 
 
-@pytest.fixture
-def dv_audit(app, library, people):
+@seed(needs=["library", "people"], load=lambda audit_id: db.session.get(Audit, audit_id))
+def dv_audit():
     """Alpha's 2026-Q3 audit over the DV domain, started by its lead (through the service)."""
-    import sqlalchemy as sa
-
     from tracker.audits import service as audits
     from tracker.library.models import Domain
 
+    people = factories.load_people()
     dv = db.session.execute(sa.select(Domain).where(Domain.code == "DV")).scalar_one()
-    audit = audits.start_audit(people["lead"], people["alpha"], "2026-Q3", [dv])
-    db.session.commit()
-    return audit
+    return audits.start_audit(people["lead"], people["alpha"], "2026-Q3", [dv]).id

@@ -1,12 +1,12 @@
 """Audit fixtures: Alpha's audits in each state, built through the services."""
 
-import copy
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
+from tests.seeded import seed
 from tracker import clock
 from tracker.audits import service
 from tracker.audits.models import Audit, AuditItem, AuditState
@@ -17,28 +17,6 @@ from tracker.reports import service as reports
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff"
        b"\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
-
-
-SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "library"
-_parsed: dict[str, list] = {}
-
-
-@pytest.fixture
-def library(app, monkeypatch):
-    """The library from seeds/, as the root fixture loads it — but the YAML is parsed once per
-    run (the files do not change during it), which saves most of a second per test."""
-    from tracker.library import seeding
-
-    parse = seeding.parse_library
-
-    def parsed_once(directory):
-        if str(directory) not in _parsed:
-            _parsed[str(directory)] = parse(directory)
-        return copy.deepcopy(_parsed[str(directory)])
-
-    monkeypatch.setattr(seeding, "parse_library", parsed_once)
-    seeding.load_library(SEEDS)
-    db.session.commit()
 
 
 def domains(*codes) -> list[Domain]:
@@ -61,22 +39,26 @@ def move_to(audit: Audit, state: str, people) -> Audit:
     return audit
 
 
+def new_audit(people, codes=("DV",), state="draft", period="2026-Q4", team="alpha") -> Audit:
+    # Relative to today: a fixed date would make every item overdue once it has passed.
+    audit = service.start_audit(people["lead"], people[team], period, domains(*codes),
+                                due_date=clock.today() + timedelta(days=90))
+    move_to(audit, state, people)
+    db.session.commit()
+    return audit
+
+
 @pytest.fixture
 def make_audit(people, library):
     def make(codes=("DV",), state="draft", period="2026-Q4", team="alpha") -> Audit:
-        # Relative to today: a fixed date would make every item overdue once it has passed.
-        audit = service.start_audit(people["lead"], people[team], period, domains(*codes),
-                                    due_date=clock.today() + timedelta(days=90))
-        move_to(audit, state, people)
-        db.session.commit()
-        return audit
+        return new_audit(people, codes, state, period, team)
     return make
 
 
-@pytest.fixture
-def audit(make_audit):
+@seed(needs=["library", "people"], load=lambda audit_id: db.session.get(Audit, audit_id))
+def audit():
     """Alpha's 2026-Q4 audit of Data & Visibility, in progress."""
-    return make_audit(state="in_progress")
+    return new_audit(factories.load_people(), state="in_progress").id
 
 
 def first_item(audit: Audit, **where) -> AuditItem:

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
-from tests.dashboard.conftest import database_url, demo_data, demo_template  # noqa: F401
+from tests.dashboard.conftest import demo_data  # noqa: F401
 from tracker.auth.models import Team
 from tracker.demo import DEMO_PASSWORD
 from tracker.extensions import db

@@ -3,23 +3,18 @@ statuses forced in bulk (then tallied by the same recount the services use), and
 HTML table reader for asserting what the pages show."""
 
 import random
-import shutil
-import uuid
-from contextlib import contextmanager
 from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
 
 from tests import factories
-from tests.conftest import PG_URL, ROOT, _migrate, base_config
-from tracker import create_app
+from tests.seeded import seed
 from tracker.audits import service as audits
 from tracker.audits.models import Audit, AuditItem, AuditState, ItemStatus
 from tracker.demo import DEMO_PASSWORD, seed_demo_data
 from tracker.extensions import db
 from tracker.library.models import Domain
-from tracker.library.seeding import load_library
 
 STATUSES = [s.value for s in ItemStatus]
 
@@ -37,77 +32,10 @@ def audit_pages(app):
         app.add_url_rule("/my-items", "audits.my_items", lambda: "")
 
 
-@pytest.fixture(scope="session")
-def demo_template(database, tmp_path_factory):
-    """The demo data seeded once per run (seeding takes seconds): a SQLite file each test
-    copies, or a PostgreSQL database each test clones with CREATE DATABASE … TEMPLATE."""
-    tmp = tmp_path_factory.mktemp("demo")
-    if database["kind"] == "sqlite":
-        path = tmp / "demo.db"
-        shutil.copy(database["template"], path)
-        _seed_demo(f"sqlite:///{path}", tmp)
-        yield path
-        return
-    name = f"{sa.engine.make_url(database['url']).database}_demo"
-    with _pg_admin() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = _pg_url(database["url"], name)
-    _migrate(url, tmp)
-    _seed_demo(url, tmp)
-    yield name
-    with _pg_admin() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _seed_demo(url, tmp) -> None:
-    app = create_app(base_config(tmp, url))
-    with app.app_context():
-        load_library(ROOT / "seeds" / "library")
-        seed_demo_data(progress=lambda *_: None)
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
-
-
-@contextmanager
-def _pg_admin():
-    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            yield conn
-    finally:
-        engine.dispose()
-
-
-def _pg_url(url: str, name: str) -> str:
-    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def database_url(database, tmp_path, request):
-    """As the root fixture; a test that asks for `demo` or `demo_data` starts from the demo
-    template."""
-    wants_demo = bool({"demo", "demo_data"} & set(request.fixturenames))  # usefixtures too
-    if database["kind"] == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copy(request.getfixturevalue("demo_template") if wants_demo
-                    else database["template"], path)
-        yield f"sqlite:///{path}"
-    elif wants_demo:
-        template = request.getfixturevalue("demo_template")
-        name = f"{template}_{uuid.uuid4().hex[:6]}"
-        with _pg_admin() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        yield _pg_url(database["url"], name)
-        with _pg_admin() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    else:
-        yield database["url"]
-
-
-@pytest.fixture
-def demo_data(app):
-    """The demo data (teams, four quarters of audits, signals), from the template."""
+@seed(needs=["library"])
+def demo_data():
+    """The demo data (teams, four quarters of audits, signals), as `flask seed demo` makes it."""
+    seed_demo_data(progress=lambda *_: None)
 
 
 @pytest.fixture

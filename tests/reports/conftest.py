@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
+from tests.seeded import seed
 from tracker.audits import service as audits
-from tracker.audits.models import AuditItem, ItemStatus, Verdict
+from tracker.audits.models import Audit, AuditItem, ItemStatus, Verdict
 from tracker.extensions import db
 from tracker.library.models import Domain
 from tracker.reports import service as reports
+from tracker.reports.models import SignOff
 
 STATEMENT = "Reviewed the evidence with the team; the open items move to next quarter."
 STATUS_CYCLE = [ItemStatus.MET, ItemStatus.NOT_MET, ItemStatus.MET, ItemStatus.NOT_APPLICABLE,
@@ -84,14 +87,21 @@ def work_audit(people, domain_codes=("DV", "SUP"), period="2026-Q3", *, previous
     return audit
 
 
-@pytest.fixture
-def signed(app, library, people):
+def _load_signed(keys):
+    audit_id, signoff_id = keys
+    signoff = db.session.get(SignOff, signoff_id)
+    return db.session.get(Audit, audit_id), signoff, reports.report_path(signoff)
+
+
+@seed(needs=["library", "people"], load=_load_signed)
+def signed():
     """Alpha's 2026-Q3 audit (DV and SUP), signed off: (audit, signoff, path of the PDF)."""
+    people = factories.load_people()
     audit = work_audit(people)
     signoff = reports.sign_off(people["auditor"], audit, STATEMENT)
     db.session.commit()
     assert signoff.report_status.value == "ready", signoff.report_error
-    return audit, signoff, reports.report_path(signoff)
+    return audit.id, signoff.id
 
 
 @pytest.fixture
