@@ -40,7 +40,8 @@ from tracker.rules import RuleViolation
 log = logging.getLogger(__name__)
 
 GLOBAL_ROLES = ("admin", "auditor")
-ID_TOKEN_KEY = "oidc_id_token"  # kept in the session for RP-initiated logout
+# The session key under which the ID token is kept for RP-initiated logout (not a secret).
+ID_TOKEN_KEY = "oidc_id_token"  # nosec B105 — a session key name, not a password
 NEXT_KEY = "oidc_next"
 
 
