@@ -218,6 +218,12 @@ def test_first_sign_in_creates_the_account_from_verified_claims(client, people, 
     assert client.post("/login", data={"email": grace.email, "password": ""}).status_code == 200
 
 
+def test_next_only_goes_to_this_site(client, people, provider):
+    provider.account("nina")
+    done = Browser(client).sign_in("nina", next_url="//evil.example/")
+    assert done.headers["Location"] == "/"
+
+
 def test_sign_in_uses_pkce_state_and_nonce(client, people, provider):
     start = client.get("/login/sso")
     query = parse_qs(urlsplit(start.headers["Location"]).query)
