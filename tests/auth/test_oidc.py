@@ -390,7 +390,9 @@ def test_sso_only_refuses_the_password_form(client, people):
                             ("lead@test.example", PASSWORD),  # named, but not an admin
                             ("admin@test.example", "wrong password")]:
         page = client.post("/login", data={"email": email, "password": password})
-        assert "signs in with Corp IdP" in page.get_data(as_text=True), email
+        text = page.get_data(as_text=True)
+        assert "signs in with Corp IdP" in text, email
+        assert '<details class="break-glass" open>' in text  # what was typed stays in view
         assert client.get("/").status_code == 302, email
 
 
