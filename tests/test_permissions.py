@@ -22,6 +22,9 @@ MATRIX = {
     "GET auth.login":                    (200,   302,  302,  302,  302,  302),
     "POST auth.login":                   (200,   302,  302,  302,  302,  302),
     "POST auth.logout":                  (LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN),
+    # single sign-on is not configured here (tests/auth/test_oidc.py runs it): 404
+    "GET auth.oidc_login":               (404,   404,  404,  404,  404,  404),
+    "GET auth.oidc_callback":            (404,   404,  404,  404,  404,  404),
     "GET auth.account":                  (LOGIN, 200,  200,  200,  200,  200),
     "POST auth.account":                 (LOGIN, 200,  200,  200,  200,  200),
     "GET auth.users":                    ADMIN_ONLY_GET,

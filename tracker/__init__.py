@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     clear_local()
     _register_security(app)
+    _register_sign_in(app)
     _register_blueprints(app)
     _register_templates(app)
     _register_errors(app)
@@ -67,6 +68,13 @@ def _register_security(app: Flask) -> None:
     from tracker.security import init_security
 
     init_security(app)
+
+
+def _register_sign_in(app: Flask) -> None:
+    """Single sign-on with the OIDC provider, when OIDC_ISSUER is set."""
+    from tracker.auth.oidc import init_oidc
+
+    init_oidc(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -41,6 +41,16 @@ def load_config(instance_path: str) -> dict:
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),
         # scrypt with N=2^16, r=8, p=1 (64 MiB per hash): slow enough to hurt a stolen table.
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt:65536:8:1"),
+        # Single sign-on with OpenID Connect (tracker/auth/oidc.py): on when OIDC_ISSUER is set.
+        "OIDC_ISSUER": os.environ.get("OIDC_ISSUER"),
+        "OIDC_CLIENT_ID": os.environ.get("OIDC_CLIENT_ID"),
+        "OIDC_CLIENT_SECRET": os.environ.get("OIDC_CLIENT_SECRET"),
+        "OIDC_PROVIDER_NAME": os.environ.get("OIDC_PROVIDER_NAME"),  # default: issuer's host
+        "OIDC_SCOPES": os.environ.get("OIDC_SCOPES", "openid email profile"),
+        "OIDC_GROUPS_CLAIM": os.environ.get("OIDC_GROUPS_CLAIM", "groups"),
+        "OIDC_GROUP_ROLES": os.environ.get("OIDC_GROUP_ROLES"),  # YAML or JSON: group → role
+        "OIDC_ONLY": _bool("OIDC_ONLY", False),
+        "OIDC_BREAK_GLASS": os.environ.get("OIDC_BREAK_GLASS", ""),  # comma-separated emails
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure,

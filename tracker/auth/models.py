@@ -28,6 +28,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Bumped on sign-out, deactivation and password change: every older session stops working.
     session_version: Mapped[int] = mapped_column(default=1)
+    # The identity provider's `sub` for this person, once they signed in with SSO (oidc.py).
+    oidc_subject: Mapped[str | None] = mapped_column(sa.String(255), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(

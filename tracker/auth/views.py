@@ -3,7 +3,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import SelectChoice
 
-from tracker.auth import service
+from tracker.auth import oidc, service
 from tracker.auth.forms import (
     ChangePasswordForm,
     EmptyForm,
@@ -27,6 +27,8 @@ from tracker.security.throttling import throttle_sign_in
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "That email and password do not match an active account. Check both and try again."
+SSO_ONLY = ("This organisation signs in with {provider}. The password form is only for the "
+            "named break-glass administrator accounts, and these credentials are not one.")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -37,25 +39,70 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data)
-        if user is None:
+        if not oidc.may_use_password(user):  # SSO only: one message whatever was wrong
+            flash(SSO_ONLY.format(provider=oidc.settings().provider_name), "error")
+        elif user is None:
             flash(LOGIN_FAILED, "error")
         else:
             session.clear()  # a fresh session at sign-in: nothing carried over from before
             login_user(user, remember=form.remember.data)
             flash(f"Signed in as {user.name}.", "success")
             return redirect(safe_next(form.next.data, url_for("home.index")))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, sso=oidc.settings())
+
+
+@bp.get("/login/sso")
+def oidc_login():
+    """Off to the identity provider (404 when single sign-on is not configured)."""
+    if not oidc.enabled():
+        abort(404)
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    try:
+        return oidc.begin_sign_in(safe_next(request.args.get("next", ""), url_for("home.index")))
+    except oidc.SignInRefused as exc:
+        return _sso_refused(exc)
+
+
+@bp.get("/login/sso/callback")
+def oidc_callback():
+    """Back from the provider: Authlib checks state, PKCE and the ID token; the account is
+    found, linked or created and given its groups' roles, then signed in."""
+    if not oidc.enabled():
+        abort(404)
+    try:
+        user, id_token, next_url = oidc.finish_sign_in()
+    except oidc.SignInRefused as exc:
+        return _sso_refused(exc)
+    db.session.commit()
+    session.clear()  # a fresh session at sign-in, as with a password
+    login_user(user)
+    session[oidc.ID_TOKEN_KEY] = id_token
+    flash(f"Signed in as {user.name}.", "success")
+    return redirect(next_url)
+
+
+def _sso_refused(exc: "oidc.SignInRefused"):
+    db.session.rollback()
+    flash(exc.message, "error")
+    return render_template("auth/login.html", form=LoginForm(formdata=None),
+                           sso=oidc.settings()), 403
 
 
 @bp.post("/logout")
 @login_required
 def logout():
     if EmptyForm().validate_on_submit():
+        # Signed in through the provider: end its session too (RP-initiated logout).
+        provider_logout = (oidc.logout_url(session.get(oidc.ID_TOKEN_KEY))
+                           if oidc.ID_TOKEN_KEY in session else None)
         service.end_sessions(current_user.id)
         db.session.commit()
         logout_user()
         session.clear()
         flash("Signed out.", "info")
+        if provider_logout:
+            return redirect(provider_logout)
     return redirect(url_for("auth.login"))
 
 
