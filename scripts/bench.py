@@ -149,6 +149,8 @@ def prepare(backend: str, args) -> dict:
                     str(args.quarters), "--items", str(args.items)).strip().splitlines()[-2])
         print(f"[{backend}] seeded in {time.perf_counter() - started:.0f} s", flush=True)
         marker.write_text(json.dumps(params))
+    else:
+        flask(env, "db", "upgrade")  # a data set made by an earlier version of the schema
     # Every run starts from the tables as autovacuum would keep them: earlier runs' saves
     # leave dead rows, and a server with autovacuum off (as on some shared machines) never
     # clears them or refreshes the planner's statistics (seed scale does after a load).

@@ -194,16 +194,18 @@ def recount_tallies(audit: Audit) -> None:
 
 
 def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
-    """Move one item of the audit's tally from `old` to `new`, in the item's transaction."""
-    t, weight = AuditDomainTally, vocabulary.weight(item.criticality)
-    values = {old.value: getattr(t, old.value) - 1, new.value: getattr(t, new.value) + 1}
+    """Move one item of the audit's tally from `old` to `new`, in the item's transaction.
+    A plain UPDATE of the table: tallies are read by queries, never held as objects while
+    items change, so there is no session state to keep in step (and none to search)."""
+    t, weight = AuditDomainTally.__table__.c, vocabulary.weight(item.criticality)
+    values = {old.value: t[old.value] - 1, new.value: t[new.value] + 1}
     if ItemStatus.MET in (old, new):
         values["weight_met"] = t.weight_met + (weight if new == ItemStatus.MET else -weight)
     if ItemStatus.NOT_APPLICABLE in (old, new):
         values["weight_applicable"] = t.weight_applicable + (
             -weight if new == ItemStatus.NOT_APPLICABLE else weight)
-    db.session.execute(sa.update(t).where(t.audit_id == item.audit_id,
-                                          t.domain_id == item.domain_id).values(values))
+    db.session.execute(sa.update(AuditDomainTally.__table__).where(
+        t.audit_id == item.audit_id, t.domain_id == item.domain_id).values(values))
 
 
 # --- the audit's lock -------------------------------------------------------------------
