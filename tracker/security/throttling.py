@@ -29,6 +29,9 @@ DEFAULTS = {
 }
 
 limiter = Limiter(key_func=get_remote_address)
+# The endpoints the limiter looks at: sign-in, and the public pages that add themselves
+# (tracker/reports/views.py). Every other request skips its per-request work.
+LIMITED_ENDPOINTS = {"auth.login"}
 
 
 def _account_key() -> str:
@@ -81,9 +84,9 @@ def init_throttling(app: Flask) -> None:
 
     @limiter.request_filter
     def _not_a_sign_in() -> bool:
-        # Only the sign-in form is limited: other requests skip the limiter's per-request
-        # work (the API's bearer tokens are never sign-in attempts).
-        return request.endpoint != "auth.login"
+        # Only the sign-in form (and LIMITED_ENDPOINTS) is limited: other requests skip the
+        # limiter's per-request work (the API's bearer tokens are never sign-in attempts).
+        return request.endpoint not in LIMITED_ENDPOINTS
 
     @app.errorhandler(RateLimitExceeded)
     def too_many_attempts(exc):
