@@ -1,6 +1,5 @@
 """Command-line interface: thin click commands over the services."""
 
-import sys
 from pathlib import Path
 
 import click

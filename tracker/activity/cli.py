@@ -76,8 +76,8 @@ def activity_checkpoint(output, checkpoint_id, reason):
     outside this database; `activity verify --against FILE` checks the log against it.
     For the daily checkpoint, run from cron:
     `flask --app app activity checkpoint --reason scheduled --output DIR/$(date +%F).json`."""
-    from tracker.activity.models import Checkpoint, CheckpointReason
     from tracker.activity.checkpoints import take_checkpoint
+    from tracker.activity.models import Checkpoint, CheckpointReason
     from tracker.reports.keys import SigningKeyError
 
     if checkpoint_id is not None:
