@@ -4,9 +4,11 @@ re-signed forgery that poppler's pdfsig calls valid."""
 
 import io
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from flask import current_app
 
 from tests.reports.conftest import pdfsig_verdict, poppler, run
 from tracker.reports import keys
@@ -88,7 +90,16 @@ def test_a_re_signed_forgery_is_caught_by_the_published_fingerprint(signed, runn
                                                                       tmp_path):
     _, _, path = signed
     forgery = tmp_path / "forgery.pdf"
-    forgery.write_bytes(forge(path.read_bytes(), tmp_path))
+    # In a thread of its own: pyHanko's synchronous API calls asyncio.run(), which refuses to
+    # run where an event loop is running (the browser tests' Playwright, earlier in the run).
+    app, genuine = current_app._get_current_object(), path.read_bytes()
+
+    def forged() -> bytes:
+        with app.app_context():
+            return forge(genuine, tmp_path)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        forgery.write_bytes(pool.submit(forged).result())
     pages = run(poppler("pdfinfo"), str(forgery))
     assert f"Pages:{' ' * 10}" in pages  # it opens, with its extra page
 
