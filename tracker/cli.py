@@ -1,6 +1,5 @@
 """Command-line interface: thin click commands over the services."""
 
-import sys
 from pathlib import Path
 
 import click
@@ -13,7 +12,6 @@ from tracker.rules import RuleViolation
 
 seed_cli = AppGroup("seed", help="Load the readiness library and demo data.")
 users_cli = AppGroup("users", help="Manage user accounts.")
-activity_cli = AppGroup("activity", help="Check the activity log.")
 evidence_cli = AppGroup("evidence", help="Look after the evidence file store.")
 
 
@@ -144,19 +142,6 @@ def users_token(email, name):
     click.echo(token)
 
 
-@activity_cli.command("verify")
-def activity_verify():
-    """Walk every activity chain; name the first broken link."""
-    from tracker.activity import verify_all_chains
-
-    count, problems = verify_all_chains()
-    for problem in problems:
-        click.echo(f"BROKEN {problem}", err=True)
-    if problems:
-        sys.exit(1)
-    click.echo(f"All {count} activity chains verify.")
-
-
 @evidence_cli.command("prune")
 @click.option("--older-than", "hours", type=click.FloatRange(min=0), default=1.0,
               show_default=True, help="Leave files stored less than this many hours ago.")
@@ -177,6 +162,7 @@ def evidence_prune(hours, dry_run):
 
 
 def init_cli(app: Flask) -> None:
+    from tracker.activity.cli import activity_cli
     from tracker.backup.cli import backup_cli
     from tracker.exchange.cli import library_cli, oscal_cli
     from tracker.reports.cli import keys_cli, report_cli

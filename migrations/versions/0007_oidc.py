@@ -4,13 +4,13 @@ A plain ADD COLUMN and a unique index (not a table rebuild), so SQLite keeps the
 refer to users as they are. NULL for accounts that never used SSO; unique otherwise.
 
 Revision ID: 0007_oidc
-Revises: 0004_library_sources
+Revises: 0005_checkpoints
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_oidc"
-down_revision = "0004_library_sources"
+down_revision = "0005_checkpoints"
 branch_labels = None
 depends_on = None
 

@@ -66,21 +66,30 @@ class ChainProblem:
         return f"{self.chain} #{self.seq}: {self.message}"
 
 
-def verify_chain(chain: str, expected_head: tuple[int, str] | None = None) -> ChainProblem | None:
+def verify_chain(chain: str, expected_head: tuple[int, str] | None = None, *,
+                 anchor: tuple[int, str] | None = None,
+                 sealed: bool = False) -> ChainProblem | None:
     """Walk one chain from its start; return the first broken link, or None.
 
-    `expected_head` (seq, hash) — from the head row or a signed report — catches
-    removal of the newest rows, which the links alone cannot.
+    The chain must end at `expected_head` (seq, hash) — from a signed report — or else at the
+    head row: so removing the newest rows, or adding one past the head, is caught. The
+    database alone cannot catch a rewind that moves the head row back, or a row edited with
+    every later hash recomputed: `anchor` (seq, hash), from a signed checkpoint, can — the
+    chain must still pass through it. `sealed`: the checkpoint saw the chain closed (its
+    audit signed off and frozen), so no row may follow the anchor.
     """
+    bound = None
     if expected_head is None:
-        head = db.session.get(ActivityChainHead, chain)
-        expected_head = (head.seq, head.hash) if head else (0, GENESIS)
-    head_seq, head_hash = expected_head
-    prev_hash, expected_seq, last_seq = GENESIS, 1, 0
+        head_seq, head_hash, bound = _head_and_last_seq(chain)
+    else:
+        head_seq, head_hash = expected_head
+    anchor_seq, anchor_hash = anchor or (0, GENESIS)
+    query = sa.select(ActivityEvent).where(ActivityEvent.chain == chain)
+    if bound is not None:  # rows committed after the head was read are not this walk's
+        query = query.where(ActivityEvent.seq <= bound)
     rows = db.session.execute(
-        sa.select(ActivityEvent).where(ActivityEvent.chain == chain)
-        .order_by(ActivityEvent.seq).execution_options(yield_per=1000)
-    ).scalars()
+        query.order_by(ActivityEvent.seq).execution_options(yield_per=1000)).scalars()
+    prev_hash, expected_seq, last_seq = GENESIS, 1, 0
     for event in rows:
         if event.seq != expected_seq:
             return ChainProblem(chain, expected_seq, f"row missing (next row is #{event.seq})")
@@ -88,13 +97,41 @@ def verify_chain(chain: str, expected_head: tuple[int, str] | None = None) -> Ch
             return ChainProblem(chain, event.seq, "does not link to the row before it")
         if event_hash(event) != event.hash:
             return ChainProblem(chain, event.seq, "contents changed after it was written")
+        if event.seq == anchor_seq and event.hash != anchor_hash:
+            return ChainProblem(chain, event.seq, "differs from the signed checkpoint: this "
+                                "row or one before it was changed and the hashes recomputed")
+        if sealed and event.seq > anchor_seq:
+            return ChainProblem(chain, event.seq, "was added after the chain was closed (the "
+                                f"signed checkpoint saw it end at #{anchor_seq}, signed off)")
+        if event.seq > head_seq:
+            return ChainProblem(chain, event.seq,
+                                f"is past the chain's recorded head #{head_seq}")
         if event.seq == head_seq and event.hash != head_hash:
             return ChainProblem(chain, event.seq, "differs from the recorded head")
         prev_hash, expected_seq, last_seq = event.hash, expected_seq + 1, event.seq
+    if anchor and last_seq == 0:
+        return ChainProblem(chain, 1, f"the whole chain is gone (the signed checkpoint saw "
+                                      f"#{anchor_seq})")
     if last_seq < head_seq:
         return ChainProblem(chain, last_seq + 1,
                             f"rows #{last_seq + 1} to #{head_seq} were removed")
+    if last_seq < anchor_seq:
+        return ChainProblem(chain, last_seq + 1, f"rows #{last_seq + 1} to #{anchor_seq} were "
+                            "removed (the signed checkpoint saw them)")
     return None
+
+
+def _head_and_last_seq(chain: str) -> tuple[int, str, int]:
+    """The head row and the newest row's seq, read in one statement (one snapshot, also
+    under PostgreSQL's read committed)."""
+    def head(column):
+        return sa.select(column).where(ActivityChainHead.chain == chain).scalar_subquery()
+
+    seq, hash_, last = db.session.execute(sa.select(
+        head(ActivityChainHead.seq), head(ActivityChainHead.hash),
+        sa.select(sa.func.max(ActivityEvent.seq)).where(ActivityEvent.chain == chain)
+        .scalar_subquery())).one()
+    return seq or 0, hash_ or GENESIS, last or 0
 
 
 def verify_all_chains() -> tuple[int, list[ChainProblem]]:

@@ -1,12 +1,13 @@
 """The activity log's tables: every event, and the newest link of each chain."""
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.auth.models import User
-from tracker.db import utcnow
+from tracker.db import enum_column, utcnow
 from tracker.extensions import db
 
 
@@ -43,3 +44,27 @@ class ActivityEvent(db.Model):
     hash: Mapped[str] = mapped_column(sa.String(64))
 
     actor: Mapped[User | None] = relationship()
+
+
+class CheckpointReason(enum.StrEnum):
+    SIGN_OFF = "sign-off"
+    SCHEDULED = "scheduled"  # the daily job or cron
+    MANUAL = "manual"  # `flask activity checkpoint` by hand
+
+
+class Checkpoint(db.Model):
+    """The organisation's signature over every chain's head at one moment: the signed file
+    as exported (tracker/activity/checkpoints.py), kept so a report and a later
+    `activity verify --against` can use it."""
+
+    __tablename__ = "activity_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[CheckpointReason] = mapped_column(
+        enum_column(CheckpointReason, "checkpoint_reason"))
+    # The audit whose sign-off took it: the checkpoint its report carries.
+    audit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audits.id"), index=True)
+    chain_count: Mapped[int]
+    statement_sha256: Mapped[str] = mapped_column(sa.String(64))
+    document: Mapped[str] = mapped_column(sa.Text)

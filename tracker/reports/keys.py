@@ -170,3 +170,64 @@ def trusted_roots() -> list:
         return []
     return [asn1_x509.Certificate.load(der)
             for _, _, der in pem.unarmor(Path(bundle).read_bytes(), multiple=True)]
+
+
+# --- the published certificate, and signatures over plain bytes (activity checkpoints) ----
+
+def certificate_pem(cert) -> str:
+    from asn1crypto import pem
+
+    return pem.armor("CERTIFICATE", cert.dump()).decode("ascii")
+
+
+def fingerprint(cert) -> str:
+    """SHA-256 of the certificate's DER, as `openssl x509 -fingerprint -sha256` prints it."""
+    return ":".join(f"{b:02X}" for b in cert.sha256)
+
+
+_raw_keys: dict[int, tuple[object, object]] = {}
+
+RSA_SHA256, ECDSA_SHA256 = "RSA-PKCS1v15-SHA256", "ECDSA-SHA256"
+
+
+def sign_bytes(data: bytes) -> tuple[str, bytes, object]:
+    """Sign `data` with the organisation's key: (algorithm, signature, certificate). What
+    `openssl dgst -sha256 -verify` checks, given the certificate's public key."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    signer = load_signer()
+    cached = _raw_keys.get(id(signer))
+    if cached is None or cached[0] is not signer:
+        _raw_keys.clear()
+        # The key file is ours and pyHanko has loaded it already: skip the slow RSA checks.
+        key = serialization.load_der_private_key(signer.signing_key.dump(), None,
+                                                 unsafe_skip_rsa_key_validation=True)
+        cached = _raw_keys[id(signer)] = (signer, key)
+    key = cached[1]
+    if isinstance(key, rsa.RSAPrivateKey):
+        return RSA_SHA256, key.sign(data, padding.PKCS1v15(), hashes.SHA256()), \
+            signer.signing_cert
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return ECDSA_SHA256, key.sign(data, ec.ECDSA(hashes.SHA256())), signer.signing_cert
+    raise SigningKeyError(f"Cannot sign checkpoints with a {type(key).__name__}: use an RSA "
+                          "or EC signing key.")
+
+
+def verify_bytes(cert_pem: str, algorithm: str, data: bytes, signature: bytes) -> bool:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    public = x509.load_pem_x509_certificate(cert_pem.encode("ascii")).public_key()
+    try:
+        if algorithm == RSA_SHA256 and isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        elif algorithm == ECDSA_SHA256 and isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True

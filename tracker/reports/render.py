@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 
+from tracker.activity.checkpoints import ATTACHMENT as CHECKPOINT_ATTACHMENT
+from tracker.activity.checkpoints import FORMAT as CHECKPOINT_FORMAT
 from tracker.audits.models import Audit
 from tracker.audits.vocabulary import DIFF_CATEGORIES
 from tracker.charts import Series, line_chart, progress_bar, status_bar
@@ -187,12 +189,15 @@ def render_html_to_pdf(html: str, *, stylesheets: list[str], attachments=(),
 
 
 def render_report_pdf(audit: Audit, signoff: SignOff | None = None, *,
-                      results_json: str | None = None, results_sha256: str | None = None) -> bytes:
-    """The signed report's unsigned PDF (with `signoff`), or a DRAFT (without)."""
+                      results_json: str | None = None, results_sha256: str | None = None,
+                      checkpoint=None) -> bytes:
+    """The signed report's unsigned PDF (with `signoff`), or a DRAFT (without). A signed
+    report attaches the results and the activity checkpoint its sign-off took."""
     from weasyprint import Attachment
 
     draft = signoff is None
     context = report_context(audit, signoff, results_sha256=results_sha256, draft=draft)
+    context["checkpoint"] = checkpoint
     html = render_template("reports/report.html", **context)
     stylesheets = [_stylesheet("report.css")] + ([_stylesheet("draft.css")] if draft else [])
     attachments = []
@@ -203,5 +208,12 @@ def render_report_pdf(audit: Audit, signoff: SignOff | None = None, *,
             description=f"Audit results ({FORMAT}), SHA-256 {results_sha256}",
             created=when, modified=when, relationship="Source",
             url_fetcher=safe_url_fetcher()))
+    if checkpoint is not None:
+        attachments.append(Attachment(
+            string=checkpoint.document.encode("utf-8"), name=CHECKPOINT_ATTACHMENT,
+            description="The organisation's signed checkpoint of every activity chain's head "
+                        f"at sign-off ({CHECKPOINT_FORMAT})",
+            created=checkpoint.taken_at, modified=checkpoint.taken_at,
+            relationship="Supplement", url_fetcher=safe_url_fetcher()))
     return render_html_to_pdf(html, stylesheets=stylesheets, attachments=attachments,
                               pdf_variant=None if draft else "pdf/a-3b", metadata=not draft)

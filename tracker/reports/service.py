@@ -43,10 +43,37 @@ def sign_off(actor: User, audit: Audit, statement: str) -> SignOff:
                       report_status=ReportStatus.PENDING)
     db.session.add(signoff)
     db.session.flush()
+    _checkpoint_sign_off(audit)
     # On an RQ worker once this commits when REDIS_URL is set, so no page waits on a
     # render; inline otherwise (one machine).
     jobs.submit("tracker.reports.service.create_signed_report", signoff.id)
     return signoff
+
+
+def _checkpoint_sign_off(audit: Audit) -> None:
+    """Sign every chain's head, this audit's sealed at its sign-off: the report carries it.
+    A key that cannot sign fails the report too, which says so and can be made again (the
+    checkpoint with it); the sign-off itself stands."""
+    from tracker.activity.checkpoints import take_checkpoint
+    from tracker.activity.models import CheckpointReason
+    from tracker.reports.keys import SigningKeyError
+
+    try:
+        with db.session.begin_nested():
+            take_checkpoint(CheckpointReason.SIGN_OFF, audit_id=audit.id)
+    except SigningKeyError:
+        log.warning("no checkpoint at the sign-off of audit %s: the key cannot sign",
+                    audit.id, exc_info=True)
+
+
+def report_checkpoint(signoff: SignOff):
+    """The checkpoint its sign-off took; taken now when that failed (its audit's chain is
+    frozen, so it still ends at the sign-off)."""
+    from tracker.activity.checkpoints import checkpoint_for_audit, take_checkpoint
+    from tracker.activity.models import CheckpointReason
+
+    return checkpoint_for_audit(signoff.audit_id) or take_checkpoint(
+        CheckpointReason.SIGN_OFF, audit_id=signoff.audit_id)
 
 
 def create_signed_report(signoff_id: int) -> SignOff:
@@ -87,8 +114,9 @@ def build_signed_pdf(signoff: SignOff) -> bytes:
         raise RuntimeError("The audit's results changed after sign-off (SHA-256 "
                            f"{results_sha256} is not the recorded {signoff.audit_sha256}); "
                            "refusing to sign a report that differs from what was signed off.")
+    checkpoint = report_checkpoint(signoff)
     unsigned = render_report_pdf(audit, signoff, results_json=results_json,
-                                 results_sha256=results_sha256)
+                                 results_sha256=results_sha256, checkpoint=checkpoint)
     return sign_pdf(unsigned, signer_name=signoff.auditor.name, reason=signoff.statement,
                     location=current_app.config["ORGANISATION_NAME"])
 

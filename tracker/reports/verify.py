@@ -11,10 +11,17 @@ comparison with an audit that is not in this database, is "skipped" and says why
                 chains to a trust root in SIGNING_TRUST_ROOTS;
 4. results    — the embedded audit-results.json hashes to the SHA-256 recorded in the signed
                 document information and printed on the cover;
-5. audit      — where the audit exists here: the hash equals the one recorded at sign-off
+5. checkpoint — the attached activity checkpoint (activity-checkpoint.json) is signed with
+                the report's certificate and has the audit's chain closed at the head the
+                report records (skipped for reports made before checkpoints);
+6. audit      — where the audit exists here: the hash equals the one recorded at sign-off
                 and the one recomputed from the database now, and the file is the one issued;
-6. activity   — where the audit exists here: its activity chain still verifies up to the
+7. activity   — where the audit exists here: its activity chain still verifies up to the
                 head (seq, hash) printed in the report, so no change was edited or removed.
+
+The certificate check trusts this installation's certificate; someone without the app
+compares the signing certificate's SHA-256 fingerprint (`certificate_sha256`, shown by
+both) with the one published at /.well-known/readiness-tracker/signing-cert.json.
 """
 
 import io
@@ -49,6 +56,7 @@ class ReportVerdict:
     signer_name: str | None = None
     signed_at: datetime | None = None
     certificate: str | None = None
+    certificate_sha256: str | None = None  # as `openssl x509 -fingerprint -sha256` prints it
     audit_id: int | None = None
     team: str | None = None
     period: str | None = None
@@ -90,6 +98,8 @@ def verify_report(data: bytes) -> ReportVerdict:
         stage = ("results", "Embedded results match the printed hash")
         info = _document_info(reader)
         results = _check_results(verdict, reader, info, data)
+        stage = ("checkpoint", CHECKPOINT_LABEL)
+        _check_checkpoint(verdict, reader, info, results)
         stage = ("audit", "Matches the stored audit")
         _check_local_audit(verdict, results, info, data)
     except Exception as exc:  # a damaged file fails the check it broke, never the command
@@ -123,6 +133,7 @@ def _check_signature(verdict: ReportVerdict, sig, file_size: int) -> None:
     verdict.signed_at = when.astimezone(UTC) if when and when.tzinfo else when
     cert = status.signing_cert
     verdict.certificate = cert.subject.human_friendly
+    verdict.certificate_sha256 = keys.fingerprint(cert)
     verdict.add("signature", "Signature intact", status.intact and status.valid,
                 "The signed bytes are exactly as signed." if status.intact and status.valid else
                 "The signed bytes were changed after signing (digest mismatch)." if not
@@ -169,7 +180,7 @@ def _document_info(reader) -> dict:
     return {str(k).lstrip("/").lower(): str(v) for k, v in info.items()}
 
 
-def _embedded_file(reader, name: str) -> bytes | None:
+def embedded_file(reader, name: str) -> bytes | None:
     try:
         tree = reader.root["/Names"]["/EmbeddedFiles"]
     except KeyError:
@@ -197,7 +208,7 @@ def _printed_text(data: bytes, pages: int = 1) -> str:
 
 def _check_results(verdict: ReportVerdict, reader, info: dict, data: bytes) -> dict | None:
     label = "Embedded results match the printed hash"
-    raw = _embedded_file(reader, RESULTS_ATTACHMENT)
+    raw = embedded_file(reader, RESULTS_ATTACHMENT)
     recorded = info.get("readinessresultssha256", "")
     if raw is None:
         verdict.add("results", label, False, f"The PDF has no {RESULTS_ATTACHMENT} attached.")
@@ -233,7 +244,47 @@ def _check_results(verdict: ReportVerdict, reader, info: dict, data: bytes) -> d
     return results
 
 
-# --- 5-6: the audit in this database ------------------------------------------------------
+# --- 5: the activity checkpoint -----------------------------------------------------------
+
+CHECKPOINT_LABEL = "Carries a signed activity checkpoint"
+
+
+def _check_checkpoint(verdict: ReportVerdict, reader, info: dict, results: dict | None) -> None:
+    from tracker.activity import audit_chain
+    from tracker.activity.checkpoints import ATTACHMENT, CheckpointError, read_checkpoint
+
+    if results is None:
+        return
+    raw = embedded_file(reader, ATTACHMENT)
+    if raw is None:
+        verdict.add("checkpoint", CHECKPOINT_LABEL, None,
+                    "The report carries no activity checkpoint (made before reports did).")
+        return
+    try:
+        checkpoint = read_checkpoint(raw)
+    except CheckpointError as exc:
+        verdict.add("checkpoint", CHECKPOINT_LABEL, False, f"The attached checkpoint: {exc}")
+        return
+    if checkpoint.certificate_sha256 != verdict.certificate_sha256:
+        verdict.add("checkpoint", CHECKPOINT_LABEL, False,
+                    "The attached checkpoint is signed with a different certificate from the "
+                    "report's.")
+        return
+    chain = audit_chain(verdict.audit_id) if isinstance(verdict.audit_id, int) else "?"
+    entry = checkpoint.head_of(chain)
+    head = (info.get("readinesschainseq", ""), info.get("readinesschainhead", ""))
+    if entry is None or not entry["sealed"] or (str(entry["seq"]), entry["hash"]) != head:
+        verdict.add("checkpoint", CHECKPOINT_LABEL, False,
+                    f"The attached checkpoint does not have {chain} closed at the head the "
+                    f"report records (#{head[0]}).")
+        return
+    verdict.add("checkpoint", CHECKPOINT_LABEL, True,
+                f"{ATTACHMENT}: the heads of {len(checkpoint.chains)} activity chains signed "
+                f"at {checkpoint.taken_at}, {chain} closed at #{entry['seq']}; keep it to "
+                "check the log with `activity verify --against`.")
+
+
+# --- 6-7: the audit in this database ------------------------------------------------------
 
 def _check_local_audit(verdict: ReportVerdict, results: dict | None, info: dict,
                        data: bytes) -> None:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse, parse_many
 from limits.storage import MemoryStorage
@@ -60,6 +60,9 @@ limiter = Limiter(key_func=get_remote_address)
 _ACCOUNT_WINDOW = parse("1000000 per hour")  # a counter: only its count is read
 _NOTICE_ONCE = parse("1 per day")
 _local = MovingWindowRateLimiter(MemoryStorage())  # while the shared storage is down
+# The endpoints the limiter looks at: sign-in, and the public pages that add themselves
+# (tracker/reports/views.py). Every other request skips its per-request work.
+LIMITED_ENDPOINTS = {"auth.login"}
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,21 @@ def init_throttling(app: Flask) -> None:
 
     @limiter.request_filter
     def _not_a_sign_in() -> bool:
-        # Only the sign-in form is limited: other requests skip the limiter's per-request
-        # work (the API's bearer tokens are never sign-in attempts).
-        return request.endpoint != "auth.login"
+        # Only the sign-in form (and LIMITED_ENDPOINTS) is limited: other requests skip the
+        # limiter's per-request work (the API's bearer tokens are never sign-in attempts).
+        return request.endpoint not in LIMITED_ENDPOINTS
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(exc):
+        """The public pages' limits (LIMITED_ENDPOINTS beyond sign-in, which counts its own)."""
+        from tracker.errors import error_response
+
+        resets = [lim.reset_at for lim in limiter.current_limits if lim.breached]
+        wait = _seconds_until(max(resets, default=time.time() + 60))
+        at = datetime.fromtimestamp(time.time() + wait, UTC).strftime("%H:%M:%S UTC")
+        reason = exc.description if exc.limit.error_message else "Too many requests."
+        response = error_response(
+            429, "too_many_requests",
+            f"{reason} Wait {wait_phrase(wait)} and try again (after {at}).")
+        response.headers["Retry-After"] = str(wait)
+        return response
