@@ -1,5 +1,7 @@
 """Factory functions that build data through the same services the app uses."""
 
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 
 from tracker.auth import service as accounts
@@ -62,3 +64,24 @@ def load_people() -> dict:
     assert not missing, f"make_people's data is not in this database: {missing}"
     return {**{role: users[email] for role, email in PEOPLE.items()},
             **{key: teams[name] for key, name in TEAMS.items()}}
+
+
+@contextmanager
+def append_only_off():
+    """Lift the activity log's append-only triggers, as a database owner can, and restore
+    them (PostgreSQL's test database is shared by the run; SQLite's is a copy per test)."""
+    if db.engine.dialect.name == "postgresql":
+        table = "ALTER TABLE activity_events {} TRIGGER activity_events_append_only"
+        db.session.execute(sa.text(table.format("DISABLE")))
+        try:
+            yield
+            db.session.commit()
+        finally:
+            db.session.rollback()
+            db.session.execute(sa.text(table.format("ENABLE")))
+            db.session.commit()
+    else:
+        db.session.execute(sa.text("DROP TRIGGER activity_events_no_delete"))
+        db.session.execute(sa.text("DROP TRIGGER activity_events_no_update"))
+        yield
+        db.session.commit()

@@ -5,11 +5,11 @@ item 13). Each attack is what someone with direct database access can do; each p
 import base64
 import json
 import subprocess
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
+from tests.factories import append_only_off
 from tests.reports.conftest import STATEMENT, work_audit
 from tracker import jobs
 from tracker.activity import ActivityChainHead, ActivityEvent, audit_chain, event_hash
@@ -18,27 +18,6 @@ from tracker.activity.models import Checkpoint, CheckpointReason
 from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.reports import service as reports
-
-
-@contextmanager
-def append_only_off():
-    """Lift the activity log's append-only triggers, as a database owner can, and restore
-    them (PostgreSQL's test database is shared by the run; SQLite's is a copy per test)."""
-    if db.engine.dialect.name == "postgresql":
-        table = "ALTER TABLE activity_events {} TRIGGER activity_events_append_only"
-        db.session.execute(sa.text(table.format("DISABLE")))
-        try:
-            yield
-            db.session.commit()
-        finally:
-            db.session.rollback()
-            db.session.execute(sa.text(table.format("ENABLE")))
-            db.session.commit()
-    else:
-        db.session.execute(sa.text("DROP TRIGGER activity_events_no_delete"))
-        db.session.execute(sa.text("DROP TRIGGER activity_events_no_update"))
-        yield
-        db.session.commit()
 
 
 @pytest.fixture

@@ -3,34 +3,14 @@
 import io
 import json
 import subprocess
-from contextlib import contextmanager
 
-import sqlalchemy as sa
-
+from tests.factories import append_only_off
 from tests.reports.conftest import STATEMENT, pdfsig_verdict, poppler, run
 from tracker.activity import ActivityChainHead, ActivityEvent
 from tracker.audits.models import AuditItem, ItemStatus
 from tracker.extensions import db
 from tracker.reports.canonical import audit_results
 from tracker.reports.signing import FIELD_NAME
-
-
-@contextmanager
-def append_only_trigger_off():
-    """Disable the activity log's append-only trigger, and restore it (PostgreSQL's test
-    database is shared by the whole run; SQLite's is a copy per test)."""
-    if db.engine.dialect.name == "postgresql":
-        table = "ALTER TABLE activity_events {} TRIGGER activity_events_append_only"
-        db.session.execute(sa.text(table.format("DISABLE")))
-        try:
-            yield
-        finally:
-            db.session.rollback()
-            db.session.execute(sa.text(table.format("ENABLE")))
-            db.session.commit()
-    else:
-        db.session.execute(sa.text("DROP TRIGGER activity_events_no_delete"))
-        yield
 
 
 def signed_range(data: bytes) -> tuple[int, int, int, int]:
@@ -178,7 +158,7 @@ def test_removed_activity_rows_fail_verification(signed, runner):
     the signed report."""
     audit, signoff, path = signed
     chain = f"audit:{audit.id}"
-    with append_only_trigger_off():  # what someone with direct database access can do
+    with append_only_off():  # what someone with direct database access can do
         db.session.execute(ActivityEvent.__table__.delete().where(
             ActivityEvent.chain == chain, ActivityEvent.seq >= signoff.chain_seq - 1))
         last = db.session.query(ActivityEvent).filter_by(chain=chain).order_by(
