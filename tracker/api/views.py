@@ -268,8 +268,9 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
     audits.update_item(user, item, expected_version=body.version, **changes)
     if body.note and body.note.strip():
         audits.add_comment(user, item, body.note)
+    answer = queries.item_out(item)  # the item as saved, before the commit expires it
     db.session.commit()
-    return send(queries.item_out(queries.audit_item(audit_id, item_id)))
+    return send(answer)
 
 
 EVIDENCE_FILE = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},

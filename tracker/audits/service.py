@@ -299,11 +299,16 @@ def update_item(actor: User, item: AuditItem, *, expected_version: int | None,
                         owner=owner, due_date=due_date, justification=justification)
 
 
+_ITEM_FIELDS = [*sa.inspect(AuditItem).column_attrs.keys(), "owner"]
+
+
 def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, status,
                  owner, due_date, justification) -> bool:
     """update_item's work, under the audit's lock: the item as it is now, the rules, the
     change, the tally and the event."""
-    db.session.refresh(item)  # as it is under the lock: no one else writes it until we commit
+    # As it is under the lock (no one else writes it until we commit): its columns and its
+    # owner, not the relationships the caller loaded for its own answer.
+    db.session.refresh(item, _ITEM_FIELDS)
     audit = item.audit
     if expected_version is not None and expected_version != item.version:
         raise StaleItem(item)
