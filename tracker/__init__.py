@@ -47,7 +47,10 @@ def _init_extensions(app: Flask) -> None:
     from tracker.transactions import configure_transactions
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    from tracker.search.schema import include_object
+
+    # The search indexes are not in the models: autogenerate leaves them to their migration.
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), include_object=include_object)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -1,0 +1,1 @@
+"""Search: one box over audit items, evidence, comments, signals and the library."""
