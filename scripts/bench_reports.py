@@ -26,9 +26,10 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET_MS_PER_ITEM = 7.0
-BUDGET_MB_PER_ITEM = 0.12
-BUDGET_FROM_ITEMS = 1000  # the issue sets the budget at 1,000 and 5,000 items
+# Issue 23: 5,000 items render + sign in ≤ 25 s of CPU, ≤ 0.1 MB of peak memory per item.
+BUDGET_CPU_MS_PER_ITEM = 5.0
+BUDGET_MB_PER_ITEM = 0.1
+BUDGET_FROM_ITEMS = 5000
 SECTION = "## Signed PDF reports (`make bench-reports`)"
 NOTES = """
 ### What the time goes into, and what was done about it
@@ -97,7 +98,7 @@ def build_audit(n_items: int):
     from tracker.canonical import sha256_hex
     from tracker.db import utcnow
     from tracker.extensions import db
-    from tracker.library.models import Criticality, Domain, ReadinessItem
+    from tracker.library.models import Criticality, Domain, ReadinessItem, seed_source
 
     lead = accounts.create_user(None, "lead@bench.example", "Lee Lead", "x" * 16,
                                 check_password=False)
@@ -112,13 +113,16 @@ def build_audit(n_items: int):
     names = ["Data & Visibility", "Inventory", "Fulfillment & Shipping", "Payments & Checkout",
              "Customer Support", "Catalog & Pricing", "Platform & Integrations", "Peak Readiness"]
     codes = ["DV", "INV", "FUL", "PAY", "SUP", "CAT", "PLT", "PEAK"]
-    domains = [Domain(code=c, name=n, summary="", position=i)
+    source = seed_source(db.session)
+    db.session.flush()
+    domains = [Domain(code=c, name=n, summary="", position=i, source=source)
                for i, (c, n) in enumerate(zip(codes, names, strict=True))]
     db.session.add_all(domains)
     db.session.flush()
     crits = [Criticality.CRITICAL, Criticality.HIGH, Criticality.NORMAL, Criticality.NORMAL]
     db.session.execute(sa.insert(ReadinessItem), [{
         "code": f"{codes[i % 8]}-{i // 8 + 1:04d}", "domain_id": domains[i % 8].id,
+        "source_id": source.id,
         "title": f"Control {i}: exceptions are routed to a named owner and reviewed weekly "
                  f"against the agreed threshold",
         "guidance": "", "evidence_hint": "", "criticality": crits[i % 4],
@@ -181,7 +185,7 @@ def measure_one(n_items: int) -> dict:
         from tracker.reports.keys import ensure_signing_key
         from tracker.reports.models import SignOff
         from tracker.reports.render import render_report_pdf
-        from tracker.reports.service import _store, read_stored_report
+        from tracker.reports.service import read_stored_report, store_report
         from tracker.reports.signing import sign_pdf
 
         ensure_signing_key()
@@ -229,7 +233,7 @@ def measure_one(n_items: int) -> dict:
         t2 = time.perf_counter()
         c2 = time.process_time()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        path = _store(signed)
+        path = store_report(signed)
         signoff.pdf_sha256, signoff.pdf_size = path.stem, len(signed)
         t3 = time.perf_counter()
         read_stored_report(signoff)
@@ -264,7 +268,8 @@ def write_markdown(rows: list[dict], repeats: dict[int, int], loads: tuple[float
         "Render = HTML → PDF/A-3b with the results attached; sign = pyHanko PAdES; "
         "peak = resident memory above the process before rendering. Load average (1 min) "
         f"{loads[0]:.1f} at the start, {loads[1]:.1f} at the end.", "",
-        f"Budget: ≤ {BUDGET_MS_PER_ITEM:g} ms per item (render + sign), ≤ "
+        f"Budget at {BUDGET_FROM_ITEMS:,} items: ≤ {BUDGET_CPU_MS_PER_ITEM:g} ms of CPU per item "
+        f"(render + sign, {BUDGET_CPU_MS_PER_ITEM * BUDGET_FROM_ITEMS / 1000:g} s), ≤ "
         f"{BUDGET_MB_PER_ITEM:g} MB peak per item.", "",
         "| items | runs | pages | PDF | render | sign | total | CPU | ms / item | CPU ms / item "
         "| peak MB | MB / item | process peak | second download |",
@@ -278,8 +283,9 @@ def write_markdown(rows: list[dict], repeats: dict[int, int], loads: tuple[float
         lines.append(
             f"| {n:,} | {repeats[n]} | {r['pages']:.0f} | {r['pdf_kb'] / 1024:.1f} MB | "
             f"{r['render_s']:.1f} s | {r['sign_s']:.2f} s | {r['total_s']:.1f} s | "
-            f"{r['cpu_s']:.1f} s | {per_item:.1f}{_mark(per_item <= BUDGET_MS_PER_ITEM, judged)}"
-            f" | {cpu_item:.1f} | {r['peak_mb']:.0f} | {mb_item:.3f}"
+            f"{r['cpu_s']:.1f} s | {per_item:.1f} | {cpu_item:.1f}"
+            f"{_mark(cpu_item <= BUDGET_CPU_MS_PER_ITEM, judged)} | {r['peak_mb']:.0f} | "
+            f"{mb_item:.3f}"
             f"{_mark(mb_item <= BUDGET_MB_PER_ITEM, judged)} | {r['process_peak_mb']:.0f} MB | "
             f"{r['download_ms']:.1f} ms |")
     lines.append(NOTES)

@@ -15,7 +15,7 @@ from tests import factories
 from tests.routes import build_site, load_site
 from tests.seeded import Templates, seed, seeds_for
 from tracker import cache as page_cache
-from tracker import create_app
+from tracker import create_app, jobs
 from tracker.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,8 @@ def base_config(tmp: Path, url: str) -> dict:
         # Cheap hashes keep the suite fast; test_passwords checks the production setting.
         "PASSWORD_HASH_METHOD": "scrypt:2048:8:1",
         "RATELIMIT_ENABLED": False,
+        # Jobs run in the caller right after its commit (tests/jobs start the thread).
+        "JOBS_THREAD": False,
     }
 
 
@@ -189,3 +191,25 @@ def count_queries(app):
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", counter)
     return counting
+
+
+REDIS = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_app(app):
+    """The app on the real Redis, with a queue of this test's own."""
+    from redis import Redis
+    from redis.exceptions import ConnectionError
+
+    try:
+        Redis.from_url(REDIS).ping()
+    except ConnectionError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    app.config["REDIS_URL"] = REDIS
+    app.config["RQ_QUEUE"] = f"test-{uuid.uuid4().hex}"
+    yield app
+    q = jobs.queue()
+    q.empty()
+    q.delete(delete_jobs=True)
+    app.config["REDIS_URL"] = None

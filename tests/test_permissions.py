@@ -86,6 +86,8 @@ MATRIX = {
     # a draft has no signed report; drafts for everyone who sees the audit
     "GET reports.download":              (LOGIN, 404,  404,  404,  404,  404),
     "GET reports.draft":                 (LOGIN, 200,  200,  200,  200,  404),
+    # nothing to retry before a sign-off (tests/reports/test_report_jobs.py: who may after)
+    "POST reports.retry":                (LOGIN, 404,  404,  404,  404,  404),
     "GET reports.verify":                (200,   200,  200,  200,  200,  200),
     "POST reports.verify":               (422,   422,  422,  422,  422,  422),
     # Public; 404 until a first report makes the key (tests/reports/test_public.py).

@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_templates(app)
     _register_errors(app)
     _register_cli(app)
+    _register_jobs(app)
     return app
 
 
@@ -116,3 +117,16 @@ def _register_cli(app: Flask) -> None:
     from tracker.cli import init_cli
 
     init_cli(app)
+
+
+def _register_jobs(app: Flask) -> None:
+    """Without Redis, each serving process runs background jobs on a thread of its own,
+    started with its first request (and recovering what a stopped process left pending)."""
+    from tracker.jobs import start_local_worker
+
+    if app.config.get("REDIS_URL") or not app.config.get("JOBS_THREAD", True):
+        return
+
+    @app.before_request
+    def _job_thread():
+        start_local_worker(app)

@@ -184,8 +184,16 @@ def worker(burst):
     if not jobs.redis_url():
         raise click.ClickException("Set REDIS_URL (e.g. redis://127.0.0.1:6379/0): without it "
                                    "jobs run inline and no worker is needed.")
+    import os
+
     from rq import Worker
 
     q = jobs.queue()
+    # Each work-horse is a fork: it must open its own connections, never share ours.
+    engine = db.engine
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    jobs.schedule_periodic()  # the sweep, on RQ's scheduler (one per deployment)
     click.echo(f"Worker listening on queue {q.name!r} at {jobs.redis_url()}")
-    Worker([q], connection=q.connection).work(burst=burst, with_scheduler=False)
+    Worker([q], connection=q.connection,
+           work_horse_killed_handler=jobs.rq_work_horse_killed).work(burst=burst,
+                                                                     with_scheduler=True)

@@ -37,6 +37,17 @@ def load_config(instance_path: str) -> dict:
         "PAGE_CACHE": _bool("PAGE_CACHE", True),
         "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL"),  # default: REDIS_URL
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "tracker"),
+        # Background jobs (tracker/jobs.py): RQ's retries and their backoff, its time limit,
+        # how often the periodic sweep runs, and — without Redis — a job thread per process.
+        "JOB_RETRIES": int(os.environ.get("JOB_RETRIES", 2)),
+        "JOB_RETRY_SECONDS": os.environ.get("JOB_RETRY_SECONDS", "30,300"),
+        "JOB_TIMEOUT_SECONDS": int(os.environ.get("JOB_TIMEOUT_SECONDS", 900)),
+        "PERIODIC_SECONDS": int(os.environ.get("PERIODIC_SECONDS", 60)),
+        "JOBS_THREAD": _bool("JOBS_THREAD", True),
+        # A signed report's attempts (tracker/reports/jobs.py), and how long one may run
+        # before a sweep takes it back (longer than JOB_TIMEOUT_SECONDS).
+        "REPORT_ATTEMPTS": int(os.environ.get("REPORT_ATTEMPTS", 3)),
+        "REPORT_RENDER_LIMIT_SECONDS": int(os.environ.get("REPORT_RENDER_LIMIT_SECONDS", 1800)),
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),
         # scrypt with N=2^16, r=8, p=1 (64 MiB per hash): slow enough to hurt a stolen table.

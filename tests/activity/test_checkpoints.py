@@ -24,7 +24,7 @@ from tracker.reports import service as reports
 def history(app, library, people, monkeypatch):
     """Two audits of team Alpha: 2026-Q2 signed off (its chain sealed), 2026-Q3 in review
     (its chain open). No report is rendered: these tests are about the log."""
-    monkeypatch.setattr(jobs, "submit", lambda *args: None)
+    monkeypatch.setattr(jobs, "submit", lambda *args, **kwargs: None)
     closed = work_audit(people, period="2026-Q2")
     reports.sign_off(people["auditor"], closed, STATEMENT)
     open_ = work_audit(people, period="2026-Q3")

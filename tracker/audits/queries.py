@@ -74,7 +74,10 @@ AUDIT_DATA_CHAINS = cache.chain_heads([_audit_chain_of(_AUDIT_ID), "admin", "lib
 # once someone started it).
 AUDIT_PAGE_CHAINS = sa.union_all(
     AUDIT_DATA_CHAINS,
-    sa.select(sa.literal("report"), sa.null(), sa.cast(SignOff.report_status, sa.String))
+    sa.select(sa.literal("report"), sa.null(),
+              sa.cast(SignOff.report_status, sa.String) + ":"
+              + sa.cast(SignOff.report_attempts, sa.String) + ":"
+              + sa.func.coalesce(sa.cast(SignOff.report_due_at, sa.String), ""))
     .where(SignOff.audit_id == _AUDIT_ID),
     sa.select(sa.literal("later audits"), sa.func.count(_AUDITS.c.id),
               sa.cast(sa.func.max(_AUDITS.c.id), sa.String))

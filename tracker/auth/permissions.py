@@ -105,6 +105,12 @@ def can_download_report(user: User, audit) -> bool:
     return can_view_audit(user, audit) and audit.is_frozen
 
 
+def can_retry_report(user: User, audit) -> bool:
+    """Try a failed signed report again: the team's lead, an auditor or an admin."""
+    return audit.is_frozen and user.is_authenticated and (
+        user.is_admin or user.is_auditor or is_lead(user, audit.team_id))
+
+
 def can_start_next_quarter(user: User, audit) -> bool:
     return user.is_authenticated and is_lead(user, audit.team_id)
 

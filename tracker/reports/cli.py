@@ -72,3 +72,15 @@ def report_create(audit_id):
     if signoff.report_status != ReportStatus.READY:
         raise click.ClickException(f"The report failed: {signoff.report_error}")
     click.echo(f"Report ready: SHA-256 {signoff.pdf_sha256}, {signoff.pdf_size} bytes.")
+
+
+@report_cli.command("sweep")
+def report_sweep():
+    """Reports pending longer than REPORT_RENDER_LIMIT_SECONDS: queued again, or failed once
+    their attempts are spent. Without REDIS_URL, every report that is due is made here."""
+    from tracker.reports.jobs import sweep_reports
+
+    counts = sweep_reports()
+    db.session.commit()  # without Redis, the queued reports are made now, after this commit
+    click.echo(f"{counts['requeued']} queued again, {counts['failed']} failed, "
+               f"{counts['queued']} due and queued.")

@@ -35,6 +35,12 @@ class SignOff(db.Model):
     report_error: Mapped[str | None] = mapped_column(sa.Text)
     pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     pdf_size: Mapped[int | None]
+    # The report's attempts (tracker/reports/jobs.py): how many started, when the next may
+    # start, and the one running now — whose claim a sweep takes back once it is too old.
+    report_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    report_due_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    report_claimed_at: Mapped[datetime | None]
+    report_claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
 
     audit: Mapped[Audit] = relationship()
     auditor: Mapped[User] = relationship()

@@ -1,10 +1,11 @@
 """Sign-off, and the signed report it produces.
 
-`sign_off` freezes the audit and records what was signed; `create_signed_report(signoff_id)`
-does render → embed → sign → store → update the SignOff, as one function so it can run as a
-background job later. Today it runs inline, in the sign-off request (or the demo seed); a
-failure leaves the sign-off standing with report_status "failed" and the reason, and
-`flask --app app report create AUDIT_ID` tries again.
+`sign_off` freezes the audit and records what was signed, and queues the report: made after
+the commit, never inside the sign-off's transaction nor its request — by an RQ worker with
+Redis, by the process's job thread without (tracker/reports/jobs.py, which also retries and
+sweeps). `build_signed_pdf` is render → embed → sign; `store_report` keeps the file. A failure
+leaves the sign-off standing with report_status "failed" and the reason; `retry_report` (the
+audit page's button) or `flask --app app report create AUDIT_ID` tries again.
 
 A stored report is never rendered again: downloads read the file, whose SHA-256 and size the
 SignOff keeps.
@@ -17,11 +18,12 @@ from pathlib import Path
 
 from flask import current_app
 
-from tracker import jobs
+from tracker.activity import record
 from tracker.audits import service as audits
 from tracker.audits.models import Audit
 from tracker.auth.models import User
 from tracker.canonical import sha256_hex
+from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.reports.canonical import audit_results_hash, audit_results_json
 from tracker.reports.models import ReportStatus, SignOff
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 
 class StoredReportError(RuntimeError):
     """The stored PDF is missing or no longer matches its recorded SHA-256."""
+
+
+class ResultsChanged(RuntimeError):
+    """The audit's results no longer hash to what was signed off: never signed."""
 
 
 def sign_off(actor: User, audit: Audit, statement: str) -> SignOff:
@@ -44,9 +50,33 @@ def sign_off(actor: User, audit: Audit, statement: str) -> SignOff:
     db.session.add(signoff)
     db.session.flush()
     _checkpoint_sign_off(audit)
-    # On an RQ worker once this commits when REDIS_URL is set, so no page waits on a
-    # render; inline otherwise (one machine).
-    jobs.submit("tracker.reports.service.create_signed_report", signoff.id)
+    from tracker.reports.jobs import queue_report
+
+    queue_report(signoff.id)
+    return signoff
+
+
+def retry_report(actor: User, signoff: SignOff) -> SignOff:
+    """A failed report, pending again with its attempts afresh (the page's retry button)."""
+    from tracker.reports.jobs import queue_report
+    from tracker.rules import Conflict
+    from tracker.transactions import begin_write
+
+    begin_write()
+    db.session.refresh(signoff)
+    if signoff.report_status != ReportStatus.FAILED:
+        raise Conflict("The report has not failed: it is ready, or still being made. Reload "
+                       "the page.")
+    record(actor, "report.retry", chain="reports", subject=f"audit {signoff.audit_id}",
+           before={"report_status": "failed", "report_error": signoff.report_error},
+           after={"report_status": "pending"})
+    signoff.report_status = ReportStatus.PENDING
+    signoff.report_attempts = 0
+    signoff.report_error = None
+    signoff.report_due_at = utcnow()
+    signoff.report_claimed_at = signoff.report_claimed_by = None
+    db.session.flush()
+    queue_report(signoff.id)
     return signoff
 
 
@@ -66,44 +96,52 @@ def _checkpoint_sign_off(audit: Audit) -> None:
                     audit.id, exc_info=True)
 
 
-def report_checkpoint(signoff: SignOff):
-    """The checkpoint its sign-off took; taken now when that failed (its audit's chain is
-    frozen, so it still ends at the sign-off)."""
+def ensure_report_checkpoint(signoff: SignOff) -> bool:
+    """Take the checkpoint its sign-off could not (its audit's chain is frozen, so it still
+    ends at the sign-off). Flushes; True when it wrote one."""
     from tracker.activity.checkpoints import checkpoint_for_audit, take_checkpoint
     from tracker.activity.models import CheckpointReason
 
-    return checkpoint_for_audit(signoff.audit_id) or take_checkpoint(
-        CheckpointReason.SIGN_OFF, audit_id=signoff.audit_id)
+    if checkpoint_for_audit(signoff.audit_id) is not None:
+        return False
+    take_checkpoint(CheckpointReason.SIGN_OFF, audit_id=signoff.audit_id)
+    return True
 
 
 def create_signed_report(signoff_id: int) -> SignOff:
-    """Render, embed the results, sign, store, and mark the SignOff ready (or failed).
+    """Make the report here and now (`flask --app app report create`): a failed one is
+    pending again first. Commits, as a job does: the render runs between two short
+    transactions."""
+    from tracker.reports.jobs import make_report
+    from tracker.transactions import begin_write
 
-    Flushes, never commits. Safe to call again: a ready report is left as it is.
-    """
     signoff = db.session.get(SignOff, signoff_id)
     if signoff is None:
         raise LookupError(f"No sign-off {signoff_id}.")
     if signoff.report_status == ReportStatus.READY and report_path(signoff).is_file():
         return signoff
+    begin_write()
+    signoff.report_status = ReportStatus.PENDING
+    signoff.report_error = None
+    signoff.report_attempts = 0
+    signoff.report_claimed_at = signoff.report_claimed_by = None
+    db.session.commit()
     try:
-        pdf = build_signed_pdf(signoff)
-        path = _store(pdf)
+        make_report(signoff_id)
     except Exception as exc:
-        log.exception("signed report for sign-off %s failed", signoff.id)
+        db.session.rollback()
+        signoff = db.session.get(SignOff, signoff_id)
         signoff.report_status = ReportStatus.FAILED
         signoff.report_error = f"{type(exc).__name__}: {exc}"[:2000]
-        db.session.flush()
-        return signoff
-    signoff.pdf_sha256 = path.stem
-    signoff.pdf_size = len(pdf)
-    signoff.report_status = ReportStatus.READY
-    signoff.report_error = None
-    db.session.flush()
-    return signoff
+        signoff.report_claimed_at = signoff.report_claimed_by = None
+        db.session.commit()
+    db.session.expire_all()
+    return db.session.get(SignOff, signoff_id)
 
 
 def build_signed_pdf(signoff: SignOff) -> bytes:
+    """Render and sign; reads only (so no lock is held while it runs)."""
+    from tracker.activity.checkpoints import checkpoint_for_audit
     from tracker.reports.render import render_report_pdf
     from tracker.reports.signing import sign_pdf
 
@@ -111,10 +149,10 @@ def build_signed_pdf(signoff: SignOff) -> bytes:
     results_json = audit_results_json(audit)
     results_sha256 = sha256_hex(results_json)
     if results_sha256 != signoff.audit_sha256:
-        raise RuntimeError("The audit's results changed after sign-off (SHA-256 "
-                           f"{results_sha256} is not the recorded {signoff.audit_sha256}); "
-                           "refusing to sign a report that differs from what was signed off.")
-    checkpoint = report_checkpoint(signoff)
+        raise ResultsChanged("The audit's results changed after sign-off (SHA-256 "
+                             f"{results_sha256} is not the recorded {signoff.audit_sha256}); "
+                             "refusing to sign a report that differs from what was signed off.")
+    checkpoint = checkpoint_for_audit(signoff.audit_id)
     unsigned = render_report_pdf(audit, signoff, results_json=results_json,
                                  results_sha256=results_sha256, checkpoint=checkpoint)
     return sign_pdf(unsigned, signer_name=signoff.auditor.name, reason=signoff.statement,
@@ -133,7 +171,7 @@ def report_path(signoff: SignOff) -> Path:
     return reports_dir() / f"{signoff.pdf_sha256 or 'missing'}.pdf"
 
 
-def _store(pdf: bytes) -> Path:
+def store_report(pdf: bytes) -> Path:
     """Write the PDF under its SHA-256, atomically; an identical file is kept as it is."""
     final = reports_dir() / f"{sha256_hex(pdf)}.pdf"
     if final.exists():

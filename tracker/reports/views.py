@@ -8,6 +8,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -16,8 +17,15 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from tracker.auth.permissions import can_download_draft, can_download_report, can_view_audit
+from tracker.auth.permissions import (
+    can_download_draft,
+    can_download_report,
+    can_retry_report,
+    can_view_audit,
+)
+from tracker.extensions import db
 from tracker.reports import keys, queries
+from tracker.reports import service as reports
 from tracker.reports.forms import VerifyReportForm
 from tracker.reports.models import ReportStatus
 from tracker.reports.render import render_report_pdf
@@ -82,14 +90,31 @@ def download(audit_id):
         return _unavailable(503, "The signed report is still being made. Try again in a "
                                  "minute.")
     if signoff.report_status == ReportStatus.FAILED:
-        return _unavailable(503, "The signed report could not be made. An admin can make it "
-                                 f"again with `flask --app app report create {audit.id}`; "
-                                 "the sign-off itself is recorded.")
+        return _unavailable(503, f"The signed report failed: {signoff.report_error} The "
+                                 "sign-off itself is recorded; the team's lead or an auditor "
+                                 "can try again from the audit page (or an admin with "
+                                 f"`flask --app app report create {audit.id}`).")
     try:
         data = read_stored_report(signoff)
     except StoredReportError as exc:
         return _unavailable(500, f"{exc} Tell an admin.")
     return _pdf_response(data, _filename(audit, "signed"), etag=signoff.pdf_sha256)
+
+
+@bp.post("/audits/<int:audit_id>/report/retry")
+@login_required
+def retry(audit_id):
+    """Make a failed signed report again (in the background, like the first time)."""
+    audit = _visible_audit_or_404(audit_id)
+    signoff = queries.signoff_for(audit.id)
+    if signoff is None or not can_download_report(current_user, audit):
+        abort(404)
+    if not can_retry_report(current_user, audit):
+        abort(403)
+    reports.retry_report(current_user, signoff)
+    db.session.commit()
+    flash("The signed report is being made again.", "success")
+    return redirect(url_for("audits.detail", audit_id=audit.id, _anchor="downloads"))
 
 
 @bp.get("/audits/<int:audit_id>/report-draft.pdf")
