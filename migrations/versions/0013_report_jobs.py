@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_report_jobs"
-down_revision = "0007_oidc"
+down_revision = "0012_search"
 branch_labels = None
 depends_on = None
 
