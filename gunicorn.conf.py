@@ -39,3 +39,12 @@ def write_json_error(sock, status_int, reason, mesg):
 
 
 util.write_error = write_json_error
+
+
+def post_worker_init(worker):
+    """Without Redis, each worker's job thread starts with the worker, not at its first
+    request: it sweeps first, so reports a stopped worker left pending are made now."""
+    from tracker.jobs import start_local_worker
+
+    if hasattr(worker.wsgi, "config"):
+        start_local_worker(worker.wsgi)

@@ -184,6 +184,18 @@ class ItemFilters:
 
 def audit_items(audit: Audit, filters: ItemFilters, today: date) -> list[AuditItem]:
     """The filtered items with their owners: two queries whatever their number."""
+    return db.session.execute(_items_query(audit, filters, today)).scalars().all()
+
+
+def audit_items_page(audit: Audit, filters: ItemFilters, today: date, page: int,
+                     per_page: int):
+    """One page of the filtered items (in domain order), with how many match: a 5,000-item
+    audit's page holds `per_page` rows, not every row. Three queries whatever their number."""
+    return db.paginate(_items_query(audit, filters, today), page=page, per_page=per_page,
+                       max_per_page=per_page, error_out=False)
+
+
+def _items_query(audit: Audit, filters: ItemFilters, today: date) -> sa.Select:
     query = (sa.select(AuditItem).join(Domain, AuditItem.domain_id == Domain.id)
              .where(AuditItem.audit_id == audit.id)
              .order_by(Domain.position, AuditItem.code)
@@ -200,15 +212,17 @@ def audit_items(audit: Audit, filters: ItemFilters, today: date) -> list[AuditIt
         query = query.where(AuditItem.criticality == filters.criticality)
     if filters.overdue:
         query = query.where(late_clause(today) if audit.is_editable else sa.false())
-    return db.session.execute(query).scalars().all()
+    return query
 
 
-def evidence_counts(audit: Audit) -> dict[int, int]:
-    return dict(db.session.execute(
-        sa.select(Evidence.audit_item_id, sa.func.count(Evidence.id))
-        .join(AuditItem).where(AuditItem.audit_id == audit.id)
-        .group_by(Evidence.audit_item_id)
-    ).all())
+def evidence_counts(audit: Audit, items: list[AuditItem] | None = None) -> dict[int, int]:
+    """Pieces of evidence per item: the audit's, or only these items' (a page of them)."""
+    query = (sa.select(Evidence.audit_item_id, sa.func.count(Evidence.id))
+             .join(AuditItem).where(AuditItem.audit_id == audit.id)
+             .group_by(Evidence.audit_item_id))
+    if items is not None:
+        query = query.where(Evidence.audit_item_id.in_([item.id for item in items]))
+    return dict(db.session.execute(query).all())
 
 
 def overdue_count(audit: Audit, today: date) -> int:

@@ -60,6 +60,7 @@ from tracker.security.input import page_arg
 bp = Blueprint("audits", __name__)
 
 OPEN_GROUPS_UP_TO = 40  # more matching items than this: domain groups start collapsed
+ITEMS_PER_PAGE = 200  # the audit page's rows at most: a 5,000-item audit is 25 pages
 
 
 @bp.errorhandler(Refusal)
@@ -223,16 +224,20 @@ def _render_detail(audit: Audit, sign_off, *, bulk_form: BulkForm | None = None,
         bulk_form = BulkForm(formdata=None)
     selected = set(bulk_form.item_ids.data or []) if bulk_form else set()
 
+    page = _page()
+
     def heavy_parts() -> dict:
-        items = queries.audit_items(audit, filters, today)
+        listing = queries.audit_items_page(audit, filters, today, page, ITEMS_PER_PAGE)
+        items = listing.items
         members = queries.team_members(audit.team_id)
         parts = {"filters_form": render_template(
             "audits/_filters.html", audit=audit, filters=filters, summary=summary,
-            members=members, count=len(items), status_labels=STATUS_LABELS)}
+            members=members, count=listing.total, status_labels=STATUS_LABELS)}
         parts["item_tables"] = render_template(
-            "audits/_item_groups.html", audit=audit, filters=filters,
+            "audits/_item_groups.html", audit=audit, filters=filters, listing=listing,
             groups=queries.group_by_domain(items, summary),
-            open_groups=len(items) <= OPEN_GROUPS_UP_TO, evidence=queries.evidence_counts(audit),
+            open_groups=listing.total <= OPEN_GROUPS_UP_TO,
+            evidence=queries.evidence_counts(audit, items),
             bulk=bulk_form is not None, selected=selected, today=today,
             open_statuses=service.OPEN_STATUSES)
         overdue = queries.overdue_count(audit, today)
@@ -252,7 +257,7 @@ def _render_detail(audit: Audit, sign_off, *, bulk_form: BulkForm | None = None,
     # token: shared by the viewers of one version of the audit. A form sent back with its
     # errors is rendered afresh.
     parts = (cache.shared("audit-page", queries.AUDIT_DATA_CHAINS, {"audit_id": audit.id},
-                          (sorted(filters.args().items()), bulk_form is not None),
+                          (sorted(filters.args().items()), page, bulk_form is not None),
                           heavy_parts)
              if status == 200 and not selected else heavy_parts())
     lead_here = can_start_next_quarter(current_user, audit)

@@ -159,13 +159,17 @@ def sweep_reports() -> dict[str, int]:
     flushes and queues; its runner commits. Returns how many of each."""
     now, limit = utcnow(), _limit()
     counts = {"requeued": 0, "failed": 0, "queued": 0}
-    begin_write()
     pending = sa.select(SignOff).where(SignOff.report_status == ReportStatus.PENDING)
-    stale = db.session.execute(
-        pending.where(sa.or_(
-            SignOff.report_claimed_at < now - limit,
-            sa.and_(SignOff.report_claimed_at.is_(None), SignOff.report_due_at < now - limit)))
-        .with_for_update()).scalars().all()
+    is_stale = sa.or_(
+        SignOff.report_claimed_at < now - limit,
+        sa.and_(SignOff.report_claimed_at.is_(None), SignOff.report_due_at < now - limit))
+    if db.session.execute(pending.with_only_columns(SignOff.id).where(is_stale).limit(1)
+                          ).first() is None:
+        stale = []  # the usual case: a read, no write lock taken
+    else:
+        begin_write()
+        stale = db.session.execute(pending.where(is_stale).with_for_update()
+                                   .execution_options(populate_existing=True)).scalars().all()
     for signoff in stale:
         if signoff.report_claimed_at is None:
             signoff.report_attempts += 1  # its job was lost before it started

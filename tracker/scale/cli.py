@@ -8,7 +8,8 @@ from tracker.extensions import db
 @click.command("scale")
 @click.option("--teams", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--quarters", default=8, show_default=True, type=click.IntRange(1, 40))
-@click.option("--items", default=250, show_default=True, type=click.IntRange(1, 2_000))
+@click.option("--items", default=250, show_default=True, type=click.IntRange(1, 5_000),
+              help="Items per audit (up to 5,000: the largest audit the reports are budgeted for).")
 @click.option("--seed", default=1234, show_default=True, help="Random seed (deterministic).")
 def seed_scale(teams, quarters, items, seed):
     """A large deterministic data set for benchmarks (teams × quarters × items)."""
