@@ -121,6 +121,8 @@ def submit(path: str, *args, job_id: str | None = None, on_failure: str | None =
 
 @sa.event.listens_for(sa.orm.Session, "after_commit")
 def _dispatch_after_commit(session):
+    if session.in_nested_transaction():  # a savepoint released: the transaction goes on
+        return
     pending = session.info.pop(_PENDING, None)
     if pending:
         dispatch(pending)

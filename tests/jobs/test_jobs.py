@@ -27,6 +27,20 @@ def test_without_redis_jobs_run_after_the_commit_never_inside_it(app):
     assert markers(marker) == 1
 
 
+def test_a_savepoint_s_release_is_not_the_commit(app):
+    """SQLAlchemy reports a released savepoint as a commit too: a job queued before it waits
+    for the real commit (on SQLite it would otherwise wait for the write lock its own
+    transaction holds)."""
+    marker = uuid.uuid4().hex
+    record(None, "test.write", chain=f"lock:{marker[:8]}", subject="lock")
+    jobs.submit("tests.jobs.test_jobs.write_marker", marker)
+    with db.session.begin_nested():
+        db.session.flush()
+    assert markers(marker) == 0
+    db.session.commit()
+    assert markers(marker) == 1
+
+
 def test_with_redis_jobs_are_queued_after_commit_and_run_on_a_worker(redis_app):
     from rq import SimpleWorker
 
