@@ -137,8 +137,8 @@ def build_site() -> dict:
 
     people = factories.load_people()
     domains = db.session.execute(
-        sa.select(Domain).where(Domain.code.in_(["DV", "SUP"]))
-    ).scalars().all()
+        sa.select(Domain).where(Domain.code.in_(["DV", "SUP"])).order_by(Domain.code)
+    ).scalars().all()  # ordered: Beta's audit has DV, the domain of the site's item
     audit = audits.start_audit(people["lead"], people["alpha"], "2026-Q2", domains)
     item = db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id).order_by(AuditItem.code)
