@@ -3,7 +3,10 @@ set), built once per session by the migrations, never mocked. Seeded data (`libr
 `people`, `site`, …) is built once per session too and copied into each test: see
 tests/seeded.py."""
 
+import email
+import email.policy
 import os
+import socket
 import uuid
 from pathlib import Path
 
@@ -162,6 +165,38 @@ def login_as(client, people):
         assert response.status_code == 302, f"could not sign in as {role}"
         return user
     return login
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a loopback port: `received` holds what it accepted;
+    while `refusing` is set it answers every message with a temporary failure."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.received, self.refusing = [], False
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, smtp, session, envelope):
+                if server.refusing:
+                    return "451 4.3.0 Mail server busy, try again later"
+                server.received.append(email.message_from_bytes(
+                    envelope.original_content or envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+
+@pytest.fixture
+def smtp_server():
+    server = SmtpServer()
+    server.controller.start()
+    yield server
+    server.controller.stop()
 
 
 class QueryCounter:

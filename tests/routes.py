@@ -104,6 +104,9 @@ class Site:
             "signal_id": self.signal.id,
             "token_id": self.token_ids["operator"],  # the operator's own token
             "fmt": "csv",
+            "notification_id": 1,
+            "delivery_id": 1,
+            "token": "not-a-signed-token",
             **self.extra,
         }
 

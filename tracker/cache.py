@@ -146,15 +146,46 @@ def _storable(response) -> bool:
 def _entry(response) -> dict:
     body = response.get_data(as_text=True)
     token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-    return {"body": body.replace(token, CSRF_HOLE) if token else body,
-            "type": response.content_type}
+    if token:
+        body = body.replace(token, CSRF_HOLE)
+    for name, html in g.get("_personal_parts", {}).items():
+        body = body.replace(html, _hole(name))
+    return {"body": body, "type": response.content_type}
 
 
 def _serve(stored: dict):
     body = stored["body"]
     if CSRF_HOLE in body:
         body = body.replace(CSRF_HOLE, generate_csrf())
+    for name, render in _personal_parts.items():
+        if _hole(name) in body:
+            body = body.replace(_hole(name), render())
     return current_app.response_class(body, content_type=stored["type"])
+
+
+# --- parts that change without an event ----------------------------------------------------
+
+_personal_parts: dict[str, Callable[[], str]] = {}
+
+
+def _hole(name: str) -> str:
+    return f"\x00part:{name}\x00"
+
+
+def personal_part(name: str):
+    """A piece of every page that changes without an activity event (the inbox's unread
+    count): `render()` makes it for the current viewer. Like the CSRF token it is cut out of
+    a stored page and made afresh each time the page is served. Returns the function a
+    template calls to put the part in."""
+    def register(render: Callable[[], str]):
+        @functools.wraps(render)
+        def put():
+            html = render()
+            g.setdefault("_personal_parts", {})[name] = html
+            return html
+        _personal_parts[name] = render
+        return put
+    return register
 
 
 # --- parts shared between viewers ---------------------------------------------------------

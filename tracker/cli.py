@@ -165,13 +165,14 @@ def init_cli(app: Flask) -> None:
     from tracker.activity.cli import activity_cli
     from tracker.backup.cli import backup_cli
     from tracker.exchange.cli import library_cli, oscal_cli
+    from tracker.notifications.cli import notify_cli
     from tracker.reports.cli import keys_cli, report_cli
     from tracker.scale.cli import seed_scale
     from tracker.search.cli import search_cli
 
     seed_cli.add_command(seed_scale)
     for group in (seed_cli, users_cli, activity_cli, evidence_cli, worker, keys_cli, report_cli,
-                  library_cli, oscal_cli, backup_cli, search_cli):
+                  library_cli, oscal_cli, backup_cli, search_cli, notify_cli):
         app.cli.add_command(group)
 
 

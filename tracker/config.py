@@ -78,6 +78,11 @@ def load_config(instance_path: str) -> dict:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME"),
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD"),
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER"),
+        # Notifications (tracker/notifications): where e-mails link to, when reminders go
+        # out, and the waits between attempts at an e-mail the server refused.
+        "BASE_URL": os.environ.get("BASE_URL"),
+        "REMINDER_HOUR": int(os.environ.get("REMINDER_HOUR", 7)),
+        "DELIVERY_RETRY_SECONDS": os.environ.get("DELIVERY_RETRY_SECONDS", "60,300,1800,7200"),
     }
 
 

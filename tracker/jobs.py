@@ -42,7 +42,9 @@ log = logging.getLogger("tracker.jobs")
 _PENDING = "tracker_pending_jobs"
 
 # Run every PERIODIC_SECONDS by the job thread, or by RQ's scheduler in `flask worker`.
-PERIODIC = ("tracker.reports.jobs.sweep_reports",)
+PERIODIC = ("tracker.reports.jobs.sweep_reports",
+            "tracker.notifications.delivery.sweep_deliveries",
+            "tracker.notifications.reminders.morning_run")
 
 
 class Deployment(db.Model):

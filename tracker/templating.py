@@ -87,7 +87,7 @@ def nav_sections():
     return sections
 
 
-ADMIN_TABS = [("library.manage", "Library")]
+ADMIN_TABS = [("library.manage", "Library"), ("notifications.outbox", "E-mail outbox")]
 
 
 def admin_extra_tabs():

@@ -21,9 +21,10 @@ from tracker.signals.service import report_signal
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                   r'name="csrf_token" value="([^"]+)"')
-# A page served from the cache reads the person and the version of what the page is made
-# from, nothing else; any render reads more.
-SERVED_FROM_CACHE = 2
+# A page served from the cache reads the person, the version of what the page is made from
+# and the inbox's unread count (the top bar's bell, made afresh on every serve: it changes
+# without an activity event), nothing else; any render reads more.
+SERVED_FROM_CACHE = 3
 
 
 def set_blocked(people, item):

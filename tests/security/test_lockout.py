@@ -69,31 +69,9 @@ def test_no_notice_for_an_email_without_an_account(client, people, caplog):
     assert not [r for r in caplog.records if r.name == "tracker.mail"]
 
 
-# --- a real SMTP server on loopback ---------------------------------------------------------
-
-@pytest.fixture
-def smtp_server():
-    controller_module = pytest.importorskip("aiosmtpd.controller")
-    from aiosmtpd.handlers import Message
-
-    received = []
-
-    class Keep(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    controller = controller_module.Controller(Keep(), hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, received
-    controller.stop()
-
-
 def test_the_notice_is_mailed_when_a_mail_server_is_set(app, client, people, smtp_server):
-    port, received = smtp_server
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
+    received = smtp_server.received
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
                       MAIL_DEFAULT_SENDER="tracker@test.example")
     for n in range(15):
         attempt(client, f"203.0.113.{n}")

@@ -8,6 +8,7 @@ from tracker.activity.chain import (
     ChainProblem,
     audit_chain,
     event_hash,
+    on_record,
     record,
     verify_all_chains,
     verify_chain,
@@ -15,5 +16,5 @@ from tracker.activity.chain import (
 from tracker.activity.models import ActivityChainHead, ActivityEvent
 
 __all__ = ["AUDIT_CHAIN_PREFIX", "GENESIS", "SHARED_CHAINS", "ActivityChainHead",
-           "ActivityEvent", "ChainProblem", "audit_chain", "event_hash", "record",
+           "ActivityEvent", "ChainProblem", "audit_chain", "event_hash", "on_record", "record",
            "verify_all_chains", "verify_chain"]

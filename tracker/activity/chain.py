@@ -20,6 +20,16 @@ _HASHED = ("chain", "seq", "audit_id", "audit_item_id", "actor_id", "action", "s
            "before", "after")
 
 
+_listeners: list = []
+
+
+def on_record(listener):
+    """Call listener(event) after each event is recorded, in the writer's transaction (the
+    notifications feature reacts to events this way; the log knows no feature)."""
+    _listeners.append(listener)
+    return listener
+
+
 def audit_chain(audit_id: int) -> str:
     return f"{AUDIT_CHAIN_PREFIX}{audit_id}"
 
@@ -53,6 +63,8 @@ def record(actor, action: str, *, chain: str, subject: str = "", before=None, af
     head.seq, head.hash = event.seq, event.hash
     db.session.add(event)
     db.session.flush()
+    for listener in _listeners:
+        listener(event)
     return event
 
 

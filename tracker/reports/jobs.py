@@ -115,10 +115,18 @@ def _finish(signoff_id: int, runner: str, *, status: ReportStatus, **values) -> 
                _TABLE.c.report_claimed_by == runner[:200])
         .values(report_status=status, report_claimed_at=None, report_claimed_by=None,
                 **values)).rowcount
+    if done:
+        _tell(db.session.get(SignOff, signoff_id, populate_existing=True))
     db.session.commit()
     if not done:
         log.warning("sign-off %s: attempt %s finished after another took over", signoff_id,
                     runner)
+
+
+def _tell(signoff: SignOff) -> None:
+    from tracker.notifications.subscribers import report_finished
+
+    report_finished(signoff, ready=signoff.report_status == ReportStatus.READY)
 
 
 def report_job_failed(signoff_id: int, *, reason: str, runner: str) -> None:
@@ -146,6 +154,7 @@ def _attempt_over(signoff: SignOff, reason: str) -> None:
         signoff.report_error = (f"{reason} (attempt {signoff.report_attempts} of {attempts})"
                                 )[:2000]
         log.error("signed report for sign-off %s failed: %s", signoff.id, signoff.report_error)
+        _tell(signoff)
     else:
         signoff.report_due_at = utcnow() + _backoff(signoff.report_attempts)
         signoff.report_error = (f"Attempt {signoff.report_attempts} of {attempts} failed: "

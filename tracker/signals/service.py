@@ -87,7 +87,8 @@ def acknowledge(actor: User, signal: Signal, note: str, *, now: datetime | None 
     db.session.flush()
     db.session.expire(signal, ["acknowledged_by"])
     activity.record(actor, "signal.acknowledge", chain=CHAIN, subject=_subject(signal),
-                    before={"state": "open"}, after={"state": "acknowledged", "note": note})
+                    before={"state": "open"}, after={"state": "acknowledged", "note": note,
+                                                      "signal_id": signal.id})
 
 
 def resolve(actor: User, signal: Signal, note: str, *, now: datetime | None = None) -> None:
@@ -107,4 +108,5 @@ def resolve(actor: User, signal: Signal, note: str, *, now: datetime | None = No
     db.session.flush()
     db.session.expire(signal, ["acknowledged_by", "resolved_by"])
     activity.record(actor, "signal.resolve", chain=CHAIN, subject=_subject(signal),
-                    before={"state": before}, after={"state": "resolved", "note": note})
+                    before={"state": before}, after={"state": "resolved", "note": note,
+                                                      "signal_id": signal.id})

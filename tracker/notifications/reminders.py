@@ -1,0 +1,139 @@
+"""The morning's reminders and digests: `flask notify reminders`, or the job thread (RQ's
+scheduler with Redis) once a day from REMINDER_HOUR in the organisation's time zone.
+Running it again the same day tells no one anything new: every reminder's key names the
+day, and each person's digest is one e-mail a day."""
+
+from collections import defaultdict
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+
+from tracker import clock
+from tracker.audits.models import Audit, AuditItem
+from tracker.audits.vocabulary import OPEN, WORKING_STATES, late_clause
+from tracker.auth.models import Membership, Team, TeamRole, User
+from tracker.db import utcnow
+from tracker.extensions import db
+from tracker.notifications.events import BY_KEY
+from tracker.notifications.models import Channel, Notification, Preference, ReminderRun
+from tracker.notifications.service import Message, notify_many, path_for, queue_mail
+
+DUE_REMINDERS = (7, 1)  # days before an item's due date
+
+
+def morning_run() -> dict | None:
+    """A periodic job: the day's reminders, once, from REMINDER_HOUR local time."""
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    local = clock.now().astimezone(zone)
+    if local.hour < int(current_app.config.get("REMINDER_HOUR", 7)):
+        return None
+    if db.session.get(ReminderRun, local.date()) is not None:
+        return None
+    return run_reminders(local.date())
+
+
+def run_reminders(today=None) -> dict[str, int]:
+    """Reminders for items due in 7 days and tomorrow, each person's overdue count (and
+    each lead's for the team), then the digests. Flushes; the caller commits (or rolls
+    back for a dry run). Returns how many of each were new."""
+    today = today or clock.today()
+    counts = {"due_soon": _due_soon(today), "overdue": _overdue(today)}
+    counts["digests"] = _digests(today)
+    if db.session.get(ReminderRun, today) is None:
+        db.session.add(ReminderRun(day=today, finished_at=utcnow()))
+    db.session.flush()
+    return counts
+
+
+def _working_items():
+    return (sa.select(AuditItem.id, AuditItem.audit_id, AuditItem.code, AuditItem.title,
+                      AuditItem.due_date, AuditItem.owner_id, Team.name.label("team"),
+                      Audit.period)
+            .join(Audit, Audit.id == AuditItem.audit_id).join(Team, Team.id == Audit.team_id)
+            .where(Audit.state.in_(WORKING_STATES), AuditItem.status.in_(OPEN)))
+
+
+def _users(ids) -> dict[int, User]:
+    ids = set(ids)
+    return {u.id: u for u in db.session.execute(
+        sa.select(User).where(User.id.in_(ids))).scalars()} if ids else {}
+
+
+def _due_soon(today) -> int:
+    days = {today + timedelta(days=d): d for d in DUE_REMINDERS}
+    rows = db.session.execute(_working_items().where(
+        AuditItem.owner_id.is_not(None), AuditItem.due_date.in_(list(days)))).all()
+    owners = _users(r.owner_id for r in rows)
+    messages = []
+    for r in rows:
+        when = "tomorrow" if days[r.due_date] == 1 else f"in {days[r.due_date]} days"
+        messages.append(Message(
+            owners[r.owner_id], key=f"due_soon:{r.id}:{r.due_date.isoformat()}",
+            title=f"{r.code} is due {when} ({r.due_date.isoformat()})",
+            body=f"{r.code} {r.title} — {r.team} {r.period}",
+            link=path_for("audits.item", audit_id=r.audit_id, item_id=r.id)))
+    return len(notify_many("due_soon", messages))
+
+
+def _overdue(today) -> int:
+    late = _working_items().where(late_clause(today)).subquery()
+    per_owner = db.session.execute(
+        sa.select(late.c.owner_id, sa.func.count()).where(late.c.owner_id.is_not(None))
+        .group_by(late.c.owner_id)).all()
+    per_team = db.session.execute(
+        sa.select(Audit.team_id, sa.func.count())
+        .join(late, late.c.audit_id == Audit.id).group_by(Audit.team_id)).all()
+    leads = db.session.execute(
+        sa.select(Membership.team_id, Membership.user_id)
+        .where(Membership.role == TeamRole.LEAD,
+               Membership.team_id.in_([t for t, _ in per_team]))).all() if per_team else []
+    teams = dict(db.session.execute(sa.select(Team.id, Team.name).where(
+        Team.id.in_([t for t, _ in per_team]))).all()) if per_team else {}
+    people = _users([o for o, _ in per_owner] + [u for _, u in leads])
+    day = today.isoformat()
+    mine = [Message(people[owner], key=f"overdue:{day}",
+                    title=f"You have {n} overdue item{'s' if n != 1 else ''}",
+                    body="Items past their due date with work still open.",
+                    link=path_for("audits.my_items"))
+            for owner, n in per_owner]
+    team_counts = dict(per_team)
+    theirs = [Message(people[user], key=f"overdue:team:{team}:{day}",
+                      title=f"{teams[team]} has {team_counts[team]} overdue "
+                            f"item{'s' if team_counts[team] != 1 else ''}",
+                      body="Items of the team's audits past their due date, work still open.",
+                      link=path_for("dashboard.team", team_id=team))
+              for team, user in leads]
+    return len(notify_many("overdue", mine + theirs))
+
+
+def _digests(today) -> int:
+    """One e-mail per person with what arrived, unread, since the last run, of the kinds
+    they chose as a digest."""
+    last = db.session.execute(sa.select(sa.func.max(ReminderRun.finished_at))
+                              .where(ReminderRun.day < today)).scalar()
+    since = last or utcnow() - timedelta(days=1)
+    start_of_day = datetime.combine(today, time.min)
+    rows = db.session.execute(
+        sa.select(Notification).where(Notification.read_at.is_(None),
+                                      Notification.created_at > min(since, start_of_day))
+        .order_by(Notification.user_id, Notification.created_at)).scalars().all()
+    digest_kinds = {k for k, kind in BY_KEY.items() if kind.default == Channel.DIGEST}
+    chosen = defaultdict(dict)
+    for uid, event, channel in db.session.execute(
+            sa.select(Preference.user_id, Preference.event, Preference.channel)
+            .where(Preference.user_id.in_({n.user_id for n in rows}))):
+        chosen[uid][event] = channel
+    entries = defaultdict(list)
+    for n in rows:
+        channel = chosen[n.user_id].get(n.event)
+        if channel == Channel.DIGEST or (channel is None and n.event in digest_kinds):
+            entries[n.user_id].append(n)
+    people = _users(entries)
+    return len(queue_mail([
+        {"key": f"digest:{uid}:{today.isoformat()}", "user": people[uid], "event": "digest",
+         "subject": f"Your readiness digest for {today.isoformat()}: "
+                    f"{len(items)} new", "body": "", "link": path_for("notifications.inbox"),
+         "items": items, "template": "digest"}
+        for uid, items in entries.items() if people[uid].active]))

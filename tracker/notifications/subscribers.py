@@ -1,0 +1,204 @@
+"""Who hears of what: each activity event that concerns someone becomes notifications, in
+the transaction that recorded it (activity.on_record). Events that concern no one cost
+nothing: the common item save (a status change) returns before any query."""
+
+import json
+import re
+
+import sqlalchemy as sa
+
+from tracker import activity
+from tracker.activity import ActivityEvent
+from tracker.audits.models import Audit, AuditItem, Comment, Verdict
+from tracker.audits.vocabulary import UNMET
+from tracker.auth.models import Membership, TeamRole, User
+from tracker.extensions import db
+from tracker.library.models import Domain, FailurePattern, ReadinessItem, item_failures
+from tracker.notifications.service import notify, path_for
+from tracker.signals.models import Signal
+
+_REACTIONS = {}
+
+
+def reacts_to(*actions: str):
+    def register(fn):
+        for action in actions:
+            _REACTIONS[action] = fn
+        return fn
+    return register
+
+
+@activity.on_record
+def on_event(event: ActivityEvent) -> None:
+    react = _REACTIONS.get(event.action)
+    if react is not None:
+        react(event, json.loads(event.after) if event.after else {})
+
+
+def _key(kind: str, event: ActivityEvent) -> str:
+    return f"{kind}:{event.chain}:{event.seq}"
+
+
+def _item_link(item: AuditItem) -> str:
+    return path_for("audits.item", audit_id=item.audit_id, item_id=item.id)
+
+
+def _audit_name(audit: Audit) -> str:
+    return f"{audit.team.name} {audit.period}"
+
+
+def _team(team_id: int, *roles: TeamRole) -> list[User]:
+    stmt = (sa.select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.team_id == team_id))
+    if roles:
+        stmt = stmt.where(Membership.role.in_(roles))
+    return db.session.execute(stmt).scalars().all()
+
+
+# --- items ------------------------------------------------------------------------------------
+
+@reacts_to("item.update")
+def _assigned(event, after):
+    if not after.get("owner"):  # no new owner: nothing to tell (the usual status save)
+        return
+    item = db.session.get(AuditItem, event.audit_item_id)
+    if item.owner is None:
+        return
+    notify("assigned", [item.owner], key=_key("assigned", event), actor=event.actor,
+           title=f"{item.code} {item.title} is yours",
+           body=(f"{event.actor.name if event.actor else 'Someone'} made you the owner of "
+                 f"{item.code} in {_audit_name(item.audit)}"
+                 + (f", due {item.due_date.isoformat()}." if item.due_date else ".")),
+           link=_item_link(item))
+
+
+@reacts_to("item.review")
+def _needs_rework(event, after):
+    if after.get("verdict") != Verdict.NEEDS_REWORK.value:
+        return
+    item = db.session.get(AuditItem, event.audit_item_id)
+    notify("needs_rework", [item.owner], key=_key("needs_rework", event), actor=event.actor,
+           title=f"{item.code} needs rework",
+           body=f"{event.actor.name if event.actor else 'The auditor'}: {after.get('note')}",
+           link=_item_link(item))
+
+
+@reacts_to("comment.add")
+def _commented(event, after):
+    item = db.session.get(AuditItem, event.audit_item_id)
+    text = after.get("comment", "")
+    members = _team(item.audit.team_id)
+    mentioned = mentions(text, members)
+    link = _item_link(item) + "#comments"
+    by = event.actor.name if event.actor else "Someone"
+    if mentioned:
+        notify("mention", mentioned, key=_key("mention", event), actor=event.actor,
+               title=f"{by} mentioned you on {item.code}", body=text[:500], link=link)
+    earlier = db.session.execute(
+        sa.select(User).where(User.id.in_(
+            sa.select(Comment.author_id).where(Comment.audit_item_id == item.id)))).scalars()
+    told = {u.id for u in mentioned}
+    others = [u for u in [item.owner, *earlier] if u is not None and u.id not in told]
+    notify("comment", others, key=_key("comment", event), actor=event.actor,
+           title=f"{by} commented on {item.code}", body=text[:500], link=link)
+
+
+def mentions(text: str, people: list[User]) -> list[User]:
+    """The people named as @Full Name (or @first name when only one has it) in `text`."""
+    found = []
+    for person in sorted(people, key=lambda p: -len(p.name)):
+        names = [person.name] + (
+            [person.name.split()[0]] if sum(p.name.split()[0] == person.name.split()[0]
+                                            for p in people) == 1 else [])
+        if any(re.search(rf"@{re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names):
+            found.append(person)
+    return found
+
+
+# --- audits -----------------------------------------------------------------------------------
+
+@reacts_to("audit.submit")
+def _submitted(event, after):
+    audit = db.session.get(Audit, event.audit_id)
+    members = {m.user_id for m in audit.team.memberships}
+    auditors = [u for u in db.session.execute(
+        sa.select(User).where(User.is_auditor)).scalars() if u.id not in members]
+    notify("review_requested", auditors, key=_key("review_requested", event),
+           actor=event.actor, title=f"{_audit_name(audit)} is ready for review",
+           body=f"{event.actor.name if event.actor else 'The lead'} submitted it for review.",
+           link=path_for("audits.review", audit_id=audit.id))
+
+
+@reacts_to("audit.return")
+def _sent_back(event, after):
+    audit = db.session.get(Audit, event.audit_id)
+    rework_owners = db.session.execute(
+        sa.select(User).join(AuditItem, AuditItem.owner_id == User.id)
+        .where(AuditItem.audit_id == audit.id, AuditItem.verdict == Verdict.NEEDS_REWORK)
+        .distinct()).scalars().all()
+    notify("sent_back", [*_team(audit.team_id, TeamRole.LEAD), *rework_owners],
+           key=_key("sent_back", event), actor=event.actor,
+           title=f"{_audit_name(audit)} was sent back",
+           body=f"{event.actor.name if event.actor else 'The auditor'}: {after.get('reason')}",
+           link=path_for("audits.detail", audit_id=audit.id))
+
+
+@reacts_to("audit.sign_off")
+def _signed_off(event, after):
+    audit = db.session.get(Audit, event.audit_id)
+    notify("signed_off", _team(audit.team_id), key=_key("signed_off", event),
+           actor=event.actor, title=f"{_audit_name(audit)} is signed off",
+           body=after.get("statement", ""), link=path_for("audits.detail", audit_id=audit.id))
+
+
+def report_finished(signoff, ready: bool) -> None:
+    """The reports feature's word that a sign-off's report is made, or failed for good."""
+    audit = signoff.audit
+    people = [*_team(audit.team_id, TeamRole.LEAD), signoff.auditor]
+    if ready:
+        title, body = f"The signed report of {_audit_name(audit)} is ready", ""
+    else:
+        title = f"The signed report of {_audit_name(audit)} failed"
+        body = f"{signoff.report_error or ''} Try again from the audit page."
+    notify("report", people, key=f"report:{signoff.id}:{'ready' if ready else 'failed'}:"
+           f"{signoff.report_attempts}", title=title, body=body.strip(),
+           link=path_for("audits.detail", audit_id=audit.id))
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+@reacts_to("signal.report")
+def _signal_reported(event, after):
+    """Leads of teams whose audit being worked has a control the signal names not met yet:
+    an item of its domain, or one guarding a failure pattern it names."""
+    names_item = sa.or_(
+        AuditItem.readiness_item_id.in_(
+            sa.select(item_failures.c.item_id)
+            .join(FailurePattern, FailurePattern.id == item_failures.c.failure_id)
+            .where(FailurePattern.code.in_(after.get("failures") or []))),
+        AuditItem.readiness_item_id.in_(
+            sa.select(ReadinessItem.id).join(Domain, Domain.id == ReadinessItem.domain_id)
+            .where(Domain.code == after.get("domain"))))
+    team_ids = (sa.select(Audit.team_id).join(AuditItem, AuditItem.audit_id == Audit.id)
+                .where(Audit.signed_off_at.is_(None), AuditItem.status.in_(UNMET), names_item)
+                .distinct())
+    leads = db.session.execute(
+        sa.select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.role == TeamRole.LEAD, Membership.team_id.in_(team_ids))
+        .distinct()).scalars().all()
+    notify("signal", leads, key=_key("signal", event), actor=event.actor,
+           title=f"Signal ({after.get('severity')}): {after.get('summary')}",
+           body="It names a control your team has not met yet.",
+           link=path_for("signals.detail", signal_id=after["signal_id"]))
+
+
+@reacts_to("signal.acknowledge", "signal.resolve")
+def _signal_update(event, after):
+    signal = db.session.get(Signal, after.get("signal_id"))
+    if signal is None:
+        return
+    word = "resolved" if event.action == "signal.resolve" else "acknowledged"
+    notify("signal_update", [signal.reported_by], key=_key("signal_update", event),
+           actor=event.actor, title=f"Your signal was {word}: {signal.summary}",
+           body=f"{event.actor.name if event.actor else 'Someone'}: {after.get('note')}",
+           link=path_for("signals.detail", signal_id=signal.id))

@@ -1,0 +1,161 @@
+"""The inbox, each person's choices, one-click unsubscribe, and the admin's outbox."""
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from tracker.auth.forms import EmptyForm
+from tracker.cache import personal_part
+from tracker.extensions import csrf, db
+from tracker.notifications import (
+    delivery,
+    service,
+    subscribers,  # noqa: F401 — listens to the activity log
+)
+from tracker.notifications.events import BY_KEY
+from tracker.notifications.models import Channel, Delivery, DeliveryStatus, Notification
+from tracker.rules import Forbidden, NotFound, RuleViolation
+from tracker.security.input import page_arg
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+PER_PAGE = 50
+CHANNEL_LABELS = {Channel.INBOX: "Inbox only", Channel.EMAIL: "Inbox and e-mail",
+                  Channel.DIGEST: "Inbox and daily digest", Channel.OFF: "Off"}
+
+
+@bp.app_context_processor
+def inbox_bell():
+    return {"inbox_bell": _bell}
+
+
+@personal_part("inbox-bell")
+def _bell() -> Markup:
+    if not current_user.is_authenticated:
+        return Markup("")
+    unread = service.unread_count(current_user)
+    label = f"Inbox, {unread} unread" if unread else "Inbox"
+    html = render_template("notifications/_bell.html", unread=unread, label=label)
+    return Markup(html)  # nosec B704 — autoescaped template output
+
+
+@bp.get("/")
+@login_required
+def inbox():
+    show = "unread" if request.args.get("show") == "unread" else "all"
+    stmt = (sa.select(Notification).where(Notification.user_id == current_user.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc()))
+    if show == "unread":
+        stmt = stmt.where(Notification.read_at.is_(None))
+    page = db.paginate(stmt, page=page_arg(), per_page=PER_PAGE, error_out=False)
+    return render_template("notifications/inbox.html", page=page, show=show,
+                           unread=service.unread_count(current_user), form=EmptyForm(),
+                           events=BY_KEY)
+
+
+@bp.get("/<int:notification_id>")
+@login_required
+def open_one(notification_id):
+    """Follow an entry's link; it counts as read."""
+    entry = db.session.get(Notification, notification_id)
+    if entry is None or entry.user_id != current_user.id:
+        abort(404)
+    service.mark_read(current_user, [entry.id])
+    db.session.commit()
+    return redirect(entry.link or url_for("notifications.inbox"))
+
+
+@bp.post("/read")
+@login_required
+def mark_read():
+    if EmptyForm().validate_on_submit():
+        ids = request.form.getlist("id", type=int)
+        done = service.mark_read(current_user, ids or None)
+        db.session.commit()
+        flash(f"Marked {done} as read." if done else "Nothing was unread.", "success")
+    return redirect(url_for("notifications.inbox", show=request.args.get("show")))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    form = EmptyForm()
+    if form.validate_on_submit():
+        choices = {k[len("event-"):]: v for k, v in request.form.items()
+                   if k.startswith("event-")}
+        try:
+            changed = service.set_preferences(current_user, choices)
+        except RuleViolation as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"Saved: {changed} change{'s' if changed != 1 else ''}." if changed
+                  else "Nothing changed.", "success")
+            return redirect(url_for("notifications.settings"))
+    return render_template("notifications/settings.html", form=form,
+                           rows=service.preferences(current_user), channels=CHANNEL_LABELS)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: the mail client posts "List-Unsubscribe=One-Click", no session
+def unsubscribe(token):
+    target = service.unsubscribe_target(token)
+    if target is None:
+        raise NotFound("This unsubscribe link is not valid: your mail program may have cut it "
+                       "short. Sign in and choose what you receive on your notification "
+                       "settings page.")
+    user, event = target
+    if request.method == "POST":
+        service.stop_email(user, event)
+        db.session.commit()
+        return render_template("notifications/unsubscribe.html", done=True, user=user,
+                               label=_event_label(event))
+    return render_template("notifications/unsubscribe.html", user=user, token=token,
+                           label=_event_label(event))
+
+
+def _event_label(event: str) -> str:
+    return "the daily digest" if event == "digest" else f"“{BY_KEY[event].label}”"
+
+
+# --- the admin's outbox ---------------------------------------------------------------------
+
+def _require_admin():
+    if not current_user.is_admin:
+        raise Forbidden("Only an admin can see the e-mail outbox.")
+
+
+@bp.get("/outbox")
+@login_required
+def outbox():
+    _require_admin()
+    status = request.args.get("status", "failed")
+    if status not in {s.value for s in DeliveryStatus}:
+        status = "failed"
+    stmt = (sa.select(Delivery).where(Delivery.status == status)
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc()))
+    page = db.paginate(stmt, page=page_arg(), per_page=PER_PAGE, error_out=False)
+    counts = dict(db.session.execute(
+        sa.select(Delivery.status, sa.func.count()).group_by(Delivery.status)).all())
+    return render_template("notifications/outbox.html", page=page, status=status,
+                           counts=counts, form=EmptyForm(), statuses=list(DeliveryStatus),
+                           max_attempts=delivery.max_attempts())
+
+
+@bp.post("/outbox/<int:delivery_id>/retry")
+@login_required
+def retry(delivery_id):
+    _require_admin()
+    message = db.session.get(Delivery, delivery_id)
+    if message is None:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        if message.status != DeliveryStatus.FAILED:
+            flash("Only a failed e-mail can be sent again; this one is "
+                  f"{message.status.value}.", "error")
+        else:
+            delivery.retry(message)
+            db.session.commit()
+            flash(f"Sending again to {message.recipient}.", "success")
+    return redirect(url_for("notifications.outbox"))
