@@ -26,6 +26,7 @@ MATRIX = {
     "GET auth.oidc_login":               (404,   404,  404,  404,  404,  404),
     "GET auth.oidc_callback":            (404,   404,  404,  404,  404,  404),
     "GET auth.account":                  (LOGIN, 200,  200,  200,  200,  200),
+    "GET search.page":                   (LOGIN, 200,  200,  200,  200,  200),
     "POST auth.account":                 (LOGIN, 200,  200,  200,  200,  200),
     "GET auth.users":                    ADMIN_ONLY_GET,
     "GET auth.user_new":                 ADMIN_ONLY_GET,

@@ -93,10 +93,11 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.library.views import bp as library_bp
     from tracker.notifications.views import bp as notifications_bp
     from tracker.reports.views import bp as reports_bp
+    from tracker.search.views import bp as search_bp
     from tracker.signals.views import bp as signals_bp
 
     for bp in (auth_bp, home_bp, library_bp, audits_bp, dashboard_bp, signals_bp, reports_bp,
-               exchange_bp, notifications_bp, api_bp):
+               exchange_bp, notifications_bp, search_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, never cookies: nothing for a forged form to ride on
     app.session_interface = WebOnlySessions()
