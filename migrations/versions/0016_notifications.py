@@ -40,7 +40,6 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=240), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("recipient", sa.String(length=320), nullable=False),
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),

@@ -16,9 +16,14 @@ from tracker.audits.vocabulary import OPEN, WORKING_STATES, late_clause
 from tracker.auth.models import Membership, Team, TeamRole, User
 from tracker.db import utcnow
 from tracker.extensions import db
-from tracker.notifications.events import BY_KEY
-from tracker.notifications.models import Channel, Notification, Preference, ReminderRun
-from tracker.notifications.service import Message, notify_many, path_for, queue_mail
+from tracker.notifications.models import Channel, Notification, ReminderRun
+from tracker.notifications.service import (
+    Message,
+    channels,
+    notify_many,
+    path_for,
+    queue_mail,
+)
 
 DUE_REMINDERS = (7, 1)  # days before an item's due date
 
@@ -119,16 +124,10 @@ def _digests(today) -> int:
         sa.select(Notification).where(Notification.read_at.is_(None),
                                       Notification.created_at > min(since, start_of_day))
         .order_by(Notification.user_id, Notification.created_at)).scalars().all()
-    digest_kinds = {k for k, kind in BY_KEY.items() if kind.default == Channel.DIGEST}
-    chosen = defaultdict(dict)
-    for uid, event, channel in db.session.execute(
-            sa.select(Preference.user_id, Preference.event, Preference.channel)
-            .where(Preference.user_id.in_({n.user_id for n in rows}))):
-        chosen[uid][event] = channel
+    chosen = channels({n.user_id for n in rows}, {n.event for n in rows})
     entries = defaultdict(list)
     for n in rows:
-        channel = chosen[n.user_id].get(n.event)
-        if channel == Channel.DIGEST or (channel is None and n.event in digest_kinds):
+        if chosen[n.user_id, n.event] == Channel.DIGEST:
             entries[n.user_id].append(n)
     people = _users(entries)
     return len(queue_mail([

@@ -18,24 +18,30 @@ from tracker.notifications.models import Channel, Delivery, Notification, Prefer
 from tracker.rules import RuleViolation
 
 
-def insert_ignoring_duplicates(model, rows: list[dict], unique: list[str], returning):
-    """INSERT … ON CONFLICT DO NOTHING RETURNING: the rows that were new."""
-    dialect = db.engine.dialect.name
-    if dialect == "postgresql":
+def _insert(model):
+    """The database's own INSERT, which knows ON CONFLICT (PostgreSQL and SQLite alike)."""
+    if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=unique)
+    return insert(model)
+
+
+def insert_ignoring_duplicates(model, rows: list[dict], unique: list[str], returning):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: the rows that were new."""
+    stmt = _insert(model).values(rows).on_conflict_do_nothing(index_elements=unique)
     return db.session.execute(stmt.returning(*returning)).all()
 
 
-def channels_of(user_ids: Iterable[int], event: str) -> dict[int, Channel]:
-    """Each person's channel for `event`: their choice, else the event's default."""
-    ids = list(set(user_ids))
-    chosen = dict(db.session.execute(
-        sa.select(Preference.user_id, Preference.channel)
-        .where(Preference.event == event, Preference.user_id.in_(ids))).all()) if ids else {}
-    return {uid: chosen.get(uid, BY_KEY[event].default) for uid in ids}
+def channels(user_ids: Iterable[int], events: Iterable[str]) -> dict[tuple[int, str], Channel]:
+    """(person, event kind) → how they hear of it: their choice, else the kind's default.
+    One statement."""
+    ids, kinds = set(user_ids), set(events)
+    chosen = {(uid, event): channel for uid, event, channel in db.session.execute(
+        sa.select(Preference.user_id, Preference.event, Preference.channel)
+        .where(Preference.user_id.in_(ids), Preference.event.in_(kinds)))} if ids and kinds else {}
+    return {(uid, event): chosen.get((uid, event), BY_KEY[event].default)
+            for uid in ids for event in kinds}
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,8 @@ def notify_many(event: str, messages: list[Message]) -> list[int]:
     messages = [m for m in messages if m.user.active]
     if not messages:
         return []
-    channels = channels_of([m.user.id for m in messages], event)
-    messages = [m for m in messages if channels[m.user.id] != Channel.OFF]
+    chosen = channels([m.user.id for m in messages], [event])
+    messages = [m for m in messages if chosen[m.user.id, event] != Channel.OFF]
     if not messages:
         return []
     now = utcnow()
@@ -78,7 +84,7 @@ def notify_many(event: str, messages: list[Message]) -> list[int]:
     queue_mail([{"key": f"notification:{nid}", "user": rows[uid, key].user, "event": event,
                  "subject": rows[uid, key].title, "body": rows[uid, key].body,
                  "link": rows[uid, key].link}
-                for nid, uid, key in new if channels[uid] == Channel.EMAIL])
+                for nid, uid, key in new if chosen[uid, event] == Channel.EMAIL])
     return [nid for nid, _, _ in new]
 
 
@@ -103,11 +109,12 @@ def _rendered(*, key: str, user: User, event: str | None, subject: str, body: st
                "items": items or [], "unsubscribe": unsubscribe,
                "settings": absolute(path_for("notifications.settings")),
                "organisation": current_app.config.get("ORGANISATION_NAME", "Readiness Tracker")}
-    return {"key": key[:240], "user_id": user.id, "channel": "email", "recipient": user.email,
+    now = utcnow()
+    return {"key": key[:240], "user_id": user.id, "recipient": user.email,
             "subject": subject[:300], "unsubscribe_url": unsubscribe,
             "text": render_template(f"notifications/email/{template}.txt", **context),
             "html": render_template(f"notifications/email/{template}.html", **context),
-            "created_at": utcnow(), "due_at": utcnow()}
+            "created_at": now, "due_at": now}
 
 
 def path_for(endpoint: str, **values) -> str:
@@ -159,8 +166,8 @@ def stop_email(user: User, event: str) -> None:
 
 def preferences(user: User) -> list[tuple]:
     """(event kind, channel) for each kind, in the settings page's order."""
-    chosen = _chosen(user)
-    return [(kind, chosen.get(kind.key, kind.default)) for kind in EVENTS]
+    chosen = channels([user.id], BY_KEY)
+    return [(kind, chosen[user.id, kind.key]) for kind in EVENTS]
 
 
 def set_preferences(user: User, choices: dict[str, str]) -> int:
@@ -173,24 +180,15 @@ def set_preferences(user: User, choices: dict[str, str]) -> int:
     except ValueError:
         raise RuleViolation("Choose inbox, e-mail, daily digest or off for each kind.",
                             "channel") from None
-    current = _chosen(user)
-    changed = 0
-    for event, channel in wanted.items():
-        if current.get(event, BY_KEY[event].default) == channel:
-            continue
-        changed += 1
-        row = db.session.get(Preference, (user.id, event))
-        if row is None:
-            db.session.add(Preference(user_id=user.id, event=event, channel=channel))
-        else:
-            row.channel = channel
-    db.session.flush()
-    return changed
-
-
-def _chosen(user: User) -> dict[str, Channel]:
-    return dict(db.session.execute(sa.select(Preference.event, Preference.channel)
-                                   .where(Preference.user_id == user.id)).all())
+    current = channels([user.id], wanted)
+    changes = {event: channel for event, channel in wanted.items()
+               if current[user.id, event] != channel}
+    if changes:  # an upsert: two saves at once cannot trip over each other's new row
+        stmt = _insert(Preference).values(
+            [{"user_id": user.id, "event": e, "channel": c} for e, c in changes.items()])
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=["user_id", "event"], set_={"channel": stmt.excluded.channel}))
+    return len(changes)
 
 
 def unread_count(user: User) -> int:

@@ -4,17 +4,17 @@ nothing: the common item save (a status change) returns before any query."""
 
 import json
 import re
+from collections import Counter
 
 import sqlalchemy as sa
 
 from tracker import activity
 from tracker.activity import ActivityEvent
 from tracker.audits.models import Audit, AuditItem, Comment, Verdict
-from tracker.audits.vocabulary import UNMET
 from tracker.auth.models import Membership, TeamRole, User
 from tracker.extensions import db
-from tracker.library.models import Domain, FailurePattern, ReadinessItem, item_failures
 from tracker.notifications.service import notify, path_for
+from tracker.signals import queries as signal_queries
 from tracker.signals.models import Signal
 
 _REACTIONS = {}
@@ -87,8 +87,7 @@ def _needs_rework(event, after):
 def _commented(event, after):
     item = db.session.get(AuditItem, event.audit_item_id)
     text = after.get("comment", "")
-    members = _team(item.audit.team_id)
-    mentioned = mentions(text, members)
+    mentioned = mentions(text, _team(item.audit.team_id)) if "@" in text else []
     link = _item_link(item) + "#comments"
     by = event.actor.name if event.actor else "Someone"
     if mentioned:
@@ -104,15 +103,15 @@ def _commented(event, after):
 
 
 def mentions(text: str, people: list[User]) -> list[User]:
-    """The people named as @Full Name (or @first name when only one has it) in `text`."""
-    found = []
-    for person in sorted(people, key=lambda p: -len(p.name)):
-        names = [person.name] + (
-            [person.name.split()[0]] if sum(p.name.split()[0] == person.name.split()[0]
-                                            for p in people) == 1 else [])
-        if any(re.search(rf"@{re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names):
-            found.append(person)
-    return found
+    """The people named as @Full Name (or @First name when only one of them has it)."""
+    firsts = Counter(p.name.split()[0].lower() for p in people if p.name.strip())
+
+    def names(person: User) -> list[str]:
+        first = person.name.split()[0] if person.name.strip() else ""
+        return [person.name] + ([first] if first and firsts[first.lower()] == 1 else [])
+
+    return [p for p in people
+            if any(re.search(rf"@{re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names(p))]
 
 
 # --- audits -----------------------------------------------------------------------------------
@@ -169,22 +168,11 @@ def report_finished(signoff, ready: bool) -> None:
 
 @reacts_to("signal.report")
 def _signal_reported(event, after):
-    """Leads of teams whose audit being worked has a control the signal names not met yet:
-    an item of its domain, or one guarding a failure pattern it names."""
-    names_item = sa.or_(
-        AuditItem.readiness_item_id.in_(
-            sa.select(item_failures.c.item_id)
-            .join(FailurePattern, FailurePattern.id == item_failures.c.failure_id)
-            .where(FailurePattern.code.in_(after.get("failures") or []))),
-        AuditItem.readiness_item_id.in_(
-            sa.select(ReadinessItem.id).join(Domain, Domain.id == ReadinessItem.domain_id)
-            .where(Domain.code == after.get("domain"))))
-    team_ids = (sa.select(Audit.team_id).join(AuditItem, AuditItem.audit_id == Audit.id)
-                .where(Audit.signed_off_at.is_(None), AuditItem.status.in_(UNMET), names_item)
-                .distinct())
+    """Leads of the teams whose latest audit has not met a control guarding against it."""
     leads = db.session.execute(
         sa.select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.role == TeamRole.LEAD, Membership.team_id.in_(team_ids))
+        .where(Membership.role == TeamRole.LEAD, Membership.team_id.in_(
+            signal_queries.teams_with_unmet_guards(after["signal_id"])))
         .distinct()).scalars().all()
     notify("signal", leads, key=_key("signal", event), actor=event.actor,
            title=f"Signal ({after.get('severity')}): {after.get('summary')}",

@@ -69,8 +69,7 @@ def open_one(notification_id):
 @login_required
 def mark_read():
     if EmptyForm().validate_on_submit():
-        ids = request.form.getlist("id", type=int)
-        done = service.mark_read(current_user, ids or None)
+        done = service.mark_read(current_user)
         db.session.commit()
         flash(f"Marked {done} as read." if done else "Nothing was unread.", "success")
     return redirect(url_for("notifications.inbox", show=request.args.get("show")))

@@ -91,6 +91,17 @@ def unmet_guards(signal_ids=None, *, team_id: int | None = None):
             .join(unmet, unmet.c.code == by_code.c.code))
 
 
+def teams_with_unmet_guards(signal_id: int) -> sa.Select:
+    """The teams whose latest audit has a control guarding against the signal not met (or
+    not yet assessed): whom the signal concerns, by the same rule as its flag."""
+    guards = guard_pairs()
+    codes = (sa.select(ReadinessItem.code).join(guards, guards.c.item_id == ReadinessItem.id)
+             .where(guards.c.signal_id == signal_id))
+    latest = latest_audits()
+    return (sa.select(latest.c.team_id).join(AuditItem, AuditItem.audit_id == latest.c.audit_id)
+            .where(AuditItem.code.in_(codes), AuditItem.status.in_(UNMET)).distinct())
+
+
 def flagged_signal_ids_select():
     return sa.select(unmet_guards().subquery().c.signal_id).distinct()
 
