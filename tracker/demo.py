@@ -103,7 +103,7 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
                 created += 1
                 continue
             _work_audit(audit, members, rng, maturity=0.45 + 0.12 * q_index + 0.04 * t_index,
-                        finish=not current)
+                        finish=not current, today=today)
             if not current:
                 audits.submit_for_review(lead, audit)
                 reports.sign_off(users["auditor@example.com"], audit,
@@ -141,7 +141,7 @@ def _ensure_team(name, description, lead, operators) -> Team:
 
 
 def _work_audit(audit: Audit, members: list[User], rng: random.Random, *, maturity: float,
-                finish: bool) -> None:
+                finish: bool, today: date) -> None:
     """Give every item an owner and a realistic status, with evidence where it is met."""
     items = db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id).order_by(AuditItem.code)
@@ -161,7 +161,11 @@ def _work_audit(audit: Audit, members: list[User], rng: random.Random, *, maturi
             status = rng.choice([ItemStatus.NOT_STARTED, ItemStatus.IN_PROGRESS,
                                  ItemStatus.IN_PROGRESS, ItemStatus.BLOCKED, ItemStatus.NOT_MET])
         if status == ItemStatus.MET:
-            _attach_evidence(item, actor, rng)
+            # Done during the audit's quarter (so far, for the current one): valid for it. The
+            # day comes from the item, not from rng, so the demo's statuses stay as they were.
+            done = min(today, audits.quarter_start(audit.period)
+                       + timedelta(days=item.id * 7 % 81))
+            _attach_evidence(item, actor, rng, done)
         justification = ("Not in scope for this team this quarter: handled by the 3PL under "
                          "contract." if status == ItemStatus.NOT_APPLICABLE else audits.UNSET)
         audits.update_item(actor, item, expected_version=None, owner=owner, due_date=due,
@@ -175,17 +179,17 @@ def _work_audit(audit: Audit, members: list[User], rng: random.Random, *, maturi
             ]))
 
 
-def _attach_evidence(item: AuditItem, actor: User, rng: random.Random) -> None:
+def _attach_evidence(item: AuditItem, actor: User, rng: random.Random, done: date) -> None:
     kind = rng.random()
     if kind < 0.2:
         text = (f"{item.code} evidence export\nChecked by {actor.name}\n"
                 f"Sample size: {rng.randint(10, 50)} records, exceptions: 0\n")
         audits.add_evidence(actor, item, upload=io.BytesIO(text.encode()),
-                            filename=f"{item.code.lower()}-check.txt")
+                            filename=f"{item.code.lower()}-check.txt", effective_date=done)
     elif kind < 0.45:
-        audits.add_evidence(actor, item, url=rng.choice(URLS))
+        audits.add_evidence(actor, item, url=rng.choice(URLS), effective_date=done)
     else:
-        audits.add_evidence(actor, item, note=rng.choice(NOTES))
+        audits.add_evidence(actor, item, note=rng.choice(NOTES), effective_date=done)
 
 
 # What support and operators noticed this quarter, tied to the failure patterns they point

@@ -9,6 +9,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from tracker import clock
+from tracker.audits import validity
 from tracker.audits.models import STATUS_LABELS
 from tracker.audits.vocabulary import SCORE_FORMULA
 from tracker.auth import permissions
@@ -94,10 +95,16 @@ def admin_extra_tabs():
     return [(e, label) for e, label in ADMIN_TABS if e in current_app.view_functions]
 
 
+def evidence_age(effective, cadence) -> str:
+    """ "3 months old · valid until 2026-06-01" as of the organisation's today."""
+    return validity.age_line(effective, cadence, clock.today())
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(can=can, today=clock.today, nav_sections=nav_sections,
                                   admin_extra_tabs=admin_extra_tabs, badges=BADGES,
-                                  score_formula=SCORE_FORMULA)
+                                  score_formula=SCORE_FORMULA, evidence_age=evidence_age,
+                                  cadence_text=validity.cadence_text)
     app.jinja_env.filters.update(markdown=render_markdown, date=format_date, percent=percent)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

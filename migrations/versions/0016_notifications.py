@@ -1,13 +1,13 @@
 """notifications: the inbox, the e-mail outbox, each person's choices, the reminders' days
 
 Revision ID: 0016_notifications
-Revises: 0013_report_jobs
+Revises: 0015_evidence_age
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_notifications"
-down_revision = "0013_report_jobs"
+down_revision = "0015_evidence_age"
 branch_labels = None
 depends_on = None
 

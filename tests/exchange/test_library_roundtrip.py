@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from tests.exchange.conftest import library_counts
 from tracker.exchange import library_io, oscal
 from tracker.extensions import db
-from tracker.library.models import ReadinessItem
+from tracker.library.models import Cadence, ReadinessItem
 from tracker.library.seeding import LibraryFileError
 
 
@@ -19,8 +19,10 @@ def item(code: str) -> ReadinessItem:
 
 
 def deactivate_one_item():
-    """An inactive item must survive the trip too."""
+    """An inactive item, and cadences other than the default, must survive the trip too."""
     item("DV-02").active = False
+    item("DV-01").cadence = Cadence.YEARLY
+    item("DV-03").cadence = Cadence.NONE
     db.session.commit()
 
 
@@ -37,6 +39,7 @@ def test_round_trip_into_an_empty_library_is_identical(library, wipe_library, fm
     assert library_counts() == before
     assert export() == first
     assert item("DV-02").active is False
+    assert (item("DV-01").cadence, item("DV-03").cadence) == (Cadence.YEARLY, Cadence.NONE)
     assert sorted(f.code for f in item("DV-01").failures) == ["DV-F1"]
 
 
@@ -185,3 +188,33 @@ def test_a_failed_import_changes_nothing(library, runner, tmp_path):
     assert result.exit_code != 0 and "Nothing was changed" in result.output
     assert library_counts() == before
     assert item("DV-01").title.startswith("Address data")
+
+
+def test_cadence_is_written_only_when_not_the_default(library):
+    item("DV-01").cadence = Cadence.MONTHLY
+    db.session.commit()
+    text = library_io.export_yaml()
+    assert text.count("cadence:") == 1 and "cadence: monthly" in text
+    assert library_io.export_csv().splitlines()[0].endswith(",namespace,cadence")
+
+
+def test_files_from_before_cadences_import_as_quarterly(library):
+    """A CSV without the cadence column and YAML without the key are quarterly."""
+    item("DV-01").cadence = Cadence.YEARLY
+    db.session.commit()
+    csv_text = library_io.export_csv()
+    rows = [line.rsplit(",", 1)[0] for line in csv_text.split("\r\n") if line]
+    old = "\r\n".join(rows) + "\r\n"
+    assert "cadence" not in old
+    result = library_io.import_library(
+        None, library_io.parse_library_file("old.csv", old.encode()), "old.csv")
+    db.session.commit()
+    assert result.changes == 1 and item("DV-01").cadence == Cadence.QUARTERLY
+
+
+def test_an_unknown_cadence_names_the_line(library):
+    text = library_io.export_yaml().replace("  - code: DV-01\n",
+                                            "  - code: DV-01\n    cadence: weekly\n", 1)
+    with pytest.raises(LibraryFileError, match="“cadence” is “weekly”; use one of: monthly, "
+                       "quarterly, yearly, none"):
+        library_io.parse_library_file("lib.yaml", text.encode())

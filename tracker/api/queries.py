@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.api import schemas
-from tracker.audits import readmodel
+from tracker.audits import readmodel, validity
 from tracker.audits.models import Audit, AuditItem, Evidence
 from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import member_team_ids
@@ -102,11 +102,12 @@ def audit_detail(audit: Audit) -> schemas.AuditDetail:
                          items=[item_out(i) for i in audit_items(audit.id)])
 
 
-def evidence_out(e: Evidence) -> schemas.EvidenceOut:
+def evidence_out(e: Evidence, cadence) -> schemas.EvidenceOut:
     return schemas.EvidenceOut(
         id=e.id, kind=e.kind, filename=e.filename, content_type=e.content_type, size=e.size,
         url=e.url, note=e.note, sha256=e.sha256, created_by=e.created_by.email,
-        created_at=utc(e.created_at),
+        created_at=utc(e.created_at), effective_date=e.effective_date,
+        valid_until=validity.valid_until(e.effective_date, cadence),
     )
 
 
@@ -117,7 +118,7 @@ def item_out(item: AuditItem) -> schemas.Item:
         status=item.status, owner=item.owner.email if item.owner else None,
         due_date=item.due_date, justification=item.justification, verdict=item.verdict,
         verdict_note=item.verdict_note, version=item.version, updated_at=utc(item.updated_at),
-        evidence=[evidence_out(e) for e in item.evidence],
+        evidence=[evidence_out(e, item.cadence) for e in item.evidence],
     )
 
 

@@ -163,6 +163,9 @@ class EvidenceOut(Response):
     sha256: str
     created_by: str
     created_at: datetime
+    effective_date: date = Field(description="When the thing was done.")
+    valid_until: date | None = Field(description="Its last valid day, from the item's "
+                                                 "cadence; null: it never expires.")
 
 
 class Item(Response):
@@ -221,12 +224,18 @@ class ItemPatch(Request):
     note: text(10_000, description="Added as a comment on the item.") = None  # type: ignore
 
 
+EFFECTIVE = Field(None, description="When the thing was done (YYYY-MM-DD); default the "
+                  "upload day in the organisation's time zone, never in the future.")
+
+
 class EvidenceLink(Request):
     url: text(2048, 1)
+    effective_date: date | None = EFFECTIVE
 
 
 class EvidenceNote(Request):
     note: text(20_000, 1)
+    effective_date: date | None = EFFECTIVE
 
 
 class ReturnAudit(Request):

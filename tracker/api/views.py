@@ -4,7 +4,8 @@ with. Every view: load (or 404) → authorize (403, or 409 when the audit's stat
 reason) → call the service → commit once. Refusals (tracker.rules) become JSON errors with
 their status in one handler."""
 
-
+import re
+from datetime import date
 from typing import NoReturn
 
 import sqlalchemy as sa
@@ -273,8 +274,11 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
     return send(answer)
 
 
-EVIDENCE_FILE = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
-                 "required": ["file"]}
+EVIDENCE_FILE = {"type": "object", "properties": {
+    "file": {"type": "string", "format": "binary"},
+    "effective_date": {"type": "string", "format": "date",
+                       "description": "When the thing was done; default today."}},
+    "required": ["file"]}
 
 
 @operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/evidence", summary="Attach evidence",
@@ -291,16 +295,18 @@ def add_evidence(audit_id: int, item_id: int, body):
               f"Only members of {audit.team.name} can attach evidence to its items.",
               state_rule=editable_rule(audit) if perm.is_member(user, audit.team_id) else None)
     if isinstance(body, schemas.EvidenceLink):
-        evidence = committed(audits.add_evidence(user, item, url=body.url))
+        evidence = committed(audits.add_evidence(user, item, url=body.url,
+                                                 effective_date=body.effective_date))
     elif isinstance(body, schemas.EvidenceNote):
-        evidence = committed(audits.add_evidence(user, item, note=body.note))
+        evidence = committed(audits.add_evidence(user, item, note=body.note,
+                                                 effective_date=body.effective_date))
     else:
         upload = body.get("file")
         if upload is None or not upload.filename:
             raise ApiError(400, "invalid_field", "file: send the file as the multipart form "
                            "field named `file`.", field="file")
         evidence = _store_file(user, item, upload)
-    return send(queries.evidence_out(evidence), 201)
+    return send(queries.evidence_out(evidence, item.cadence), 201)
 
 
 def _store_file(user, item, upload):
@@ -314,8 +320,18 @@ def _store_file(user, item, upload):
                        field="file")
     if size == 0:
         raise RuleViolation("The file is empty. Send the file's content.", "file")
+    effective = request.form.get("effective_date")
+    if effective is not None:  # sent: it must be a date (YYYY-MM-DD), as the schema says
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", effective):
+                raise ValueError(effective)
+            effective = date.fromisoformat(effective)
+        except ValueError:
+            raise RuleViolation(f"effective_date: “{effective}” is not a date; send "
+                                "YYYY-MM-DD, or leave it out for today.",
+                                "effective_date") from None
     return committed(audits.add_evidence(user, item, upload=upload.stream,
-                            filename=upload.filename))
+                            filename=upload.filename, effective_date=effective))
 
 
 @operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/review", summary="Accept an item "

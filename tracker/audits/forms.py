@@ -66,9 +66,16 @@ class ItemForm(FlaskForm):
     version = IntegerField(validators=[InputRequired()])
 
 
+def effective_date_field(field_id: str) -> DateField:
+    """When the evidence's thing was done; each evidence form's own id, as they share a page."""
+    return DateField("Effective date", validators=[Optional()], id=field_id,
+                     description="When it was done; leave empty for today.")
+
+
 class EvidenceFileForm(FlaskForm):
     kind = HiddenField(default="file")
     file = FileField("File", validators=[FileRequired(message="Choose a file first.")])
+    effective_date = effective_date_field("file-effective-date")
 
 
 class EvidenceLinkForm(FlaskForm):
@@ -76,6 +83,7 @@ class EvidenceLinkForm(FlaskForm):
     url = URLField("Link", validators=[InputRequired(message="Enter the link first."),
                                        Length(max=2048)],
                    description="Where the evidence is kept, starting with https://")
+    effective_date = effective_date_field("link-effective-date")
 
 
 class EvidenceNoteForm(FlaskForm):
@@ -83,6 +91,7 @@ class EvidenceNoteForm(FlaskForm):
     note = TextAreaField("Note", validators=[InputRequired(message="Write the note first."),
                                             Length(max=20_000)],
                          description="What you checked and what you found.")
+    effective_date = effective_date_field("note-effective-date")
 
 
 class CommentForm(FlaskForm):

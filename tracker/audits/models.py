@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tracker.auth.models import Team, User
 from tracker.db import enum_column, utcnow
 from tracker.extensions import db
-from tracker.library.models import Criticality, Domain, ReadinessItem
+from tracker.library.models import Cadence, Criticality, Domain, ReadinessItem
 
 
 class AuditState(enum.StrEnum):
@@ -129,6 +129,9 @@ class AuditItem(db.Model):
     evidence_hint: Mapped[str] = mapped_column(sa.Text, default="")
     criticality: Mapped[Criticality] = mapped_column(enum_column(Criticality, "criticality"))
     evidence_required: Mapped[bool] = mapped_column(default=True)
+    cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"),
+                                             default=Cadence.QUARTERLY,
+                                             server_default=Cadence.QUARTERLY.value)
     # The work.
     status: Mapped[ItemStatus] = mapped_column(
         enum_column(ItemStatus, "status"), default=ItemStatus.NOT_STARTED
@@ -200,6 +203,9 @@ class Evidence(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64))
     url: Mapped[str | None] = mapped_column(sa.String(2048))
     note: Mapped[str | None] = mapped_column(sa.Text)
+    # When the thing was done (the upload day unless told): what its age and validity run
+    # from (tracker/audits/validity.py).
+    effective_date: Mapped[date]
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

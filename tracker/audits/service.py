@@ -4,15 +4,15 @@ or rolls back when a RuleViolation is raised, so a refusal changes nothing."""
 
 import re
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from tracker import activity
+from tracker import activity, clock
 from tracker.activity import ActivityEvent
-from tracker.audits import vocabulary
+from tracker.audits import validity, vocabulary
 from tracker.audits.models import (
     Audit,
     AuditDomainTally,
@@ -79,11 +79,8 @@ def previous_period(period: str) -> str:
     return f"{year - 1}-Q4" if quarter == 1 else f"{year}-Q{quarter - 1}"
 
 
-def quarter_end(period: str) -> date:
-    """The last day of the quarter: the default due date of its audit."""
-    year, quarter = int(period[:4]), int(period[-1])
-    first_of_next = date(year + (quarter == 4), 1 if quarter == 4 else quarter * 3 + 1, 1)
-    return first_of_next - timedelta(days=1)
+quarter_start = validity.quarter_start
+quarter_end = validity.quarter_end  # the default due date of a quarter's audit
 
 
 # --- starting audits ------------------------------------------------------------------
@@ -122,7 +119,8 @@ def start_audit(actor: User, team: Team, period: str, domains: Iterable[Domain],
             "audit_id": audit.id, "readiness_item_id": item.id, "domain_id": item.domain_id,
             "code": item.code, "title": item.title, "guidance": item.guidance,
             "evidence_hint": item.evidence_hint, "criticality": item.criticality,
-            "evidence_required": item.evidence_required, "status": ItemStatus.NOT_STARTED,
+            "evidence_required": item.evidence_required, "cadence": item.cadence,
+            "status": ItemStatus.NOT_STARTED,
             "owner_id": owner_id, "justification": justification, "due_date": due_date,
             "version": 1, "updated_at": utcnow(),
         })
@@ -322,10 +320,11 @@ def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, 
     if new_status == ItemStatus.NOT_APPLICABLE and not new_justification:
         raise RuleViolation("Say why this item does not apply: “Not applicable” needs a "
                             "justification.", "justification")
-    if (new_status == ItemStatus.MET and item.status != ItemStatus.MET
-            and item.evidence_required and not _has_evidence(item)):
-        raise RuleViolation(f"{item.code} requires evidence before it can be marked met. "
-                            "Attach a file, a link or a note first.", "status")
+    if new_status == ItemStatus.MET and item.status != ItemStatus.MET and item.evidence_required:
+        refusal = validity.met_refusal(item.code, item.cadence, audit.period,
+                                       _evidence_dates(item))
+        if refusal:
+            raise RuleViolation(refusal, "status")
 
     new_owner = item.owner if owner is UNSET else owner
     new_due = item.due_date if due_date is UNSET else due_date
@@ -357,9 +356,11 @@ def _change_item(actor: User, item: AuditItem, *, expected_version: int | None, 
     return True
 
 
-def _has_evidence(item: AuditItem) -> bool:
+def _evidence_dates(item: AuditItem) -> list:
+    """The item's evidence as "met" judges it (validity.met_refusal): dates and names only."""
     return db.session.execute(
-        sa.select(sa.exists().where(Evidence.audit_item_id == item.id))).scalar()
+        sa.select(Evidence.id, Evidence.effective_date, Evidence.filename, Evidence.url,
+                  Evidence.note).where(Evidence.audit_item_id == item.id)).all()
 
 
 def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -> int:
@@ -393,9 +394,15 @@ def bulk_update(actor: User, audit: Audit, item_ids: Iterable[int], **changes) -
 
 
 def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | None = None,
-                 url: str | None = None, note: str | None = None) -> Evidence:
-    """Attach exactly one of: an uploaded file stream, a URL, or a note."""
+                 url: str | None = None, note: str | None = None,
+                 effective_date: date | None = None) -> Evidence:
+    """Attach exactly one of: an uploaded file stream, a URL, or a note. `effective_date` is
+    when the thing was done: the upload day (the organisation's) unless given, never later."""
     lock_audit(item.audit, EDITABLE)
+    today = clock.today()
+    effective_date = effective_date or today
+    if (problem := validity.future_message(effective_date, today)):
+        raise RuleViolation(problem, "effective_date")
     given = [x for x in (upload, url, note) if x is not None and x != ""]
     if len(given) != 1:
         raise RuleViolation("Attach one piece of evidence at a time: a file, a link or a note.")
@@ -421,7 +428,7 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
                                 "a file.", "note")
         evidence = Evidence(kind=EvidenceKind.NOTE, note=note, sha256=sha256_hex(note))
         described = note[:80]
-    evidence.created_by_id = actor.id
+    evidence.created_by_id, evidence.effective_date = actor.id, effective_date
     db.session.add(evidence)  # before it joins item.evidence, which would flush it half-made
     evidence.audit_item = item
     _open_for_work(actor, item.audit)
@@ -429,7 +436,8 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
     activity.record(
         actor, "evidence.add", chain=activity.audit_chain(item.audit_id), audit_id=item.audit_id,
         audit_item_id=item.id, subject=f"{item.code} {item.title}",
-        after={"kind": evidence.kind.value, "evidence": described, "sha256": evidence.sha256},
+        after={"kind": evidence.kind.value, "evidence": described, "sha256": evidence.sha256,
+               "effective_date": effective_date.isoformat()},
     )
     return evidence
 

@@ -518,6 +518,7 @@ def add_evidence(audit_id, item_id):
     if form.validate_on_submit():
         given = ({"upload": form.file.data.stream, "filename": form.file.data.filename}
                  if kind == EvidenceKind.FILE else {kind: form[kind].data})
+        given["effective_date"] = form.effective_date.data
         if _attempt(form, service.add_evidence, item, **given) is not REFUSED:
             flash(f"Evidence added to {item.code}.", "success")
             return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,

@@ -25,7 +25,7 @@ from tracker.exchange.csvfile import (
     write_rows,
 )
 from tracker.extensions import db
-from tracker.library.models import SEED_SOURCE, Domain, ReadinessItem
+from tracker.library.models import SEED_SOURCE, Cadence, Domain, ReadinessItem
 from tracker.library.seeding import (
     LibraryFileError,
     LineDict,
@@ -64,6 +64,8 @@ def library_documents() -> list[dict]:
                         guards=_Flow(sorted(f.code for f in i.failures)))
             if not i.active:
                 item["active"] = False
+            if i.cadence != Cadence.QUARTERLY:  # the default stays unwritten, as in seeds/
+                item["cadence"] = i.cadence.value
             doc["items"].append(item)
         doc["content"] = [_drop_empty({"code": c.code, "kind": c.kind.value, "title": c.title,
                                        "body": c.body}) for c in d.content]
@@ -126,7 +128,7 @@ def parse_yaml(name: str, text: str) -> list[dict]:
 
 CSV_COLUMNS = ["type", "domain", "code", "title", "position", "criticality",
                "evidence_required", "active", "pillar", "kind", "guards", "summary", "symptom",
-               "guidance", "evidence", "description", "body", "namespace"]
+               "guidance", "evidence", "description", "body", "namespace", "cadence"]
 ROW_TYPES = ("domain", "failure", "item", "content")
 
 
@@ -151,7 +153,9 @@ def _flag(path: Path, line: int, column: str, text: str, default: bool) -> bool:
     return value == "true"
 
 
-REQUIRED_COLUMNS = [c for c in CSV_COLUMNS if c != "namespace"]
+# Files written before these columns existed still import: no namespace is the seed
+# library, no cadence is quarterly.
+REQUIRED_COLUMNS = [c for c in CSV_COLUMNS if c not in ("namespace", "cadence")]
 
 
 def parse_csv(name: str, text: str) -> list[dict]:
@@ -244,6 +248,7 @@ def parse_rows(path: Path, rows) -> list[dict]:
                            evidence_required=_flag(path, start, "evidence_required",
                                                    row.get("evidence_required", ""), True),
                            active=_flag(path, start, "active", row.get("active", ""), True),
+                           cadence=row.get("cadence", "").strip().lower(),
                            guards=row.get("guards", "").replace(";", " ").split())
             children.append((start, namespace, row.get("domain", "").strip(), entry, "items"))
         else:
@@ -284,7 +289,8 @@ def _library_rows() -> list[list]:
                             evidence_required=_flag_text(i["evidence_required"]),
                             active=_flag_text(i.get("active", True)),
                             guards=" ".join(i["guards"]), guidance=i.get("guidance", ""),
-                            evidence=i.get("evidence", "")))
+                            evidence=i.get("evidence", ""),
+                            cadence=i.get("cadence", Cadence.QUARTERLY.value)))
         for c in d["content"]:
             rows.append(row(**ns, type="content", domain=d["code"], code=c["code"], kind=c["kind"],
                             title=c["title"], body=c.get("body", "")))

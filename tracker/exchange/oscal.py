@@ -29,7 +29,7 @@ from tracker.activity import ActivityEvent
 from tracker.audits.models import Audit, ItemStatus
 from tracker.canonical import sha256_hex
 from tracker.extensions import db
-from tracker.library.models import Domain, LibrarySource, SourceKind
+from tracker.library.models import Cadence, Domain, LibrarySource, SourceKind
 from tracker.library.seeding import (
     NAMESPACE,
     SEED_SOURCE,
@@ -97,6 +97,8 @@ def _control(i, prefix: str) -> dict:
         props.append(_prop("sort-id", i.sort_key, None))
     props += [_prop("criticality", i.criticality.value),
               _prop("evidence-required", "true" if i.evidence_required else "false")]
+    if i.cadence != Cadence.QUARTERLY:  # the default stays unwritten, as in the YAML
+        props.append(_prop("cadence", i.cadence.value))
     if not i.active:
         props.append(_prop("status", "withdrawn", None))
     control = {"id": cid, "class": "readiness-item", "title": i.title, "props": props}
@@ -461,7 +463,8 @@ def _collect_controls(r: _Reader, parent: dict, where: str, items: list) -> None
                         evidence="\n\n".join(x for x in texts["assessment-objective"] if x),
                         criticality=criticality, evidence_required=required == "true",
                         active=props.get("status") not in ("withdrawn", "Withdrawn"),
-                        sort_key=props.get("sort-id", "")[:40])
+                        sort_key=props.get("sort-id", "")[:40],
+                        cadence=props.get("cadence", ""))
         item.line = here
         items.append(item)
         _collect_controls(r, control, here, items)

@@ -22,6 +22,14 @@ class Criticality(enum.StrEnum):
         return WEIGHTS[self]
 
 
+class Cadence(enum.StrEnum):
+    """How often a readiness item's evidence must be renewed (tracker/audits/validity.py)."""
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    YEARLY = "yearly"
+    NONE = "none"  # evidence never expires
+
+
 class ContentKind(enum.StrEnum):
     INSIGHT = "insight"
     SCENARIO = "scenario"
@@ -128,6 +136,9 @@ class ReadinessItem(db.Model):
     evidence_hint: Mapped[str] = mapped_column(sa.Text, default="")
     criticality: Mapped[Criticality] = mapped_column(enum_column(Criticality, "criticality"))
     evidence_required: Mapped[bool] = mapped_column(default=True)
+    cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"),
+                                             default=Cadence.QUARTERLY,
+                                             server_default=Cadence.QUARTERLY.value)
     active: Mapped[bool] = mapped_column(default=True)
 
     domain: Mapped[Domain] = relationship(back_populates="items")

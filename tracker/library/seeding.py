@@ -15,6 +15,7 @@ from tracker import activity
 from tracker.extensions import db
 from tracker.library.models import (
     SEED_SOURCE,
+    Cadence,
     ContentKind,
     Criticality,
     Domain,
@@ -212,6 +213,9 @@ def parse_documents(documents: list[tuple[Path, dict]]) -> list[dict]:
                 "criticality": _choice(i, "criticality", Criticality, path),
                 "evidence_required": required, "guards": guards, "line": i.line,
                 "active": bool(i.get("active", True)),
+                # How long its evidence stays valid; files from before cadences are quarterly.
+                "cadence": (_choice(i, "cadence", Cadence, path) if i.get("cadence")
+                            else Cadence.QUARTERLY),
                 **({"sort_key": str(i["sort_key"])[:40]} if i.get("sort_key") else {}),
             })
         for c in _list(doc, "content", path):
@@ -349,7 +353,8 @@ def apply_library(parsed: list[dict], *, source: str, deactivate_missing: bool =
                 "domain": domains[src.id][d["code"]], "title": i["title"],
                 "guidance": i["guidance"], "evidence_hint": i["evidence_hint"],
                 "criticality": i["criticality"], "evidence_required": i["evidence_required"],
-                "active": i["active"], **({"sort_key": i["sort_key"]} if "sort_key" in i else {})},
+                "cadence": i.get("cadence", Cadence.QUARTERLY), "active": i["active"],
+                **({"sort_key": i["sort_key"]} if "sort_key" in i else {})},
                 items[src.id], result)
             if i["guards"] is None:
                 continue

@@ -199,7 +199,7 @@ def _audit(team_id, people, period, library, domain_ids, rng, *, maturity, lates
             note = rng.choice(NOTES)
             evidence.append({"audit_item_id": item_id, "kind": EvidenceKind.NOTE, "note": note,
                              "sha256": sha256_hex(note), "created_by_id": row["owner_id"],
-                             "created_at": when})
+                             "created_at": when, "effective_date": when.date()})
             event(row["owner_id"], "evidence.add", when, item_id, row["code"],
                   after={"kind": "note", "evidence": note})
         if row["status"] != ItemStatus.NOT_STARTED:
