@@ -85,3 +85,29 @@ def append_only_off():
         db.session.execute(sa.text("DROP TRIGGER activity_events_no_update"))
         yield
         db.session.commit()
+
+
+def submit(lead, audit) -> None:
+    """Submit for review as a lead would: whatever is still open marked not met first."""
+    from tracker.audits import service as audits
+    from tracker.audits.vocabulary import unassessed_clause
+
+    if audits.items_where(audit, unassessed_clause()):
+        audits.mark_rest_not_met(lead, audit, "Not done by the submission date.")
+    audits.submit_for_review(lead, audit)
+
+
+def sign_off(auditor, audit, statement: str, opinion: str | None = None):
+    """Sign off as an auditor would: every item accepted, and the opinion that fits the items
+    unless one is given."""
+    from tracker.audits import service as audits
+    from tracker.audits.models import AuditItem
+    from tracker.reports import service as reports
+
+    ids = db.session.execute(sa.select(AuditItem.id).where(
+        AuditItem.audit_id == audit.id)).scalars().all()
+    if ids:
+        audits.accept_items(auditor, audit, ids)  # those needing rework too: resolved
+    if opinion is None:
+        opinion = "ready_with_exceptions" if reports.exceptions_of(audit) else "ready"
+    return reports.sign_off(auditor, audit, statement, opinion)

@@ -223,7 +223,9 @@ API_BODIES = {
                                        "source": "support_ticket", "severity": "low"},
     "api.review_item": lambda site: {"verdict": "accepted"},
     "api.return_audit": lambda site: {"reason": "Attach the drill report."},
-    "api.sign_off": lambda site: {"statement": "Reviewed every item."},
+    "api.sign_off": lambda site: {"statement": "Reviewed every item.", "opinion": "not_ready"},
+    "api.mark_rest_not_met": lambda site: {"note": "Not done in time."},
+    "api.accept_items": lambda site: {},
     "api.start_next_quarter": lambda site: {},
 }
 

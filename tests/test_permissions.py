@@ -63,7 +63,10 @@ MATRIX = {
     "POST audits.open_for_work":         (LOGIN, 403,  302,  403,  403,  404),
     "POST audits.bulk":                  (LOGIN, 403,  422,  403,  403,  404),
     "GET audits.submit":                 (LOGIN, 403,  200,  403,  403,  404),
-    "POST audits.submit":                (LOGIN, 409,  302,  409,  409,  404),
+    # the draft's items are all open: the lead is refused until each is assessed
+    "POST audits.submit":                (LOGIN, 403,  409,  403,  403,  404),
+    "POST audits.mark_rest_not_met":     (LOGIN, 403,  422,  403,  403,  404),
+    "POST audits.accept_unreviewed":     (LOGIN, 409,  409,  409,  409,  404),
     # review pages: only an audit in review (409 says so); auditors from outside the team
     "GET audits.review":                 (LOGIN, 409,  409,  409,  409,  404),
     "POST audits.return_audit":          (LOGIN, 409,  409,  409,  409,  404),
@@ -122,7 +125,9 @@ MATRIX = {
     "PATCH api.update_item":             (401,   403,  200,  200,  403,  404),
     "POST api.add_evidence":             (401,   403,  201,  201,  403,  404),
     "POST api.review_item":              (401,   403,  403,  403,  409,  404),
-    "POST api.submit_audit":             (401,   403,  200,  403,  403,  404),
+    "POST api.submit_audit":             (401,   403,  409,  403,  403,  404),
+    "POST api.mark_rest_not_met":        (401,   403,  200,  403,  403,  404),
+    "POST api.accept_items":             (401,   403,  403,  403,  409,  404),
     "POST api.return_audit":             (401,   403,  403,  403,  409,  404),
     "POST api.sign_off":                 (401,   403,  403,  403,  409,  404),
     "GET api.results_json":              (401,   200,  200,  200,  200,  404),

@@ -106,10 +106,10 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
                         finish=not current, today=today)
             if not current:
                 audits.submit_for_review(lead, audit)
-                reports.sign_off(users["auditor@example.com"], audit,
-                                 f"Reviewed the {period} evidence with the team; the open items "
-                                 "are tracked into next quarter.")
+                _review_and_sign_off(users["auditor@example.com"], audit)
             elif t_index == 2:  # one team is waiting for the auditor right now
+                audits.mark_rest_not_met(lead, audit, "Not done by the submission date: "
+                                         "carried into next quarter's plan.")
                 audits.submit_for_review(lead, audit)
             previous = audit
             created += 1
@@ -117,6 +117,14 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
     logged = _ensure_signals(users, today)
     return (f"Demo data ready: {len(users)} people, {len(TEAMS)} teams, {created} new audits, "
             f"{logged} new signals.")
+
+
+def _review_and_sign_off(auditor: User, audit: Audit) -> None:
+    audits.accept_items(auditor, audit)
+    exceptions = reports.exceptions_of(audit)
+    reports.sign_off(auditor, audit, f"Reviewed the {audit.period} evidence with the team; the "
+                     "items not met are tracked into next quarter.",
+                     "ready_with_exceptions" if exceptions else "ready")
 
 
 def _ensure_people() -> dict[str, User]:

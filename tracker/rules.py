@@ -35,3 +35,12 @@ class NotFound(Refusal):
     """Nothing there, or nothing this person may know of (404)."""
     status = 404
     code = "not_found"
+
+
+class ItemsLeft(Conflict):
+    """The items that stand in the way of a step (submit, sign off), each with id, code,
+    title and status: the page links them, the API lists them (409)."""
+
+    def __init__(self, message: str, items):
+        super().__init__(message)
+        self.items = list(items)

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
 from tests.factories import append_only_off
 from tests.reports.conftest import STATEMENT, work_audit
 from tracker import jobs
@@ -17,7 +18,6 @@ from tracker.activity.checkpoints import read_checkpoint
 from tracker.activity.models import Checkpoint, CheckpointReason
 from tracker.db import utcnow
 from tracker.extensions import db
-from tracker.reports import service as reports
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def history(app, library, people, monkeypatch):
     (its chain open). No report is rendered: these tests are about the log."""
     monkeypatch.setattr(jobs, "submit", lambda *args, **kwargs: None)
     closed = work_audit(people, period="2026-Q2")
-    reports.sign_off(people["auditor"], closed, STATEMENT)
+    factories.sign_off(people["auditor"], closed, STATEMENT)
     open_ = work_audit(people, period="2026-Q3")
     db.session.commit()
     return audit_chain(closed.id), audit_chain(open_.id)

@@ -72,14 +72,24 @@ def test_a_whole_audit_through_the_api(api_as, library, people):
     reviewed = auditor.post(f"{base}/items/{first['id']}/review", json={"verdict": "accepted"})
     assert reviewed.status_code == 200 and reviewed.get_json()["verdict"] == "accepted"
 
-    signed = auditor.post(f"{base}/signoff", json={"statement": "DV is ready for Q4."})
+    # Every item accepted first: the one reviewed above, then the rest in one call.
+    early = auditor.post(f"{base}/signoff", json={"statement": "DV is ready for Q4.",
+                                                  "opinion": "ready"})
+    assert early.status_code == 409, early.get_json()
+    assert len(early.get_json()["error"]["items"]) == len(detail["items"]) - 1
+    accepted = auditor.post(f"{base}/accept", json={})
+    assert accepted.get_json() == {"changed": len(detail["items"]) - 1}
+    signed = auditor.post(f"{base}/signoff", json={"statement": "DV is ready for Q4.",
+                                                   "opinion": "ready"})
     assert signed.status_code == 200, signed.get_json()
     signoff = signed.get_json()
     assert signoff["auditor"] == people["auditor"].email
+    assert signoff["opinion"] == "ready" and signoff["exceptions"] == []
 
     results = lead.get(f"{base}/results.json")
     assert sha256_hex(results.data) == signoff["audit_sha256"]
     assert results.get_json()["audit"]["state"] == "signed_off"
+    assert results.get_json()["sign_off"] == {"opinion": "ready", "exceptions": []}
 
     oscal = lead.get(f"{base}/oscal.json").get_json()["assessment-results"]
     findings = oscal["results"][0]["findings"]

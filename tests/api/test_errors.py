@@ -169,14 +169,20 @@ def test_permissions_hold_in_the_api(api_as, item, dv_audit, people):
     # Auditors see every audit but cannot edit evidence, nor sign off before review.
     assert auditor.get(base).status_code == 200
     assert error(auditor.post(f"{base}/items/{item.id}/evidence", json={"note": "x"}), 403)
-    early = error(auditor.post(f"{base}/signoff", json={"statement": "ok"}), 409)
+    early = error(auditor.post(f"{base}/signoff", json={"statement": "ok",
+                                                        "opinion": "not_ready"}), 409)
     assert "in review" in early["message"]
     # Nobody signs off their own team's audit.
     lead = api_as("lead")
+    left = error(lead.post(f"{base}/submit"), 409)  # every item assessed first
+    assert left["items"] and {i["status"] for i in left["items"]} <= {
+        "not_started", "in_progress", "blocked"}
+    assert lead.post(f"{base}/mark-rest-not-met", json={"note": "Late."}).status_code == 200
     assert lead.post(f"{base}/submit").status_code == 200
     member_auditor = api_as("member_auditor")
-    assert error(member_auditor.post(f"{base}/signoff", json={"statement": "ok"}), 403)
-    assert error(lead.post(f"{base}/signoff", json={"statement": "ok"}), 403)
+    verdict = {"statement": "ok", "opinion": "not_ready"}
+    assert error(member_auditor.post(f"{base}/signoff", json=verdict), 403)
+    assert error(lead.post(f"{base}/signoff", json=verdict), 403)
     # Work stops while the audit is in review: its state, not the role, refuses it (409).
     locked = error(operator.patch(f"{base}/items/{item.id}", json={
         "version": item.version, "status": "in_progress"}), 409)

@@ -12,7 +12,6 @@ from tracker.audits import service
 from tracker.audits.models import Audit, AuditItem, AuditState
 from tracker.extensions import db
 from tracker.library.models import Domain
-from tracker.reports import service as reports
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff"
@@ -32,9 +31,9 @@ def move_to(audit: Audit, state: str, people) -> Audit:
     if state != AuditState.DRAFT:
         service.open_audit(people["lead"], audit)
     if state in (AuditState.IN_REVIEW, AuditState.SIGNED_OFF):
-        service.submit_for_review(people["lead"], audit)
+        factories.submit(people["lead"], audit)
     if state == AuditState.SIGNED_OFF:
-        reports.sign_off(people["auditor"], audit, "Reviewed with the team.")
+        factories.sign_off(people["auditor"], audit, "Reviewed with the team.")
     db.session.flush()
     return audit
 

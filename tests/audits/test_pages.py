@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
 from tests.audits.conftest import domains, first_item, move_to
 from tracker import clock
 from tracker.audits import service
@@ -286,14 +287,13 @@ def test_primary_action_follows_user_and_state(client, login_as, people, make_au
 
 
 def advance(audit, state, people):
-    from tracker.reports import service as reports
 
     if state == "in_progress":
         service.open_audit(people["lead"], audit)
     elif state == "in_review":
-        service.submit_for_review(people["lead"], audit)
+        factories.submit(people["lead"], audit)
     else:
-        reports.sign_off(people["auditor"], audit, "Fine.")
+        factories.sign_off(people["auditor"], audit, "Fine.")
     db.session.commit()
 
 
@@ -302,7 +302,7 @@ def test_item_page_shows_guidance_history_and_verdict(client, login_as, people, 
     item = first_item(audit)
     set_status(people, item, "met")
     service.add_comment(people["operator"], item, "Drill went fine.")
-    service.submit_for_review(people["lead"], audit)
+    factories.submit(people["lead"], audit)
     db.session.commit()
     login_as("auditor")
     url = f"/audits/{audit.id}/items/{item.id}"

@@ -49,7 +49,12 @@ ROUTES = {
         "item_ids": [ctx["item_id"]], "owner_id": ctx["operator"], "status": ""},
         {"lead"}, EDITABLE, 302),
     "submit (confirmation)": ("GET", "/audits/{audit}/submit", None, {"lead"}, EDITABLE, 200),
-    "submit": ("POST", "/audits/{audit}/submit", {}, {"lead"}, EDITABLE, 302),
+    # A draft's items are all open, so submitting one is refused like a closed audit (409).
+    "submit": ("POST", "/audits/{audit}/submit", {}, {"lead"}, {"in_progress"}, 302),
+    "mark the rest not met": ("POST", "/audits/{audit}/mark-rest-not-met",
+                              {"note": "Not done in time."}, {"lead"}, EDITABLE, 302),
+    "accept unreviewed": ("POST", "/audits/{audit}/accept", {}, {"auditor"}, {"in_review"},
+                          302),
     "update item": ("POST", "/audits/{audit}/items/{item}", _item_update,
                     {"lead", "operator", "member_auditor"}, EDITABLE, 302),
     "add evidence": ("POST", "/audits/{audit}/items/{item}/evidence",
@@ -65,7 +70,8 @@ ROUTES = {
                      {"auditor"}, {"in_review"}, 302),
     "sign off (confirmation)": ("GET", "/audits/{audit}/sign-off", None, {"auditor"},
                                 {"in_review"}, 200),
-    "sign off": ("POST", "/audits/{audit}/sign-off", {"statement": "Reviewed."}, {"auditor"},
+    "sign off": ("POST", "/audits/{audit}/sign-off",
+                 {"statement": "Reviewed.", "opinion": "not_ready"}, {"auditor"},
                  {"in_review"}, 302),
 }
 
@@ -92,6 +98,10 @@ def test_role_by_action(route, client, login_as, people, make_audit):
         evidence = service.add_evidence(people["operator"], item, upload=io.BytesIO(PNG),
                                         filename="proof.png")
         move_to(audit, state, people)
+        if audit.state.value == "in_progress" and route == "submit":  # every item assessed
+            service.mark_rest_not_met(people["lead"], audit, "Not done in time.")
+        if state == "in_review" and route == "sign off":  # every item accepted
+            service.accept_items(people["auditor"], audit)
         db.session.commit()
         contexts[state] = {"audit": audit.id, "item": item.id, "item_id": item.id,
                            "evidence": evidence.id, "team": people["alpha"].id,

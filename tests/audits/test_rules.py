@@ -233,7 +233,9 @@ def test_an_auditor_in_the_team_cannot_sign_off_its_audit(client, login_as, make
 
     login_as("auditor")
     assert client.get("/review").get_data(True).count(f"/audits/{audit.id}/review") == 1
-    response = client.post(f"/audits/{audit.id}/sign-off", data={"statement": "All good."})
+    assert client.post(f"/audits/{audit.id}/accept", data={}).status_code == 302
+    response = client.post(f"/audits/{audit.id}/sign-off",
+                           data={"statement": "All good.", "opinion": "ready_with_exceptions"})
     assert response.status_code == 302
     assert db.session.get(Audit, audit.id).state == AuditState.SIGNED_OFF
 
@@ -242,7 +244,8 @@ def test_sign_off_needs_a_statement_and_return_needs_a_reason(client, login_as, 
     audit = make_audit(state="in_review")
     before = events()
     login_as("auditor")
-    response = client.post(f"/audits/{audit.id}/sign-off", data={"statement": " "})
+    response = client.post(f"/audits/{audit.id}/sign-off",
+                           data={"statement": " ", "opinion": "not_ready"})
     assert response.status_code == 422 and "Write the sign-off statement" in response.get_data(True)
     response = client.post(f"/audits/{audit.id}/return", data={"reason": ""})
     assert response.status_code == 422 and "Say why the audit goes back" in response.get_data(True)

@@ -6,6 +6,7 @@ import random
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
 from tests.audits.conftest import PNG, domains
 from tracker.audits import service
 from tracker.audits.models import Audit, AuditDomainTally, AuditItem, ItemStatus
@@ -88,7 +89,7 @@ def test_tallies_equal_a_recount_after_any_sequence_of_operations(seed, people, 
                     domains("DV", "INV", "PAY", "FUL"), k=rng.randint(1, 3)))
                 audit_ids.append(new.id)
             elif operation == "submit":
-                service.submit_for_review(people["lead"], audit)
+                factories.submit(people["lead"], audit)
             else:
                 service.return_audit(people["auditor"], audit, "Attach the drill notes.")
         except Refusal:

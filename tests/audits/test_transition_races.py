@@ -10,13 +10,13 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
 from tracker.audits import service
 from tracker.audits.models import Audit, AuditDomainTally, AuditItem, AuditState, ItemStatus
 from tracker.auth.models import User
 from tracker.extensions import db
-from tracker.reports import service as reports
 from tracker.reports.models import SignOff
-from tracker.rules import Conflict
+from tracker.rules import Conflict, ItemsLeft
 
 HOLD_SECONDS = 0.5  # how long the second waits, blocked, while the first holds its lock
 
@@ -68,7 +68,7 @@ def _audit(audit_id) -> Audit:
 
 
 def _sign_off(audit_id, people):
-    return lambda: reports.sign_off(_user(people["auditor"]), _audit(audit_id), "Reviewed.")
+    return lambda: factories.sign_off(_user(people["auditor"]), _audit(audit_id), "Reviewed.")
 
 
 def _return(audit_id, people):
@@ -78,6 +78,14 @@ def _return(audit_id, people):
 
 def _submit(audit_id, people):
     return lambda: service.submit_for_review(_user(people["lead"]), _audit(audit_id))
+
+
+def _assessed_audit(make_audit, people):
+    """An audit in progress with every item assessed (not met): ready to submit."""
+    audit = make_audit(state="in_progress")
+    service.mark_rest_not_met(people["lead"], audit, "Not done in time.")
+    db.session.commit()
+    return audit
 
 
 def _save(item_id, version, people, status=ItemStatus.BLOCKED):
@@ -118,7 +126,7 @@ def test_two_sign_offs_at_once_make_one(app, make_audit, people):
 
 
 def test_an_item_save_while_a_submit_is_in_flight_is_refused(app, make_audit, people):
-    audit = make_audit(state="in_progress")
+    audit = _assessed_audit(make_audit, people)
     item = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == audit.id)
                               .order_by(AuditItem.code)).scalars().first()
     item_id, version, audit_id = item.id, item.version, audit.id
@@ -127,20 +135,24 @@ def test_an_item_save_while_a_submit_is_in_flight_is_refused(app, make_audit, pe
     assert isinstance(outcome["second"], Conflict) and "in review" in outcome["second"].message
     assert outcome["second_waited"]
     item = db.session.get(AuditItem, item_id)
-    assert item.status == ItemStatus.NOT_STARTED and item.version == version
+    assert item.status == ItemStatus.NOT_MET and item.version == version
     assert _audit(audit_id).state == AuditState.IN_REVIEW
 
 
-def test_a_submit_while_an_item_save_is_in_flight_waits_for_it(app, make_audit, people):
-    audit = make_audit(state="in_progress")
+def test_a_submit_while_an_item_save_is_in_flight_waits_and_sees_it(app, make_audit, people):
+    """The submit checks its rule (every item assessed) under the lock, after the save: the
+    item the save reopened is the one it names."""
+    audit = _assessed_audit(make_audit, people)
     item = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == audit.id)
                               .order_by(AuditItem.code)).scalars().first()
     item_id, version, audit_id = item.id, item.version, audit.id
     outcome = race(app, _save(item_id, version, people), _submit(audit_id, people))
-    assert outcome["first"] == "ok" and outcome["second"] == "ok", outcome
+    assert outcome["first"] == "ok", outcome
     assert outcome["second_waited"]  # it never submitted over a save in progress
+    assert isinstance(outcome["second"], ItemsLeft), outcome
+    assert [i.id for i in outcome["second"].items] == [item_id]
     assert db.session.get(AuditItem, item_id).status == ItemStatus.BLOCKED
-    assert _audit(audit_id).state == AuditState.IN_REVIEW
+    assert _audit(audit_id).state == AuditState.IN_PROGRESS
 
 
 @pytest.mark.parametrize("order", ["bulk first", "single first"])

@@ -108,7 +108,14 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     page.goto(f"/audits/{audit_id}")
     page.get_by_role("link", name="Submit for review").click()
     expect(page.get_by_text("What happens when you submit")).to_be_visible()
-    screenshot("08-submit-confirmation")
+    # Every item needs an answer first: the rest, listed with links, are marked not met.
+    expect(page.get_by_text(f"{len(items) - 3} items are still open")).to_be_visible()
+    expect(page.get_by_role("link", name=items[3].code)).to_be_visible()
+    screenshot("08-submit-items-left")
+    page.get_by_label("Note").fill("Not done this quarter: on next quarter's plan.")
+    page.get_by_role("button", name=f"Mark {len(items) - 3} not met").click()
+    expect(page.get_by_text(f"Marked {len(items) - 3} items not met")).to_be_visible()
+    screenshot("08b-submit-confirmation")
     page.get_by_role("button", name="Submit for review").click()
     expect(page.get_by_text("Submitted for review").first).to_be_visible()
     screenshot("09-in-review")
@@ -119,8 +126,11 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     row = page.get_by_role("row").filter(has_text="Fulfillment Operations")
     row.get_by_role("link", name="Review").click()
     screenshot("10-review")
+    page.get_by_role("button", name=f"Accept all {len(items)} not reviewed").click()
+    expect(page.get_by_text(f"Accepted {len(items)} items")).to_be_visible()
     page.get_by_role("link", name="Sign off…").click()
     expect(page.get_by_text("What happens when you sign off")).to_be_visible()
+    page.get_by_label("Ready with exceptions").check()
     page.get_by_label("Sign-off statement").fill(
         "Evidence for the data and visibility controls reviewed with the team lead.")
     screenshot("11-sign-off-confirmation")
@@ -133,7 +143,7 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     assert audit.state == AuditState.SIGNED_OFF
     assert [i.status for i in audit.items[:3]] == [
         ItemStatus.MET, ItemStatus.MET, ItemStatus.NOT_APPLICABLE]
-    assert all(i.status == ItemStatus.NOT_STARTED for i in audit.items[3:])
+    assert all(i.status == ItemStatus.NOT_MET for i in audit.items[3:])
     db.session.rollback()
     for email in ("lead@example.com", "operator@example.com"):
         as_user(page, email)

@@ -7,6 +7,7 @@ import re
 
 import sqlalchemy as sa
 
+from tests import factories
 from tests.exchange.conftest import FIXTURES, library_counts
 from tracker.audits import service as audits
 from tracker.audits.models import AuditItem, ItemStatus
@@ -15,7 +16,6 @@ from tracker.auth.service import hash_token
 from tracker.canonical import sha256_hex
 from tracker.extensions import db
 from tracker.library.models import Domain, ReadinessItem
-from tracker.reports import service as reports
 
 
 def signed_off_audit(people):
@@ -29,8 +29,8 @@ def signed_off_audit(people):
     audits.update_item(people["operator"], items[1], expected_version=None,
                        status="not_applicable", justification="=SUM(A1) is not in scope")
     audits.update_item(people["operator"], items[2], expected_version=None, status="not_met")
-    audits.submit_for_review(people["lead"], audit)
-    reports.sign_off(people["auditor"], audit, "Signed for the test.")
+    factories.submit(people["lead"], audit)
+    factories.sign_off(people["auditor"], audit, "Signed for the test.")
     db.session.commit()
     return audit
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
 from tests.routes import sign_in
 from tracker import clock
 from tracker.audits import service as audits
@@ -80,7 +81,7 @@ def test_submit_rework_and_send_back_reach_auditors_owners_and_the_lead(site, ma
     auditor, member_auditor = site.people["auditor"], site.people["member_auditor"]
     audits.update_item(lead, site.item, expected_version=None, owner=operator)
     _assess_all(site)
-    audits.submit_for_review(lead, site.audit)
+    factories.submit(lead, site.audit)
     db.session.commit()
     assert "review_requested" in events_of(auditor)
     assert "review_requested" not in events_of(member_auditor)  # may not sign off Alpha's
@@ -251,3 +252,16 @@ def test_one_click_unsubscribe_from_the_mail_stops_that_kind_of_mail(app, site, 
     db.session.commit()
     assert events_of(operator).count("assigned") == 2  # still in the inbox
     assert len(mailed_to(mail, operator.email)) == 1  # no second e-mail
+
+
+def test_a_sign_off_tells_the_team_with_the_opinion(site):
+    lead, operator, auditor = (site.people[r] for r in ("lead", "operator", "auditor"))
+    _assess_all(site)
+    factories.submit(lead, site.audit)
+    factories.sign_off(auditor, site.audit, "Reviewed with the team.")
+    db.session.commit()
+    for person in (lead, operator):
+        titles = db.session.execute(sa.select(Notification.title).where(
+            Notification.user_id == person.id, Notification.event == "signed_off")
+        ).scalars().all()
+        assert titles == [f"Alpha {site.audit.period} is signed off: ready with exceptions"]

@@ -79,7 +79,7 @@ def work_audit(people, domain_codes=("DV", "SUP"), period="2026-Q3", *, previous
                            status == ItemStatus.NOT_APPLICABLE else audits.UNSET)
         if comment and n == 0:
             audits.add_comment(operator, item, comment)
-    audits.submit_for_review(lead, audit)
+    factories.submit(lead, audit)
     for n, item in enumerate(items[:4]):
         audits.review_item(people["auditor"], item, Verdict.ACCEPTED if n % 2 else
                            Verdict.NEEDS_REWORK, verdict_note or f"Note on {item.code}.")
@@ -98,7 +98,7 @@ def signed():
     """Alpha's 2026-Q3 audit (DV and SUP), signed off: (audit, signoff, path of the PDF)."""
     people = factories.load_people()
     audit = work_audit(people)
-    signoff = reports.sign_off(people["auditor"], audit, STATEMENT)
+    signoff = factories.sign_off(people["auditor"], audit, STATEMENT)
     db.session.commit()
     assert signoff.report_status.value == "ready", signoff.report_error
     return audit.id, signoff.id

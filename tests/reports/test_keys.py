@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import factories
+
 
 def test_keys_init_creates_once_with_private_modes(app, runner):
     key, cert = Path(app.config["SIGNING_KEY_PATH"]), Path(app.config["SIGNING_CERT_PATH"])
@@ -62,7 +64,7 @@ def test_a_configured_pkcs12_signs_and_verifies(app, library, people, runner, pk
 
     app.config.update(SIGNING_PKCS12_PATH=str(pkcs12), SIGNING_PKCS12_PASSWORD="s3cret")
     audit = work_audit(people, domain_codes=("SUP",))
-    signoff = reports.sign_off(people["auditor"], audit, "Done.")
+    signoff = factories.sign_off(people["auditor"], audit, "Done.")
     db.session.commit()
     assert signoff.report_status.value == "ready", signoff.report_error
     assert not Path(app.config["SIGNING_KEY_PATH"]).exists()  # nothing made here
@@ -84,7 +86,7 @@ def test_a_report_signed_elsewhere_needs_a_trust_root(app, library, people, runn
 
     app.config.update(SIGNING_PKCS12_PATH=str(pkcs12), SIGNING_PKCS12_PASSWORD="s3cret")
     audit = work_audit(people, domain_codes=("SUP",))
-    signoff = reports.sign_off(people["auditor"], audit, "Done.")
+    signoff = factories.sign_off(people["auditor"], audit, "Done.")
     db.session.commit()
     path = str(reports.report_path(signoff))
 

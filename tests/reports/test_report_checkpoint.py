@@ -1,6 +1,7 @@
 """A signed report carries the checkpoint its sign-off took (issue 23, item 13): a recipient
 who keeps the report keeps an anchor for the activity log."""
 
+from tests import factories
 from tests.reports.conftest import poppler, run
 from tracker.activity import audit_chain
 from tracker.activity.checkpoints import (
@@ -47,7 +48,7 @@ def test_a_report_made_after_a_failed_sign_off_checkpoint_takes_one(app, library
 
     monkeypatch.setattr(checkpoints, "take_checkpoint", broken)
     audit = work_audit(people)
-    signoff = reports.sign_off(people["auditor"], audit, STATEMENT)
+    signoff = factories.sign_off(people["auditor"], audit, STATEMENT)
     db.session.commit()
     assert signoff.report_status.value == "failed"
     assert checkpoint_for_audit(audit.id) is None

@@ -6,6 +6,7 @@ import re
 import pytest
 from PIL import Image, ImageStat
 
+from tests import factories
 from tests.reports.conftest import page_texts, poppler, run, work_audit
 from tracker.audits.models import ItemStatus
 from tracker.extensions import db
@@ -114,7 +115,7 @@ def test_user_text_with_urls_does_not_reach_the_pdf(app, library, people, tmp_pa
     hostile = '<img src="file:///etc/passwd"> <img src="http://example.com/x.png">'
     audit = work_audit(people, domain_codes=("SUP",), verdict_note=hostile, comment=hostile,
                        evidence_note=f'See ![x](http://127.0.0.1/x.png) {hostile}')
-    signoff = reports.sign_off(people["auditor"], audit, f"Signed. {hostile}")
+    signoff = factories.sign_off(people["auditor"], audit, f"Signed. {hostile}")
     db.session.commit()
     path = reports.report_path(signoff)
     pdf = path.read_bytes()

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
 from tests.reports.conftest import STATEMENT, pdfsig_verdict, work_audit
 from tracker import jobs
+from tracker.audits.service import accept_items
 from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.reports import jobs as report_jobs
@@ -44,7 +46,7 @@ def page(client, audit) -> str:
 def test_on_rq_the_report_is_made_by_the_worker_after_the_commit(redis_app, library, people,
                                                                  client, login_as):
     audit = work_audit(people)
-    signoff = reports.sign_off(people["auditor"], audit, STATEMENT)
+    signoff = factories.sign_off(people["auditor"], audit, STATEMENT)
     db.session.commit()
     q = jobs.queue()
     assert fresh(signoff).report_status == ReportStatus.PENDING and q.count == 1
@@ -71,7 +73,7 @@ def test_a_job_raising_outside_the_render_is_retried_then_fails_with_its_reason(
 
     monkeypatch.setattr(report_jobs, "claim", broken_claim)
     audit = work_audit(people)
-    signoff = reports.sign_off(people["auditor"], audit, STATEMENT)
+    signoff = factories.sign_off(people["auditor"], audit, STATEMENT)
     db.session.commit()
     q = jobs.queue()
     burst(q)  # the attempt, then RQ's retry at once (backoff 0): both fail
@@ -112,7 +114,7 @@ def test_a_render_failure_backs_off_before_the_next_attempt(redis_app, library, 
 
     monkeypatch.setattr(reports, "store_report", full_disk)
     audit = work_audit(people)
-    signoff = reports.sign_off(people["auditor"], audit, STATEMENT)
+    signoff = factories.sign_off(people["auditor"], audit, STATEMENT)
     db.session.commit()
     q = jobs.queue()
     started = utcnow()
@@ -128,7 +130,7 @@ def test_a_render_failure_backs_off_before_the_next_attempt(redis_app, library, 
 
 def test_a_worker_of_another_deployment_never_renders_the_report(redis_app, library, people):
     audit = work_audit(people)
-    signoff = reports.sign_off(people["auditor"], audit, STATEMENT)
+    signoff = factories.sign_off(people["auditor"], audit, STATEMENT)
     db.session.commit()
     q = jobs.queue()
     # This worker's database says it is another deployment (another database with its own
@@ -162,7 +164,7 @@ def test_a_killed_work_horse_fails_the_report_with_the_reason(redis_app, library
                                                               client, login_as, tmp_path):
     """`flask worker` (a forking RQ worker): the work-horse killed mid-render."""
     audit = work_audit(people, domain_codes=("DV", "SUP", "FUL", "INV"))
-    signoff = reports.sign_off(people["auditor"], audit, STATEMENT)
+    signoff = factories.sign_off(people["auditor"], audit, STATEMENT)
     db.session.commit()
     env = _worker_env(redis_app, tmp_path)
     flask = [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst"]
@@ -206,9 +208,9 @@ def test_the_sweep_makes_lost_reports_and_fails_those_out_of_attempts(app, libra
                                                                       runner):
     """Without Redis, `flask report sweep` renders what is due here."""
     app.config.update(REPORT_ATTEMPTS=2, REPORT_RENDER_LIMIT_SECONDS=600)
-    first = reports.sign_off(people["auditor"], work_audit(people), STATEMENT)
+    first = factories.sign_off(people["auditor"], work_audit(people), STATEMENT)
     db.session.commit()
-    second = reports.sign_off(people["auditor"], work_audit(people, period="2026-Q4"),
+    second = factories.sign_off(people["auditor"], work_audit(people, period="2026-Q4"),
                               STATEMENT)
     db.session.commit()
     _pending_since(first, 30, claimed=True, attempts=1)  # its process died mid-render
@@ -223,7 +225,7 @@ def test_the_sweep_makes_lost_reports_and_fails_those_out_of_attempts(app, libra
 
 
 def test_on_rq_the_sweep_queues_a_lost_job_again(redis_app, library, people):
-    signoff = reports.sign_off(people["auditor"], work_audit(people), STATEMENT)
+    signoff = factories.sign_off(people["auditor"], work_audit(people), STATEMENT)
     db.session.commit()
     q = jobs.queue()
     q.empty()  # Redis lost it
@@ -277,8 +279,11 @@ def test_the_job_thread_makes_the_report_outside_the_request(app, library, peopl
     worker = job_thread()
     audit = work_audit(people)
     db.session.commit()
+    accept_items(people["auditor"], audit, [i.id for i in audit.items])
+    db.session.commit()
     login_as("auditor")
-    response = client.post(f"/audits/{audit.id}/sign-off", data={"statement": STATEMENT})
+    response = client.post(f"/audits/{audit.id}/sign-off",
+                           data={"statement": STATEMENT, "opinion": "not_ready"})
     assert response.status_code == 302
     signoff = db.session.execute(sa.select(SignOff).where(SignOff.audit_id == audit.id)
                                  ).scalar_one()
@@ -291,7 +296,7 @@ def test_the_job_thread_makes_the_report_outside_the_request(app, library, peopl
 
 
 def test_the_job_thread_recovers_pending_reports_at_start(app, library, people, job_thread):
-    signoff = reports.sign_off(people["auditor"], work_audit(people), STATEMENT)
+    signoff = factories.sign_off(people["auditor"], work_audit(people), STATEMENT)
     db.session.info.pop(jobs._PENDING)  # the process stopped before it ran the job
     db.session.commit()
     assert fresh(signoff).report_status == ReportStatus.PENDING
@@ -322,7 +327,7 @@ def test_other_writes_go_on_while_a_report_renders(app, library, people, job_thr
     other = audits.start_audit(people["outsider"], people["beta"], "2026-Q3", [domain])
     db.session.commit()
     job_thread()
-    signoff = reports.sign_off(people["auditor"], work_audit(people), STATEMENT)
+    signoff = factories.sign_off(people["auditor"], work_audit(people), STATEMENT)
     db.session.commit()
     assert rendering.wait(60)
     item = db.session.execute(sa.select(AuditItem).where(AuditItem.audit_id == other.id)

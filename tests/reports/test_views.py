@@ -2,10 +2,10 @@
 
 import io
 
+from tests import factories
 from tests.reports.conftest import work_audit
 from tracker.extensions import db
 from tracker.reports import render
-from tracker.reports import service as reports
 from tracker.reports.models import ReportStatus
 
 
@@ -31,7 +31,7 @@ def test_report_download_permissions(app, library, people, client, login_as):
     db.session.commit()
     login_as("lead")
     assert client.get(f"/audits/{audit.id}/report.pdf").status_code == 404  # not signed yet
-    reports.sign_off(people["auditor"], audit, "Done.")
+    factories.sign_off(people["auditor"], audit, "Done.")
     db.session.commit()
     assert client.get(f"/audits/{audit.id}/report.pdf").status_code == 200
     login_as("outsider")  # another team: the audit is not even confirmed to exist
@@ -62,7 +62,7 @@ def test_a_failed_report_keeps_the_sign_off_and_can_be_made_again(app, library, 
     cert.parent.mkdir(parents=True, exist_ok=True)
     cert.write_text("not a certificate")  # a key path without its key: refused, not replaced
     audit = work_audit(people)
-    signoff = reports.sign_off(people["auditor"], audit, "Done.")
+    signoff = factories.sign_off(people["auditor"], audit, "Done.")
     db.session.commit()
     assert signoff.report_status == ReportStatus.FAILED and audit.is_frozen
     assert "does not" in signoff.report_error

@@ -136,9 +136,13 @@ def test_an_audit_runs_through_two_app_processes_and_a_worker(cluster):
                  json={"status": "blocked", "version": 1})
     assert stale.status_code == 409  # the other process's write is seen, not overwritten
 
+    assert call(one, t["lead"], "POST", f"/audits/{audit_id}/mark-rest-not-met",
+                json={"note": "Next quarter."}).status_code == 200
     assert call(one, t["lead"], "POST", f"/audits/{audit_id}/submit").status_code == 200
+    assert call(two, t["auditor"], "POST", f"/audits/{audit_id}/accept",
+                json={}).status_code == 200
     signed = call(two, t["auditor"], "POST", f"/audits/{audit_id}/signoff",
-                  json={"statement": "Reviewed in two processes."})
+                  json={"statement": "Reviewed in two processes.", "opinion": "not_ready"})
     assert signed.status_code == 200, signed.text
 
     deadline = time.monotonic() + 180

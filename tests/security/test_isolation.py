@@ -11,11 +11,11 @@ in the URL with Alpha's item or evidence id must not reach Alpha's rows either.
 
 import pytest
 
+from tests import factories
 from tests.reports.conftest import STATEMENT, work_audit
 from tests.routes import activity_count, api_body, api_headers, is_api, routes, sign_in
 from tracker.audits.models import AuditItem
 from tracker.extensions import db
-from tracker.reports import service as reports
 
 SECRET = "Alpha-only: the vault code is 4711"  # in Alpha's comment, note and justification
 
@@ -29,7 +29,7 @@ def alpha(site):
     audits.add_comment(site.people["operator"], site.item, SECRET)
     audits.add_evidence(site.people["operator"], site.item, note=SECRET)
     signed = work_audit(site.people, ("DV",), "2026-Q3", comment=SECRET, evidence_note=SECRET)
-    signoff = reports.sign_off(site.people["auditor"], signed, STATEMENT)
+    signoff = factories.sign_off(site.people["auditor"], signed, STATEMENT)
     db.session.commit()
     assert signoff.report_status.value == "ready", signoff.report_error
     signed_item = db.session.query(AuditItem).filter_by(audit_id=signed.id).order_by(

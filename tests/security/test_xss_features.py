@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
 from tests.reports.conftest import page_texts, poppler, run
 from tests.routes import api_headers, sign_in
 from tests.security.xss import PAYLOADS, assert_no_injection
@@ -54,12 +55,12 @@ def hostile_audit(site):
                            status=ItemStatus.NOT_APPLICABLE, justification=text)
         audits.add_comment(operator, item, text)
     assert links and len(items) >= len(TEXTS), len(items)
-    audits.submit_for_review(lead, audit)
+    factories.submit(lead, audit)
     audits.return_audit(auditor, audit, " ".join(PAYLOADS))
-    audits.submit_for_review(lead, audit)
+    factories.submit(lead, audit)
     for item, text in zip(items, itertools.cycle(TEXTS)):
         audits.review_item(auditor, item, Verdict.NEEDS_REWORK, text)
-    signoff = reports.sign_off(auditor, audit, "\n".join(TEXTS))
+    signoff = factories.sign_off(auditor, audit, "\n".join(TEXTS))
     db.session.commit()
     assert signoff.report_status.value == "ready", signoff.report_error
     signal_ids = []

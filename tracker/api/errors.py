@@ -28,12 +28,14 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str, *, field=None, current=None,
-                   headers=None):
+                   items=None, headers=None):
     detail = {"code": code, "message": message}
     if field:
         detail["field"] = field
     if current is not None:
         detail["current"] = current
+    if items is not None:  # the items that stand in the way (tracker.rules.ItemsLeft)
+        detail["items"] = items
     response = jsonify(error=detail)
     response.status_code = status
     response.headers.update(headers or {})

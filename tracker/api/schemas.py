@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from tracker.audits.models import AuditState, EvidenceKind, ItemStatus, Verdict
 from tracker.audits.vocabulary import WEIGHTS_TEXT
 from tracker.library.models import Criticality
+from tracker.reports.models import Opinion
 from tracker.signals.models import Severity, SignalSource, SignalState
 
 MAX_ID = 2**31 - 1  # the databases' INTEGER: a larger id cannot exist
@@ -57,6 +58,15 @@ class ErrorDetail(Response):
     message: str = Field(description="What went wrong and what to do instead.")
     field: str | None = Field(None, description="The request field the error concerns.")
     current: "Item | None" = Field(None, description="On 409: the item as it is now.")
+    items: list["ItemLeft"] | None = Field(None, description="On 409 from submit or sign-off: "
+                                                            "the items that stand in the way.")
+
+
+class ItemLeft(Response):
+    id: int
+    code: str
+    status: ItemStatus
+    verdict: Verdict | None
 
 
 class Error(Response):
@@ -197,6 +207,9 @@ class SignOffOut(Response):
     signed_at: datetime
     audit_sha256: str = Field(description="SHA-256 of the audit's canonical results JSON "
                                           "(GET /audits/{id}/results.json) at sign-off.")
+    opinion: Opinion | None = Field(description="None only on sign-offs made before opinions.")
+    exceptions: list[str] = Field(description="With ready_with_exceptions: the codes of the "
+                                              "items not met.")
     report_status: str
 
 
@@ -244,6 +257,21 @@ class ReturnAudit(Request):
 
 class SignOffRequest(Request):
     statement: text(10_000, 1)
+    opinion: Opinion = Field(description="ready (no item not met), ready_with_exceptions (the "
+                                         "items not met are the exceptions) or not_ready.")
+
+
+class MarkRestNotMet(Request):
+    note: text(10_000, 1) = Field(description="Added to each item set not met, as a comment.")
+
+
+class AcceptItems(Request):
+    item_ids: list[Id] | None = Field(None, description="The items to accept; without it, "
+                                                        "every item not reviewed yet.")
+
+
+class Changed(Response):
+    changed: int
 
 
 class ReviewItem(Request):

@@ -30,9 +30,9 @@ from tracker.extensions import db
 from tracker.library.models import Domain
 from tracker.reports import queries as report_queries
 from tracker.reports import service as reports
-from tracker.reports.models import ReportStatus
+from tracker.reports.models import Opinion, ReportStatus
 from tracker.reports.render import render_report_pdf
-from tracker.rules import Forbidden, NotFound, Refusal, RuleViolation
+from tracker.rules import Forbidden, ItemsLeft, NotFound, Refusal, RuleViolation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 init_api_errors(bp)
@@ -65,8 +65,12 @@ def refused(exc: Refusal):
     db.session.rollback()
     current = (queries.item_out(queries.audit_item(exc.current.audit_id, exc.current.id))
                .model_dump(mode="json") if isinstance(exc, StaleItem) else None)
+    items = ([{"id": i.id, "code": i.code, "status": i.status.value,
+               "verdict": i.verdict.value if i.verdict else None} for i in exc.items]
+             if isinstance(exc, ItemsLeft) else None)
     return error_response(exc.status, exc.code, exc.message,
-                          field=FIELD_NAMES.get(exc.field, exc.field), current=current)
+                          field=FIELD_NAMES.get(exc.field, exc.field), current=current,
+                          items=items)
 
 
 @bp.errorhandler(IntegrityError)
@@ -376,11 +380,38 @@ def sign_off(audit_id: int, body: schemas.SignOffRequest):
     audit = audit_or_404(audit_id)
     authorize(perm.can_sign_off(me(), audit), "Only an auditor from outside the team signs "
               "off its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
-    signoff = committed(reports.sign_off(me(), audit, body.statement))
+    signoff = committed(reports.sign_off(me(), audit, body.statement, body.opinion))
+    exceptions = ([row.code for row in reports.exceptions_of(audit)]
+                  if signoff.opinion == Opinion.READY_WITH_EXCEPTIONS else [])
     return send(schemas.SignOffOut(
         audit_id=audit.id, statement=signoff.statement, auditor=signoff.auditor.email,
         signed_at=queries.utc(signoff.signed_at), audit_sha256=signoff.audit_sha256,
+        opinion=signoff.opinion, exceptions=exceptions,
         report_status=signoff.report_status.value))
+
+
+@operation(bp, "POST", "/audits/{audit_id}/mark-rest-not-met", summary="Set every open item "
+           "not met, with a note (leads)", tag=AUDITS, body=schemas.MarkRestNotMet,
+           responses={200: schemas.Changed}, errors=(403, 409, 422))
+def mark_rest_not_met(audit_id: int, body: schemas.MarkRestNotMet):
+    """What is left before submitting: each open item becomes not met, the note its comment."""
+    audit = audit_or_404(audit_id)
+    authorize(perm.can_submit(me(), audit), f"Only a lead of {audit.team.name} does this.",
+              state_rule=submit_rule(audit) if perm.is_lead(me(), audit.team_id) else None)
+    return send(schemas.Changed(changed=committed(
+        audits.mark_rest_not_met(me(), audit, body.note))))
+
+
+@operation(bp, "POST", "/audits/{audit_id}/accept", summary="Accept many items (auditors from "
+           "outside the team)", tag=AUDITS, body=schemas.AcceptItems,
+           responses={200: schemas.Changed}, errors=(403, 409, 422))
+def accept_items(audit_id: int, body: schemas.AcceptItems):
+    """The given items, or every item not reviewed yet; items needing rework only by id."""
+    audit = audit_or_404(audit_id)
+    authorize(perm.can_review(me(), audit), "Only an auditor from outside the team reviews "
+              "its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
+    return send(schemas.Changed(changed=committed(
+        audits.accept_items(me(), audit, body.item_ids))))
 
 
 # --- exports --------------------------------------------------------------------------

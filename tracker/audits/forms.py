@@ -126,6 +126,19 @@ class ReturnForm(FlaskForm):
 
 
 class SignOffForm(FlaskForm):
+    opinion = RadioField("Your opinion", choices=[
+        SelectChoice("ready", "Ready: every applicable item is met"),
+        SelectChoice("ready_with_exceptions", "Ready with exceptions: the items not met are "
+                                              "listed as the exceptions, with your notes"),
+        SelectChoice("not_ready", "Not ready")],
+        validators=[InputRequired(message="Choose your opinion: it is printed on the "
+                                          "report's cover.")])
     statement = TextAreaField("Sign-off statement", validators=[Length(max=5000)],
                               description="Printed in the signed report, with your name and "
                                           "the time.")
+
+
+class MarkRestForm(FlaskForm):
+    note = TextAreaField("Note", validators=[Length(max=5000)],
+                         description="Added to each of these items as a comment: say why they "
+                                     "are not met and what happens next.")

@@ -30,7 +30,7 @@ from tracker.canonical import sha256_hex
 from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.library.models import Domain, ReadinessItem
-from tracker.rules import Conflict, RuleViolation
+from tracker.rules import Conflict, ItemsLeft, RuleViolation
 from tracker.transactions import begin_write
 
 
@@ -467,8 +467,27 @@ def already_submitted(audit: Audit) -> str | None:
     return closed_message(audit)
 
 
+def items_where(audit: Audit, clause) -> list:
+    """The audit's items matching an SQL clause, in code order: id, code, title, status,
+    verdict (what a refusal lists and the pages link)."""
+    return db.session.execute(
+        sa.select(AuditItem.id, AuditItem.code, AuditItem.title, AuditItem.status,
+                  AuditItem.verdict)
+        .where(AuditItem.audit_id == audit.id, clause).order_by(AuditItem.code)).all()
+
+
+def _count(items, what: str) -> str:
+    return f"{len(items)} item{'s' if len(items) != 1 else ''} {what}"
+
+
 def submit_for_review(actor: User, audit: Audit) -> None:
+    """Every item assessed (met, not met or N/A) first: the review judges answers."""
     lock_audit(audit, EDITABLE, already_submitted)
+    if left := items_where(audit, vocabulary.unassessed_clause()):
+        raise ItemsLeft(
+            f"{_count(left, 'still open')} (not started, in progress or blocked). Finish "
+            f"{'them' if len(left) != 1 else 'it'}, or mark the rest “not met” with a note on "
+            "the submit page, then submit.", left)
     before = audit.state.value
     audit.state = AuditState.IN_REVIEW
     audit.submitted_at = utcnow()
@@ -476,6 +495,28 @@ def submit_for_review(actor: User, audit: Audit) -> None:
     activity.record(actor, "audit.submit", chain=activity.audit_chain(audit.id),
                     audit_id=audit.id, subject=f"{audit.team.name} {audit.period}",
                     before={"state": before}, after={"state": "in_review"})
+
+
+def mark_rest_not_met(actor: User, audit: Audit, note: str) -> int:
+    """The lead's way to submit what is left as a gap: every open item set "not met", each
+    with the note as a comment. Returns how many."""
+    note = (note or "").strip()
+    if not note:
+        raise RuleViolation("Say why the items left are not met: the note is added to each "
+                            "as a comment.", "note")
+    lock_audit(audit, EDITABLE, already_submitted)
+    left = [row.id for row in items_where(audit, vocabulary.unassessed_clause())]
+    if not left:
+        raise RuleViolation("No item is left open: every item is already met, not met or "
+                            "N/A. Submit the audit.", "note")
+    items = db.session.execute(
+        sa.select(AuditItem).where(AuditItem.id.in_(left)).order_by(AuditItem.code)
+    ).scalars().all()
+    for item in items:
+        _change_item(actor, item, expected_version=None, status=ItemStatus.NOT_MET,
+                     owner=UNSET, due_date=UNSET, justification=UNSET)
+        add_comment(actor, item, note)
+    return len(items)
 
 
 def review_item(actor: User, item: AuditItem, verdict: Verdict | str, note: str | None) -> None:
@@ -492,6 +533,33 @@ def review_item(actor: User, item: AuditItem, verdict: Verdict | str, note: str 
                     audit_id=item.audit_id, audit_item_id=item.id,
                     subject=f"{item.code} {item.title}", before=before,
                     after={"verdict": verdict.value, "note": note})
+
+
+def accept_items(actor: User, audit: Audit, item_ids: Iterable[int] | None = None) -> int:
+    """Accept many items in one step: the given ones, or every item not reviewed yet. Items
+    sent back for rework are left as they are (each needs its own look). Returns how many."""
+    lock_audit(audit, (AuditState.IN_REVIEW,), not_in_review_message)
+    chosen = AuditItem.verdict.is_(None)
+    if item_ids is not None:
+        ids = set(item_ids)
+        if not ids:
+            raise RuleViolation("Select at least one item to accept.", "item_ids")
+        chosen = sa.and_(AuditItem.id.in_(ids),
+                         sa.or_(AuditItem.verdict.is_(None),
+                                AuditItem.verdict != Verdict.ACCEPTED))
+    items = db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit.id, chosen)
+        .order_by(AuditItem.code)).scalars().all()
+    for item in items:
+        before = {"verdict": item.verdict.value if item.verdict else None,
+                  "note": item.verdict_note}
+        item.verdict = Verdict.ACCEPTED
+        activity.record(actor, "item.review", chain=activity.audit_chain(audit.id),
+                        audit_id=audit.id, audit_item_id=item.id,
+                        subject=f"{item.code} {item.title}", before=before,
+                        after={"verdict": "accepted", "note": item.verdict_note})
+    db.session.flush()
+    return len(items)
 
 
 def return_audit(actor: User, audit: Audit, reason: str) -> None:
@@ -515,13 +583,20 @@ def sign_off_statement(statement: str | None) -> str:
     return statement
 
 
-def mark_signed_off(actor: User, audit: Audit, statement: str) -> ActivityEvent:
+def mark_signed_off(actor: User, audit: Audit, statement: str,
+                    opinion: str | None = None) -> ActivityEvent:
     """Freeze the audit, checked in review under its lock; the reports feature records the
     SignOff and the signed PDF. Returns the sign-off's event: the chain's head it signs."""
     lock_audit(audit, (AuditState.IN_REVIEW,), not_in_review_message)
+    if left := items_where(audit, vocabulary.unreviewed_clause()):
+        raise ItemsLeft(
+            f"{_count(left, 'not accepted yet')} (not reviewed, or needs rework). Accept "
+            f"{'them' if len(left) != 1 else 'it'} on the review page, or send the audit "
+            "back, then sign off.", left)
     audit.state = AuditState.SIGNED_OFF
     audit.signed_off_at = utcnow()
     return activity.record(actor, "audit.sign_off", chain=activity.audit_chain(audit.id),
                            audit_id=audit.id, subject=f"{audit.team.name} {audit.period}",
                            before={"state": "in_review"},
-                           after={"state": "signed_off", "statement": statement})
+                           after={"state": "signed_off", "statement": statement,
+                                  **({"opinion": opinion} if opinion else {})})

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice
 
 from tracker import cache, clock
-from tracker.audits import queries, service
+from tracker.audits import queries, service, vocabulary
 from tracker.audits.forms import (
     NO_CHANGE,
     UNASSIGNED,
@@ -27,6 +27,7 @@ from tracker.audits.forms import (
     EvidenceLinkForm,
     EvidenceNoteForm,
     ItemForm,
+    MarkRestForm,
     ReturnForm,
     SignOffForm,
     StartAuditForm,
@@ -70,7 +71,7 @@ def refused(exc: Refusal):
     audit_id = (request.view_args or {}).get("audit_id")
     audit = db.session.get(Audit, audit_id) if audit_id else None
     return render_template("errors/refused.html", message=exc.message, audit=audit,
-                           status=exc.status), exc.status
+                           items=getattr(exc, "items", None), status=exc.status), exc.status
 
 
 def _require(allowed: bool, message: str | None = None) -> None:
@@ -307,12 +308,21 @@ def bulk(audit_id):
             changes["status"] = form.status.data
         if form.justification.data:
             changes["justification"] = form.justification.data
+        was_draft = audit.state == AuditState.DRAFT
         count = _attempt(form, service.bulk_update, audit, form.item_ids.data or [], **changes)
         if count is not REFUSED:
             chosen = len(set(form.item_ids.data))
-            flash(_bulk_outcome(count, chosen), "success" if count else "info")
+            flash(_bulk_outcome(count, chosen) + _opened(was_draft, audit),
+                  "success" if count else "info")
             return redirect(url_for("audits.detail", audit_id=audit.id, **request.args))
     return _render_detail(audit, None, bulk_form=form, status=422)  # open: not signed off
+
+
+def _opened(was_draft: bool, audit: Audit) -> str:
+    """What a change says when it was the first work on a draft, which opens it."""
+    if was_draft and audit.state == AuditState.IN_PROGRESS:
+        return " The audit was a draft: this change opened it for work."
+    return ""
 
 
 def _bulk_outcome(changed: int, chosen: int) -> str:
@@ -341,10 +351,32 @@ def submit(audit_id):
         flash("Submitted for review. The items are read-only until an auditor sends the audit "
               "back or signs it off.", "success")
         return redirect(url_for("audits.detail", audit_id=audit.id))
-    today = clock.today()
-    return render_template("audits/submit.html", audit=audit, form=form,
-                           summary=queries.audit_summary(audit),
-                           overdue=queries.overdue_count(audit, today))
+    return _render_submit(audit, MarkRestForm(formdata=None))
+
+
+def _render_submit(audit: Audit, rest_form: MarkRestForm, status: int = 200):
+    return render_template("audits/submit.html", audit=audit, form=SubmitForm(),
+                           rest_form=rest_form, summary=queries.audit_summary(audit),
+                           left=service.items_where(audit, vocabulary.unassessed_clause()),
+                           overdue=queries.overdue_count(audit, clock.today())), status
+
+
+@bp.post("/audits/<int:audit_id>/mark-rest-not-met")
+@login_required
+def mark_rest_not_met(audit_id):
+    audit = queries.audit_or_404(current_user, audit_id)
+    service.require_editable(audit)
+    _require(can_submit(current_user, audit),
+             f"Only a lead of {audit.team.name} can mark its items not met.")
+    form = MarkRestForm()
+    if form.validate_on_submit():
+        was_draft = audit.state == AuditState.DRAFT
+        count = _attempt(form, service.mark_rest_not_met, audit, form.note.data)
+        if count is not REFUSED:
+            flash(f"Marked {count} item{'s' if count != 1 else ''} not met, each with your "
+                  f"note.{_opened(was_draft, audit)} The audit can be submitted now.", "success")
+            return redirect(url_for("audits.submit", audit_id=audit.id))
+    return _render_submit(audit, form, 422)
 
 
 def _render_review(audit: Audit, *, return_form=None, status=200):
@@ -352,7 +384,23 @@ def _render_review(audit: Audit, *, return_form=None, status=200):
                            summary=queries.audit_summary(audit),
                            verdicts=queries.verdict_counts(audit),
                            rework=queries.items_needing_rework(audit),
+                           unreviewed=service.items_where(audit, AuditItem.verdict.is_(None)),
+                           accept_form=SubmitForm(formdata=None),
                            return_form=return_form or ReturnForm(formdata=None)), status
+
+
+@bp.post("/audits/<int:audit_id>/accept")
+@login_required
+def accept_unreviewed(audit_id):
+    audit = queries.audit_or_404(current_user, audit_id)
+    _require_in_review(audit)
+    _require(can_review(current_user, audit), "Only an auditor can review audits.")
+    if SubmitForm().validate_on_submit():
+        count = service.accept_items(current_user, audit)
+        db.session.commit()
+        flash(f"Accepted {count} item{'s' if count != 1 else ''}." if count else
+              "Every item was already reviewed.", "success" if count else "info")
+    return redirect(url_for("audits.review", audit_id=audit.id))
 
 
 @bp.get("/audits/<int:audit_id>/review")
@@ -388,14 +436,16 @@ def sign_off(audit_id):
     _require(can_sign_off(current_user, audit), "Only an auditor can sign off audits.")
     form = SignOffForm()
     if form.validate_on_submit() and _attempt(
-            form, reports.sign_off, audit, form.statement.data) is not REFUSED:
+            form, reports.sign_off, audit, form.statement.data, form.opinion.data) is not REFUSED:
         flash(f"Signed off the {audit.period} audit of {audit.team.name}. It is now "
               "read-only for everyone.", "success")
         return redirect(url_for("audits.detail", audit_id=audit.id))
     status = 422 if request.method == "POST" else 200
     return render_template("audits/sign_off.html", audit=audit, form=form,
                            summary=queries.audit_summary(audit),
-                           verdicts=queries.verdict_counts(audit)), status
+                           verdicts=queries.verdict_counts(audit),
+                           unreviewed=service.items_where(audit, vocabulary.unreviewed_clause()),
+                           exceptions=reports.exceptions_of(audit)), status
 
 
 # --- one item ----------------------------------------------------------------------------------
@@ -466,7 +516,7 @@ def update_item(audit_id, item_id):
         if form.owner_id.data != str(item.owner_id):  # kept: may have left the team since
             changes["owner"] = next((u for u in members if str(u.id) == form.owner_id.data),
                                     None)
-    seen, verdict = item.version, item.verdict
+    seen, verdict, was_draft = item.version, item.verdict, audit.state == AuditState.DRAFT
     try:
         service.update_item(current_user, item, expected_version=form.version.data, **changes)
     except StaleItem as exc:
@@ -489,7 +539,7 @@ def update_item(audit_id, item_id):
               "is cleared: they look at the item again when the audit is submitted.",
               "success")
     else:
-        flash(f"Saved {item.code}.", "success")
+        flash(f"Saved {item.code}.{_opened(was_draft, audit)}", "success")
     return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id))
 
 
@@ -519,8 +569,9 @@ def add_evidence(audit_id, item_id):
         given = ({"upload": form.file.data.stream, "filename": form.file.data.filename}
                  if kind == EvidenceKind.FILE else {kind: form[kind].data})
         given["effective_date"] = form.effective_date.data
+        was_draft = audit.state == AuditState.DRAFT
         if _attempt(form, service.add_evidence, item, **given) is not REFUSED:
-            flash(f"Evidence added to {item.code}.", "success")
+            flash(f"Evidence added to {item.code}.{_opened(was_draft, audit)}", "success")
             return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,
                                     _anchor="evidence"))
     return _render_item(_load_item(audit_id, item_id), status=422, **{name: form})

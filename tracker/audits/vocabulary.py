@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from tracker.audits.models import Audit, AuditItem, AuditState, ItemStatus
+from tracker.audits.models import Audit, AuditItem, AuditState, ItemStatus, Verdict
 from tracker.library.models import Criticality
 
 # --- the score ----------------------------------------------------------------------------
@@ -75,6 +75,17 @@ WORKING_STATES = (AuditState.DRAFT, AuditState.IN_PROGRESS)
 
 def is_open(status: ItemStatus | str) -> bool:
     return status in OPEN
+
+
+def unassessed_clause(item=AuditItem):
+    """SQL: items without a final answer, which stop an audit being submitted for review."""
+    return item.status.in_(OPEN)
+
+
+def unreviewed_clause(item=AuditItem):
+    """SQL: items without the auditor's acceptance (none yet, or needs rework still standing),
+    which stop an audit being signed off."""
+    return sa.or_(item.verdict.is_(None), item.verdict != Verdict.ACCEPTED)
 
 
 # --- overdue and due soon ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from tracker.audits.models import Audit, AuditItem, Comment, Verdict
 from tracker.auth.models import Membership, TeamRole, User
 from tracker.extensions import db
 from tracker.notifications.service import notify, path_for
+from tracker.reports.models import OPINION_LABELS, Opinion
 from tracker.signals import queries as signal_queries
 from tracker.signals.models import Signal
 
@@ -146,8 +147,13 @@ def _sent_back(event, after):
 def _signed_off(event, after):
     audit = db.session.get(Audit, event.audit_id)
     notify("signed_off", _team(audit.team_id), key=_key("signed_off", event),
-           actor=event.actor, title=f"{_audit_name(audit)} is signed off",
+           actor=event.actor, title=f"{_audit_name(audit)} is signed off{_opinion(after)}",
            body=after.get("statement", ""), link=path_for("audits.detail", audit_id=audit.id))
+
+
+def _opinion(after) -> str:
+    opinion = after.get("opinion")
+    return f": {OPINION_LABELS[Opinion(opinion)].lower()}" if opinion else ""
 
 
 def report_finished(signoff, ready: bool) -> None:

@@ -4,13 +4,19 @@ Format (version 1): an object with keys `format`, `audit` (id, team, period, sta
 lead, due_date, signed_off_at), `score` (weighted_met, weighted_applicable, percent) and
 `items`, sorted by code, each with code, domain, title, criticality, evidence_required,
 status, owner, due_date, justification, verdict, verdict_note and `evidence` (kind, name,
-sha256, created_by, created_at). Serialised by tracker.canonical.canonical_json: UTF-8,
+sha256, created_by, created_at), and — once signed off with an opinion — `sign_off`
+(opinion: ready, ready_with_exceptions or not_ready; exceptions: the codes of the items not
+met). Serialised by tracker.canonical.canonical_json: UTF-8,
 keys sorted, no whitespace.
 """
 
+import sqlalchemy as sa
+
 from tracker.audits import readmodel
-from tracker.audits.models import Audit
+from tracker.audits.models import Audit, ItemStatus
 from tracker.canonical import canonical_json, sha256_hex
+from tracker.extensions import db
+from tracker.reports.models import SignOff
 
 FORMAT = "readiness-tracker/audit-results/v1"
 
@@ -18,7 +24,7 @@ FORMAT = "readiness-tracker/audit-results/v1"
 def audit_results(audit: Audit) -> dict:
     items = readmodel.items_with_evidence(audit.id)
     summary = readmodel.summary_of_items(audit, items)
-    return {
+    results = {
         "format": FORMAT,
         "audit": {
             "id": audit.id, "team": audit.team.name, "period": audit.period,
@@ -45,6 +51,14 @@ def audit_results(audit: Audit) -> dict:
             } for e in i.evidence],
         } for i in items],
     }
+    signoff = db.session.execute(
+        sa.select(SignOff.opinion).where(SignOff.audit_id == audit.id)).scalar()
+    if signoff is not None:  # sign-offs from before opinions keep their exact bytes
+        results["sign_off"] = {
+            "opinion": signoff.value,
+            "exceptions": [i.code for i in items if i.status == ItemStatus.NOT_MET],
+        }
+    return results
 
 
 def audit_results_json(audit: Audit) -> str:

@@ -12,6 +12,17 @@ from tracker.db import enum_column, utcnow
 from tracker.extensions import db
 
 
+class Opinion(enum.StrEnum):
+    """The auditor's overall judgement, printed on the report's cover."""
+    READY = "ready"
+    READY_WITH_EXCEPTIONS = "ready_with_exceptions"  # the exceptions: the items not met
+    NOT_READY = "not_ready"
+
+
+OPINION_LABELS = {Opinion.READY: "Ready", Opinion.READY_WITH_EXCEPTIONS: "Ready with exceptions",
+                  Opinion.NOT_READY: "Not ready"}
+
+
 class ReportStatus(enum.StrEnum):
     PENDING = "pending"
     READY = "ready"
@@ -25,6 +36,8 @@ class SignOff(db.Model):
     audit_id: Mapped[int] = mapped_column(sa.ForeignKey("audits.id"), unique=True)
     auditor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     statement: Mapped[str] = mapped_column(sa.Text)
+    # None only on sign-offs from before opinions: their canonical JSON has no sign_off key.
+    opinion: Mapped[Opinion | None] = mapped_column(enum_column(Opinion, "opinion"))
     signed_at: Mapped[datetime] = mapped_column(default=utcnow)
     audit_sha256: Mapped[str] = mapped_column(sa.String(64))  # of the canonical JSON
     chain_seq: Mapped[int]

@@ -21,13 +21,13 @@ from flask import current_app, render_template
 
 from tracker.activity.checkpoints import ATTACHMENT as CHECKPOINT_ATTACHMENT
 from tracker.activity.checkpoints import FORMAT as CHECKPOINT_FORMAT
-from tracker.audits.models import Audit
+from tracker.audits.models import Audit, ItemStatus
 from tracker.audits.vocabulary import DIFF_CATEGORIES
 from tracker.charts import Series, line_chart, progress_bar, status_bar
 from tracker.db import utcnow
 from tracker.reports import queries
 from tracker.reports.canonical import FORMAT
-from tracker.reports.models import SignOff
+from tracker.reports.models import OPINION_LABELS, Opinion, SignOff
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,9 @@ def report_context(audit: Audit, signoff: SignOff | None, *, results_sha256: str
         "score_text": _pct(score), "previous_score_text": _pct(previous_score),
         "status_chart": status_bar(counts, title="Items by status", width=640, table=False),
         "history_chart": history_chart,
+        "opinion": OPINION_LABELS.get(signoff.opinion) if signoff and signoff.opinion else None,
+        "exceptions": [i for i in items if i.status == ItemStatus.NOT_MET]
+        if signoff and signoff.opinion == Opinion.READY_WITH_EXCEPTIONS else [],
     }
 
 

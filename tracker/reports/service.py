@@ -20,13 +20,14 @@ from flask import current_app
 
 from tracker.activity import record
 from tracker.audits import service as audits
-from tracker.audits.models import Audit
+from tracker.audits.models import Audit, AuditItem, ItemStatus
 from tracker.auth.models import User
 from tracker.canonical import sha256_hex
 from tracker.db import utcnow
 from tracker.extensions import db
 from tracker.reports.canonical import audit_results_hash, audit_results_json
-from tracker.reports.models import ReportStatus, SignOff
+from tracker.reports.models import Opinion, ReportStatus, SignOff
+from tracker.rules import RuleViolation
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +40,49 @@ class ResultsChanged(RuntimeError):
     """The audit's results no longer hash to what was signed off: never signed."""
 
 
-def sign_off(actor: User, audit: Audit, statement: str) -> SignOff:
+def sign_off(actor: User, audit: Audit, statement: str, opinion: Opinion | str | None) -> SignOff:
+    """Freeze the audit with the auditor's statement and opinion; the report follows. The
+    opinion must fit the items: "ready" with none not met, "ready with exceptions" with some
+    (they are the exceptions); "not ready" always can be given."""
     statement = audits.sign_off_statement(statement)
-    event = audits.mark_signed_off(actor, audit, statement)
+    opinion = _opinion(opinion)
+    event = audits.mark_signed_off(actor, audit, statement, opinion.value)
+    exceptions = exceptions_of(audit)
+    if opinion == Opinion.READY and exceptions:
+        raise RuleViolation(f"{len(exceptions)} item{'s are' if len(exceptions) != 1 else ' is'} "
+                            "not met: choose “ready with exceptions” (they are listed as the "
+                            "exceptions) or “not ready”.", "opinion")
+    if opinion == Opinion.READY_WITH_EXCEPTIONS and not exceptions:
+        raise RuleViolation("No item is “not met”, so there are no exceptions: choose "
+                            "“ready”.", "opinion")
     db.session.flush()
-    signoff = SignOff(audit=audit, auditor_id=actor.id, statement=statement,
-                      signed_at=audit.signed_off_at, audit_sha256=audit_results_hash(audit),
+    signoff = SignOff(audit=audit, auditor_id=actor.id, statement=statement, opinion=opinion,
+                      signed_at=audit.signed_off_at, audit_sha256="",
                       chain_seq=event.seq, chain_head=event.hash,
                       report_status=ReportStatus.PENDING)
     db.session.add(signoff)
+    db.session.flush()
+    signoff.audit_sha256 = audit_results_hash(audit)  # holds the opinion, so after the row
     db.session.flush()
     _checkpoint_sign_off(audit)
     from tracker.reports.jobs import queue_report
 
     queue_report(signoff.id)
     return signoff
+
+
+def _opinion(opinion) -> Opinion:
+    try:
+        return Opinion(opinion)
+    except ValueError:
+        raise RuleViolation("Choose your opinion: ready, ready with exceptions, or not ready.",
+                            "opinion") from None
+
+
+def exceptions_of(audit: Audit) -> list:
+    """The items not met (id, code, title, status, verdict): a "ready with exceptions"
+    sign-off's exceptions."""
+    return audits.items_where(audit, AuditItem.status == ItemStatus.NOT_MET)
 
 
 def retry_report(actor: User, signoff: SignOff) -> SignOff:
