@@ -27,6 +27,7 @@ MATRIX = {
     "GET auth.oidc_callback":            (404,   404,  404,  404,  404,  404),
     "GET auth.account":                  (LOGIN, 200,  200,  200,  200,  200),
     "GET search.page":                   (LOGIN, 200,  200,  200,  200,  200),
+    "GET search.suggest":                (LOGIN, 200,  200,  200,  200,  200),
     "POST auth.account":                 (LOGIN, 200,  200,  200,  200,  200),
     "GET auth.users":                    ADMIN_ONLY_GET,
     "GET auth.user_new":                 ADMIN_ONLY_GET,
@@ -136,6 +137,8 @@ MATRIX = {
     "GET api.report_pdf":                (401,   404,  404,  404,  404,  404),
     "GET api.list_signals":              (401,   200,  200,  200,  200,  200),
     "POST api.create_signal":            (401,   201,  201,  201,  201,  201),
+    # no q sent: 400 saying what to send (tests/api/test_search.py searches)
+    "GET api.search":                    (401,   400,  400,  400,  400,  400),
 }
 
 REFUSED = {LOGIN, 401, 403, 404, 405}

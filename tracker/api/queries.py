@@ -12,6 +12,7 @@ from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import member_team_ids
 from tracker.extensions import db
 from tracker.library.models import Domain, ReadinessItem
+from tracker.search import queries as search_queries
 from tracker.signals.models import Signal
 
 
@@ -192,3 +193,11 @@ def signal_out(s: Signal) -> schemas.SignalOut:
         failures=[f.code for f in s.failures], reported_by=s.reported_by.email,
         created_at=utc(s.created_at),
     )
+
+
+def search_out(found: search_queries.Results, kind: str | None) -> schemas.SearchResults:
+    groups = [schemas.SearchGroup(kind=g.key, label=g.kind.label, more=g.more, results=[
+        schemas.SearchResult(id=r.id, kind=r.kind, title=r.title, context=r.context, url=r.url,
+                             snippet=search_queries.plain(r.snippet)) for r in g.results])
+        for g in found.groups]
+    return schemas.SearchResults(q=found.query.text, kind=kind, count=found.count, groups=groups)

@@ -15,6 +15,8 @@ from tracker.audits.models import AuditState, EvidenceKind, ItemStatus, Verdict
 from tracker.audits.vocabulary import WEIGHTS_TEXT
 from tracker.library.models import Criticality
 from tracker.reports.models import Opinion
+from tracker.search.backends import MAX_TEXT
+from tracker.search.kinds import KINDS
 from tracker.signals.models import Severity, SignalSource, SignalState
 
 MAX_ID = 2**31 - 1  # the databases' INTEGER: a larger id cannot exist
@@ -336,6 +338,45 @@ class SignalCreate(Request):
     domain: Code | None = None
     failures: list[Code] = Field(default_factory=list, max_length=50,
                                  description="Codes of the failure patterns it points to.")
+
+
+# --- search ---------------------------------------------------------------------------
+
+SearchKind = Literal[tuple(k.key for k in KINDS)]  # type: ignore[valid-type]
+KIND_KEYS = ", ".join(k.key for k in KINDS)
+
+
+class SearchQuery(Request):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    q: text(MAX_TEXT, 1, description=f"Words, or an item code such as DV-01: 1 to {MAX_TEXT} "
+                                     "characters with at least one letter or digit.")
+    kind: SearchKind | None = Field(None, description=f"Only this kind ({KIND_KEYS}), with "
+                                                      "more hits; leave it out for every kind.")
+
+
+class SearchResult(Response):
+    id: int
+    kind: SearchKind
+    title: str
+    context: str = Field(description="Where it is: team and quarter, source, author …")
+    url: str = Field(description="Its page on this site (a path).")
+    snippet: str = Field(description="The matching excerpt, as plain text.")
+
+
+class SearchGroup(Response):
+    kind: SearchKind
+    label: str
+    more: bool = Field(description="There are more hits than shown: ask again with `kind`.")
+    results: list[SearchResult]
+
+
+class SearchResults(Response):
+    q: str
+    kind: SearchKind | None
+    count: int
+    groups: list[SearchGroup] = Field(description="Kinds with hits, in a fixed order; best "
+                                                  "hits first, an exact code first of all.")
 
 
 ErrorDetail.model_rebuild()

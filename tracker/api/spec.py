@@ -135,6 +135,9 @@ def parse_query(model: type[BaseModel]):
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:
         message, where = _field_errors(exc)
+        described = model.model_fields.get(where or "")
+        if described is not None and described.description:  # it says what to send
+            message = f"{message} {described.description}"
         raise ApiError(400, "invalid_parameter", message, field=where) from None
 
 

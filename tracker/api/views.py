@@ -33,6 +33,7 @@ from tracker.reports import service as reports
 from tracker.reports.models import Opinion, ReportStatus
 from tracker.reports.render import render_report_pdf
 from tracker.rules import Forbidden, ItemsLeft, NotFound, Refusal, RuleViolation
+from tracker.search import queries as search_queries
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 init_api_errors(bp)
@@ -40,6 +41,7 @@ init_api_errors(bp)
 PUBLIC = {"api.openapi"}
 FIELD_NAMES = {"owner": "owner_email"}  # service field → API field
 AUDITS, ITEMS, LIBRARY, SIGNALS, META = "audits", "items", "library", "signals", "meta"
+SEARCH = "search"
 
 
 @bp.before_request
@@ -513,3 +515,19 @@ def create_signal(body: schemas.SignalCreate):
         severity=body.severity, observed_at=body.observed_at, domain_code=body.domain,
         failure_codes=body.failures))
     return send(queries.signal_out(signal), 201)
+
+
+# --- search ---------------------------------------------------------------------------
+
+@operation(bp, "GET", "/search", summary="Search what you can see", tag=SEARCH,
+           query=schemas.SearchQuery, responses={200: schemas.SearchResults}, errors=(422,),
+           description="The search page's results: audit items, evidence and comments of your "
+           "teams' audits (every team's for admins and auditors), signals, library items and "
+           f"failure patterns, grouped by kind — up to {search_queries.PER_KIND} of each, or "
+           f"{search_queries.ONE_KIND} of one `kind`.")
+def search(query: schemas.SearchQuery):
+    found = search_queries.search(me(), query.q, query.kind)
+    if found.query.empty:
+        raise RuleViolation("q has no letter or digit to search for; send a word or an item "
+                            "code such as DV-01.", "q")
+    return send(queries.search_out(found, query.kind))

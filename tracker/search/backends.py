@@ -17,6 +17,7 @@ from tracker.extensions import db
 from tracker.search.kinds import Kind, Scope
 
 MARK_START, MARK_END = "\x02", "\x03"
+MAX_TEXT = 200    # characters of a query that are read; the API refuses longer ones
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 40
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.()_-]{0,15}")
@@ -34,7 +35,7 @@ class Query:
 
     @classmethod
     def parse(cls, text: str) -> "Query":
-        text = (text or "").strip()[:200]
+        text = (text or "").strip()[:MAX_TEXT]
         terms = tuple(t[:MAX_TERM_LENGTH] for t in re.split(r"[\W_]+", text) if t)[:MAX_TERMS]
         code = text.upper() if CODE.fullmatch(text) else None
         return cls(text, terms, code)

@@ -86,5 +86,5 @@ def highlighted(raw: str) -> Markup:
 
 
 def plain(snippet: Markup) -> str:
-    """A snippet without its marks (the API gives both)."""
+    """A snippet as plain text, for JSON answers (the API, the palette)."""
     return snippet.striptags()
