@@ -105,6 +105,11 @@ def audit_or_404(user: User, audit_id: int) -> Audit:
     return audit
 
 
+def audit_for_period(team_id: int | None, period: str) -> Audit | None:
+    return db.session.execute(sa.select(Audit).where(
+        Audit.team_id == team_id, Audit.period == period)).scalar()
+
+
 def item_or_404(audit: Audit, item_id: int) -> AuditItem:
     item = db.session.execute(
         sa.select(AuditItem).where(AuditItem.id == item_id, AuditItem.audit_id == audit.id)

@@ -136,6 +136,18 @@ def start_audit(actor: User, team: Team, period: str, domains: Iterable[Domain],
     return audit
 
 
+def free_period(team_id: int, start: str) -> str:
+    """`start`, or the first quarter after it the team has no audit for: what "Start audit"
+    offers first."""
+    taken = set(db.session.execute(
+        sa.select(Audit.period).where(Audit.team_id == team_id, Audit.period >= start)
+    ).scalars())
+    period = start
+    while period in taken:
+        period = next_period(period)
+    return period
+
+
 def _duplicate(team: Team, period: str) -> RuleViolation:
     return RuleViolation(f"{team.name} already has an audit for {period}. Open it from the "
                          "audits list instead, or choose another period.", "period")

@@ -171,8 +171,12 @@ def new():
     if previous:  # the quarter after it, whatever was posted
         form.period.data = service.next_period(previous.period)
     if request.method == "GET":
-        form.fill_defaults(period=form.period.data or service.period_for(clock.today()),
-                           team_id=request.args.get("team", type=int), previous=previous,
+        team_id = request.args.get("team", type=int)
+        team_id = team_id if any(t.id == team_id for t in teams) else (
+            teams[0].id if teams else None)
+        period = form.period.data or (service.free_period(team_id, service.period_for(
+            clock.today())) if team_id else service.period_for(clock.today()))
+        form.fill_defaults(period=period, team_id=team_id, previous=previous,
                            domain_ids=[d.id for d in previous.domains] if previous
                            else [d.id for d in domains if d.active])
     elif form.validate_on_submit():
@@ -190,7 +194,19 @@ def new():
                   f"{len(audit.items)} items. Assign owners, then open it for work.", "success")
             return redirect(url_for("audits.detail", audit_id=audit.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("audits/new.html", form=form, previous=previous), status
+    existing = _taken_by(form) if form.period.errors else None
+    return render_template("audits/new.html", form=form, previous=previous, existing=existing,
+                           next_free=existing and service.free_period(existing.team_id,
+                                                                      existing.period)), status
+
+
+def _taken_by(form: StartAuditForm) -> Audit | None:
+    """The team's audit for the period the form was refused for, to link it."""
+    try:
+        period = service.parse_period(form.period.data)
+    except RuleViolation:
+        return None
+    return queries.audit_for_period(form.team_id.data, period)
 
 
 # --- the audit page ---------------------------------------------------------------------------

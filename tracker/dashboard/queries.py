@@ -22,6 +22,7 @@ from tracker.audits.readmodel import (  # noqa: F401 (the dashboard pages' read 
     QuarterDiff,
     quarter_diff,
 )
+from tracker.audits.service import period_for
 from tracker.audits.vocabulary import (  # noqa: F401 (the pages show these)
     DIFF_CATEGORIES,
     NOT_SCORED_NOTE,
@@ -98,9 +99,13 @@ def periods(team_ids=None, team_id: int | None = None) -> list[str]:
 
 
 def pick_period(requested: str | None, available: list[str]) -> str | None:
+    """The quarter asked for, else the current one (in TIMEZONE) or the latest before it: a
+    lead who starts next quarter early does not move everyone's default to it."""
     if requested in available:
         return requested
-    return available[0] if available else None
+    current = period_for(clock.today())
+    started = [p for p in available if p <= current]
+    return max(started) if started else min(available, default=None)
 
 
 def history_window(period: str, available: list[str]) -> list[str]:
