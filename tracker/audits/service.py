@@ -211,9 +211,10 @@ def _move_tally(item: AuditItem, old: ItemStatus, new: ItemStatus) -> None:
     values = {old.value: t[old.value] - 1, new.value: t[new.value] + 1}
     if ItemStatus.MET in (old, new):
         values["weight_met"] = t.weight_met + (weight if new == ItemStatus.MET else -weight)
-    if ItemStatus.NOT_APPLICABLE in (old, new):
+    # Into or out of the score's denominator: the vocabulary's rule (N/A left out).
+    if vocabulary.counts_in_score(old) != vocabulary.counts_in_score(new):
         values["weight_applicable"] = t.weight_applicable + (
-            -weight if new == ItemStatus.NOT_APPLICABLE else weight)
+            weight if vocabulary.counts_in_score(new) else -weight)
     db.session.execute(sa.update(AuditDomainTally.__table__).where(
         t.audit_id == item.audit_id, t.domain_id == item.domain_id).values(values))
 
