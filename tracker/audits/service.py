@@ -518,13 +518,13 @@ def mark_rest_not_met(actor: User, audit: Audit, note: str) -> int:
         raise RuleViolation("Say why the items left are not met: the note is added to each "
                             "as a comment.", "note")
     lock_audit(audit, EDITABLE, already_submitted)
-    left = [row.id for row in items_where(audit, vocabulary.unassessed_clause())]
-    if not left:
+    items = db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit.id,
+                                   vocabulary.unassessed_clause()).order_by(AuditItem.code)
+    ).scalars().all()
+    if not items:
         raise RuleViolation("No item is left open: every item is already met, not met or "
                             "N/A. Submit the audit.", "note")
-    items = db.session.execute(
-        sa.select(AuditItem).where(AuditItem.id.in_(left)).order_by(AuditItem.code)
-    ).scalars().all()
     for item in items:
         _change_item(actor, item, expected_version=None, status=ItemStatus.NOT_MET,
                      owner=UNSET, due_date=UNSET, justification=UNSET)
@@ -539,6 +539,11 @@ def review_item(actor: User, item: AuditItem, verdict: Verdict | str, note: str 
         raise RuleViolation("Say what needs rework: sending an item back needs a note.", "note")
     lock_audit(item.audit, (AuditState.IN_REVIEW,), not_in_review_message)
     db.session.refresh(item)
+    _set_verdict(actor, item, verdict, note)
+
+
+def _set_verdict(actor: User, item: AuditItem, verdict: Verdict, note: str | None) -> None:
+    """The verdict and its event, under the audit's lock the caller holds."""
     before = {"verdict": item.verdict.value if item.verdict else None, "note": item.verdict_note}
     item.verdict, item.verdict_note = verdict, note
     db.session.flush()
@@ -564,14 +569,7 @@ def accept_items(actor: User, audit: Audit, item_ids: Iterable[int] | None = Non
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id, chosen)
         .order_by(AuditItem.code)).scalars().all()
     for item in items:
-        before = {"verdict": item.verdict.value if item.verdict else None,
-                  "note": item.verdict_note}
-        item.verdict = Verdict.ACCEPTED
-        activity.record(actor, "item.review", chain=activity.audit_chain(audit.id),
-                        audit_id=audit.id, audit_item_id=item.id,
-                        subject=f"{item.code} {item.title}", before=before,
-                        after={"verdict": "accepted", "note": item.verdict_note})
-    db.session.flush()
+        _set_verdict(actor, item, Verdict.ACCEPTED, item.verdict_note)
     return len(items)
 
 

@@ -172,10 +172,10 @@ def new():
         form.period.data = service.next_period(previous.period)
     if request.method == "GET":
         team_id = request.args.get("team", type=int)
-        team_id = team_id if any(t.id == team_id for t in teams) else (
-            teams[0].id if teams else None)
-        period = form.period.data or (service.free_period(team_id, service.period_for(
-            clock.today())) if team_id else service.period_for(clock.today()))
+        if all(t.id != team_id for t in teams):
+            team_id = teams[0].id if teams else None
+        period = form.period.data or service.free_period(team_id,
+                                                         service.period_for(clock.today()))
         form.fill_defaults(period=period, team_id=team_id, previous=previous,
                            domain_ids=[d.id for d in previous.domains] if previous
                            else [d.id for d in domains if d.active])
