@@ -99,9 +99,9 @@ def test_sign_off_needs_every_item_accepted(app, make_audit, people):
     assert db.session.get(Audit, audit.id).state == AuditState.SIGNED_OFF
 
 
-def _accepted(make_audit, people, *, met_first: bool):
+def _accepted(make_audit, people, *, met_first: bool, codes=("DV",)):
     """An audit in review, every item accepted: all not met, or the first met and the rest N/A."""
-    audit = make_audit(state="in_progress")
+    audit = make_audit(codes, state="in_progress")
     first = first_item(audit)
     if met_first:
         service.add_evidence(people["operator"], first, note="Checked.")
@@ -149,6 +149,18 @@ def test_the_opinion_and_exceptions_are_signed_and_on_the_cover(app, make_audit,
             audit, signoff, results_sha256=signoff.audit_sha256, draft=False))
     assert "Auditor's opinion: <strong>Ready with exceptions</strong>" in html
     assert f"<b>{item.code}</b>" in html and "The rota is missing." in html
+
+
+def test_the_cover_names_a_dozen_exceptions_and_counts_the_rest(app, make_audit, people):
+    audit = _accepted(make_audit, people, met_first=False, codes=("DV", "INV"))
+    signoff = reports.sign_off(people["auditor"], audit, "Reviewed.", "ready_with_exceptions")
+    db.session.commit()
+    with app.test_request_context():
+        html = render_template("reports/report.html", checkpoint=None, **report_context(
+            audit, signoff, results_sha256=signoff.audit_sha256, draft=False))
+    cover = html.split('<div class="exceptions">')[1].split("</div>")[0]
+    assert len(audit.items) > 12 and cover.count("<li>") == 12
+    assert f"and {len(audit.items) - 12} more" in cover
 
 
 def test_a_sign_off_from_before_opinions_keeps_its_bytes(make_audit, people):
