@@ -15,6 +15,11 @@ def today() -> date:
     return now().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
+def local_date(moment: datetime) -> date:
+    """The organisation's calendar day of a naive UTC timestamp."""
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
 def now() -> datetime:
     """The current instant, aware (UTC)."""
     return datetime.now(UTC)

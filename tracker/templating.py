@@ -95,9 +95,10 @@ def admin_extra_tabs():
     return [(e, label) for e, label in ADMIN_TABS if e in current_app.view_functions]
 
 
-def evidence_age(effective, cadence) -> str:
-    """ "3 months old · valid until 2026-06-01" as of the organisation's today."""
-    return validity.age_line(effective, cadence, clock.today())
+def evidence_age(effective, cadence, as_of=None) -> str:
+    """ "3 months old · valid until 2026-06-01" as of `as_of` (default: the organisation's
+    today)."""
+    return validity.age_line(effective, cadence, as_of or clock.today())
 
 
 def init_templating(app: Flask) -> None:

@@ -4,15 +4,19 @@ fetched resource — user text with file:, remote or loopback URLs never reaches
 import re
 
 import pytest
+import sqlalchemy as sa
 from PIL import Image, ImageStat
 
 from tests import factories
 from tests.reports.conftest import page_texts, poppler, run, work_audit
-from tracker.audits.models import ItemStatus
+from tracker import clock
+from tracker.audits import validity
+from tracker.audits.models import AuditItem, Evidence, ItemStatus
 from tracker.extensions import db
 from tracker.reports import queries, render
 from tracker.reports import service as reports
 from tracker.reports.canonical import audit_results
+from tracker.templating import format_date
 
 
 def test_report_numbers_equal_the_audit(signed):
@@ -217,3 +221,16 @@ def test_report_queries_do_not_grow_with_the_audit(app, library, people, count_q
             render_template("reports/report.html", **context)
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+def test_each_piece_of_evidence_prints_its_effective_date_and_age_at_sign_off(signed):
+    audit, signoff, path = signed
+    text = " ".join(" ".join(page_texts(path)).split())
+    rows = db.session.execute(
+        sa.select(Evidence.effective_date, AuditItem.cadence).join(AuditItem)
+        .where(AuditItem.audit_id == audit.id)).all()
+    assert rows
+    as_of = clock.local_date(signoff.signed_at)
+    for effective, cadence in rows:
+        assert (f"effective {format_date(effective)}: "
+                f"{validity.age_line(effective, cadence, as_of)}") in text

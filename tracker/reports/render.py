@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 
+from tracker import clock
 from tracker.activity.checkpoints import ATTACHMENT as CHECKPOINT_ATTACHMENT
 from tracker.activity.checkpoints import FORMAT as CHECKPOINT_FORMAT
 from tracker.audits.models import Audit, ItemStatus
@@ -115,6 +116,8 @@ def report_context(audit: Audit, signoff: SignOff | None, *, results_sha256: str
         "audit": audit, "signoff": signoff, "draft": draft,
         "organisation": current_app.config["ORGANISATION_NAME"],
         "generated_at": utcnow(), "report_format": FORMAT,
+        # evidence ages are printed as of the sign-off, so a re-render says the same
+        "as_of": clock.local_date(signoff.signed_at) if signoff else clock.today(),
         "results_sha256": results_sha256,
         "sections": sections, "changes": changes, "signals": queries.open_signals(audit),
         "totals": {"item_count": summary.total, "counts": counts,
