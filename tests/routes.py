@@ -227,6 +227,10 @@ API_BODIES = {
     "api.mark_rest_not_met": lambda site: {"note": "Not done in time."},
     "api.accept_items": lambda site: {},
     "api.start_next_quarter": lambda site: {},
+    "api.add_comment": lambda site: {"body": "Checked the runbook with the team."},
+    "api.bulk_update": lambda site: {"item_ids": [site.item.id], "status": "in_progress"},
+    "api.acknowledge_signal": lambda site: {"note": "Looking into it today."},
+    "api.resolve_signal": lambda site: {"note": "Fixed the bounce handling."},
 }
 
 

@@ -125,6 +125,10 @@ MATRIX = {
     "POST api.start_next_quarter":       (401,   403,  201,  403,  403,  404),
     "PATCH api.update_item":             (401,   403,  200,  200,  403,  404),
     "POST api.add_evidence":             (401,   403,  201,  201,  403,  404),
+    "GET api.download_evidence":         (401,   200,  200,  200,  200,  404),
+    "GET api.list_comments":             (401,   200,  200,  200,  200,  404),
+    "POST api.add_comment":              (401,   403,  201,  201,  201,  404),
+    "POST api.bulk_update":              (401,   403,  200,  403,  403,  404),
     "POST api.review_item":              (401,   403,  403,  403,  409,  404),
     "POST api.submit_audit":             (401,   403,  409,  403,  403,  404),
     "POST api.mark_rest_not_met":        (401,   403,  200,  403,  403,  404),
@@ -137,6 +141,9 @@ MATRIX = {
     "GET api.report_pdf":                (401,   404,  404,  404,  404,  404),
     "GET api.list_signals":              (401,   200,  200,  200,  200,  200),
     "POST api.create_signal":            (401,   201,  201,  201,  201,  201),
+    # the lead asks first (ROLE_ORDER): the others are then told it is already done
+    "POST api.acknowledge_signal":       (401,   422,  200,  403,  422,  422),
+    "POST api.resolve_signal":           (401,   422,  200,  403,  422,  422),
     # no q sent: 400 saying what to send (tests/api/test_search.py searches)
     "GET api.search":                    (401,   400,  400,  400,  400,  400),
 }

@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.api import schemas
 from tracker.audits import readmodel, validity
-from tracker.audits.models import Audit, AuditItem, Evidence
+from tracker.audits.models import Audit, AuditItem, Comment, Evidence
 from tracker.auth.models import Membership, Team, User
 from tracker.auth.permissions import member_team_ids
 from tracker.extensions import db
@@ -121,6 +121,19 @@ def item_out(item: AuditItem) -> schemas.Item:
         verdict_note=item.verdict_note, version=item.version, updated_at=utc(item.updated_at),
         evidence=[evidence_out(e, item.cadence) for e in item.evidence],
     )
+
+
+def item_comments(item_id: int) -> list[schemas.CommentOut]:
+    rows = db.session.execute(
+        sa.select(Comment).where(Comment.audit_item_id == item_id)
+        .options(joinedload(Comment.author)).order_by(Comment.created_at, Comment.id)
+    ).scalars().all()
+    return [comment_out(c) for c in rows]
+
+
+def comment_out(c: Comment) -> schemas.CommentOut:
+    return schemas.CommentOut(id=c.id, author=c.author.email, author_name=c.author.name,
+                              body=c.body, created_at=utc(c.created_at))
 
 
 # --- people and library ---------------------------------------------------------------

@@ -276,6 +276,38 @@ class Changed(Response):
     changed: int
 
 
+class BulkItems(Request):
+    """The same change to many items; only the fields sent change, `null` clears owner,
+    due date or justification. All or nothing: a refusal names the item."""
+
+    item_ids: list[Id] = Field(min_length=1, max_length=10_000)
+    status: ItemStatus = None  # type: ignore[assignment] — omitted means unchanged
+    owner_email: text(254) | None = None
+    due_date: date | None = None
+    justification: text(10_000) | None = None
+
+
+class CommentOut(Response):
+    id: int
+    author: str = Field(description="The author's e-mail.")
+    author_name: str
+    body: str
+    created_at: datetime
+
+
+class CommentList(Response):
+    comments: list[CommentOut]
+
+
+class CommentCreate(Request):
+    body: text(10_000, 1)
+
+
+class SignalNote(Request):
+    note: text(10_000, 1) = Field(description="Acknowledging: who is looking into it and what "
+                                              "happens next. Resolving: what was done.")
+
+
 class ReviewItem(Request):
     verdict: Verdict
     note: text(10_000) | None = None

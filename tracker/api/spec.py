@@ -47,7 +47,7 @@ OPERATIONS: list[Operation] = []
 
 
 def _flask_rule(path: str) -> str:
-    return path.replace("{", "<int:").replace("}", ">")
+    return path.replace("{", "<id:").replace("}", ">")
 
 
 def operation(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
@@ -67,7 +67,7 @@ def operation(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
 
         @functools.wraps(fn)
         def view(**kwargs):
-            if any(v > schemas.MAX_ID for v in kwargs.values()):  # no row has such an id
+            if any(not 1 <= v <= schemas.MAX_ID for v in kwargs.values()):  # no such row
                 raise ApiError(404, "not_found", "There is nothing with that id.")
             if op.query is not None:
                 kwargs["query"] = parse_query(op.query)

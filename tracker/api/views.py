@@ -9,7 +9,7 @@ from datetime import date
 from typing import NoReturn
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
 from sqlalchemy.exc import IntegrityError
 
 from tracker.api import queries, schemas
@@ -18,8 +18,9 @@ from tracker.api.signals import report_signal
 from tracker.api.spec import JSON, MULTIPART, build_openapi, operation
 from tracker.audits import queries as audit_queries
 from tracker.audits import service as audits
-from tracker.audits.models import Audit, AuditItem, AuditState
+from tracker.audits.models import Audit, AuditItem, AuditState, EvidenceKind
 from tracker.audits.service import StaleItem
+from tracker.audits.storage import evidence_path
 from tracker.auth import permissions as perm
 from tracker.auth.models import Team, User
 from tracker.auth.service import use_token
@@ -34,6 +35,8 @@ from tracker.reports.models import Opinion, ReportStatus
 from tracker.reports.render import render_report_pdf
 from tracker.rules import Forbidden, ItemsLeft, NotFound, Refusal, RuleViolation
 from tracker.search import queries as search_queries
+from tracker.signals import queries as signal_queries
+from tracker.signals import service as signal_service
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 init_api_errors(bp)
@@ -266,18 +269,42 @@ def update_item(audit_id: int, item_id: int, body: schemas.ItemPatch):
     changes = {name: getattr(body, name) for name in ("status", "due_date", "justification")
                if name in sent}
     if "owner_email" in sent:
-        changes["owner"] = None
-        if body.owner_email:
-            changes["owner"] = queries.user_by_email(body.owner_email)
-            if changes["owner"] is None:
-                raise RuleViolation(f"No account has the email {body.owner_email}; choose "
-                                    "an owner from the team.", "owner_email")
+        changes["owner"] = _owner(body.owner_email)
     audits.update_item(user, item, expected_version=body.version, **changes)
     if body.note and body.note.strip():
         audits.add_comment(user, item, body.note)
     answer = queries.item_out(item)  # the item as saved, before the commit expires it
     db.session.commit()
     return send(answer)
+
+
+@operation(bp, "POST", "/audits/{audit_id}/items/bulk", summary="Change many items at once "
+           "(leads)", tag=ITEMS, body=schemas.BulkItems, responses={200: schemas.Changed},
+           errors=(403, 409, 422))
+def bulk_update(audit_id: int, body: schemas.BulkItems):
+    """The audit page's bulk change: status, owner, due date or justification of the chosen
+    items; `changed` counts the items that did not already have these values."""
+    audit = audit_or_404(audit_id, whole=False)
+    authorize(perm.can_manage_audit(me(), audit), f"Only a lead of {audit.team.name} can "
+              "change many items at once.",
+              state_rule=editable_rule(audit) if perm.is_lead(me(), audit.team_id) else None)
+    sent = body.model_fields_set
+    changes = {name: getattr(body, name) for name in ("status", "due_date", "justification")
+               if name in sent}
+    if "owner_email" in sent:
+        changes["owner"] = _owner(body.owner_email)
+    return send(schemas.Changed(changed=committed(
+        audits.bulk_update(me(), audit, body.item_ids, **changes))))
+
+
+def _owner(email: str | None) -> User | None:
+    if not email:
+        return None
+    owner = queries.user_by_email(email)
+    if owner is None:
+        raise RuleViolation(f"No account has the email {email}; choose an owner from the "
+                            "team.", "owner_email")
+    return owner
 
 
 EVIDENCE_FILE = {"type": "object", "properties": {
@@ -338,6 +365,55 @@ def _store_file(user, item, upload):
                                 "effective_date") from None
     return committed(audits.add_evidence(user, item, upload=upload.stream,
                             filename=upload.filename, effective_date=effective))
+
+
+FILE = {"description": "The file as uploaded", "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+@operation(bp, "GET", "/audits/{audit_id}/items/{item_id}/evidence/{evidence_id}",
+           summary="Download an evidence file", tag=ITEMS, responses={200: FILE})
+def download_evidence(audit_id: int, item_id: int, evidence_id: int):
+    """The stored bytes with the content type found at upload (links and notes have no
+    file: their text is in the item's `evidence`)."""
+    item = item_or_404(audit_id, item_id)
+    evidence = next((e for e in item.evidence if e.id == evidence_id), None)
+    if evidence is None or evidence.kind != EvidenceKind.FILE:
+        raise NotFound(f"Item {item_id} has no evidence file {evidence_id}. GET /api/v1/audits/"
+                       f"{audit_id} lists each item's evidence; links and notes have no file.")
+    path = evidence_path(evidence.sha256)
+    if not path.is_file():
+        raise ApiError(503, "evidence_unavailable", f"The file of evidence {evidence_id} is "
+                       "missing from the evidence store. Tell an admin (`flask --app app "
+                       "backup restore` brings it back).")
+    response = send_file(path, mimetype=evidence.content_type, as_attachment=True,
+                         download_name=evidence.filename or "evidence", max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@operation(bp, "GET", "/audits/{audit_id}/items/{item_id}/comments", summary="An item's "
+           "comments, oldest first", tag=ITEMS, responses={200: schemas.CommentList})
+def list_comments(audit_id: int, item_id: int):
+    item = item_or_404(audit_id, item_id)
+    return send(schemas.CommentList(comments=queries.item_comments(item.id)))
+
+
+@operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/comments", summary="Comment on an "
+           "item", tag=ITEMS, body=schemas.CommentCreate, responses={201: schemas.CommentOut},
+           errors=(403, 409, 422))
+def add_comment(audit_id: int, item_id: int, body: schemas.CommentCreate):
+    item = item_or_404(audit_id, item_id)
+    audit = item.audit
+    authorize(perm.can_comment(me(), item), "Only the team and auditors can comment on its "
+              "items.", state_rule=lambda: audits.check_state(
+                  audit, audits.COMMENTABLE, lambda _: "This audit is signed off; comments "
+                  "are closed."))
+    comment = audits.add_comment(me(), item, body.body)
+    answer = queries.comment_out(comment)
+    db.session.commit()
+    return send(answer, 201)
 
 
 @operation(bp, "POST", "/audits/{audit_id}/items/{item_id}/review", summary="Accept an item "
@@ -515,6 +591,28 @@ def create_signal(body: schemas.SignalCreate):
         severity=body.severity, observed_at=body.observed_at, domain_code=body.domain,
         failure_codes=body.failures))
     return send(queries.signal_out(signal), 201)
+
+
+@operation(bp, "POST", "/signals/{signal_id}/acknowledge", summary="Acknowledge a signal "
+           "(leads, auditors, admins)", tag=SIGNALS, body=schemas.SignalNote,
+           responses={200: schemas.SignalOut}, errors=(403, 422))
+def acknowledge_signal(signal_id: int, body: schemas.SignalNote):
+    return _triage(signal_id, body, signal_service.acknowledge)
+
+
+@operation(bp, "POST", "/signals/{signal_id}/resolve", summary="Resolve a signal (leads, "
+           "auditors, admins)", tag=SIGNALS, body=schemas.SignalNote,
+           responses={200: schemas.SignalOut}, errors=(403, 422))
+def resolve_signal(signal_id: int, body: schemas.SignalNote):
+    return _triage(signal_id, body, signal_service.resolve)
+
+
+def _triage(signal_id: int, body: schemas.SignalNote, action):
+    signal = signal_queries.signal_or_404(signal_id)
+    authorize(perm.can_triage_signal(me()), "Leads, auditors and admins acknowledge and "
+              "resolve signals; you can still read and report them.")
+    committed(action(me(), signal, body.note))
+    return send(queries.signal_out(signal_queries.signal_or_404(signal_id)))
 
 
 # --- search ---------------------------------------------------------------------------

@@ -49,6 +49,15 @@ class BoundedIntegerConverter(IntegerConverter):
         return super().to_python(value)
 
 
+class AnyIdConverter(IntegerConverter):
+    """`<id:...>` (the API's ids): every digit string matches, and one past MAX_ID stands
+    for any larger, so the view answers 404. Were a path with GET and POST to miss the
+    route for one method, werkzeug would answer 405, naming the other."""
+
+    def to_python(self, value):
+        return int(value) if len(value) <= len(str(MAX_ID)) else MAX_ID + 1
+
+
 class PrintableConverter(UnicodeConverter):
     """`<name>` / `<string:name>` without control characters, at most 200 characters by
     default (codes, slugs, periods); a route that needs longer text says `maxlength=`."""
@@ -89,6 +98,7 @@ def _json_body():
 
 def init_input_guards(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntegerConverter
+    app.url_map.converters["id"] = AnyIdConverter
     app.url_map.converters["default"] = PrintableConverter
     app.url_map.converters["string"] = PrintableConverter
 
