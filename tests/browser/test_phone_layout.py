@@ -90,6 +90,13 @@ def test_operator_pages_fit_a_phone(phone):
         assert box.evaluate("el => el.scrollHeight <= el.clientHeight + 1"), \
             "a table hides rows in an inner scroll box"
 
+    # An audit's items, a domain opened: cards too, and still nothing sideways.
+    phone.goto(f"/audits/{audit_id}")
+    phone.locator("details.group > summary").first.click()
+    expect(phone.locator("details.group table.stack tbody tr").first).to_be_visible()
+    shoot(phone, "390-audit-domain-open")
+    assert overflow(phone) <= PHONE["width"]
+
     # The item page: the status form comes first, not after the guidance and evidence.
     phone.goto(f"/audits/{audit_id}/items/{item_id}")
     status = phone.locator("#status-form")
