@@ -114,6 +114,14 @@ MATRIX = {
     "POST notifications.unsubscribe":    (404,   404,  404,  404,  404,  404),
     "GET notifications.outbox":          ADMIN_ONLY_GET,
     "POST notifications.retry":          (LOGIN, 404,  403,  403,  403,  403),
+    # corrective actions — site.action is on Alpha's item; the outsider (Beta) gets 404, the
+    # auditor (in no team) reads but cannot create or change
+    "GET actions.mine":                  (LOGIN, 200,  200,  200,  200,  200),
+    "GET actions.new":                   (LOGIN, 200,  200,  200,  403,  200),
+    "POST actions.new":                  (LOGIN, 422,  422,  422,  403,  422),
+    "GET actions.detail":                (LOGIN, 200,  200,  200,  200,  404),
+    "POST actions.update":               (LOGIN, 422,  422,  422,  403,  404),
+    "POST actions.close":                (LOGIN, 422,  422,  422,  403,  404),
     # API: the role's bearer token, no cookie; a valid body (tests/routes.py api_body)
     "GET api.openapi":                   (200,   200,  200,  200,  200,  200),
     "GET api.whoami":                    (401,   200,  200,  200,  200,  200),
