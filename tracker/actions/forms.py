@@ -1,12 +1,24 @@
 """Corrective action forms. Owner and team choices depend on the team: the views fill them."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, RadioField, SelectChoice, SelectField, StringField
-from wtforms import TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
-from tracker.actions.models import ACTION_STATUS_LABELS, OPEN_ACTION_STATUSES, PRIORITY_LABELS
-from tracker.actions.models import ActionStatus, Priority
+from tracker.actions.models import (
+    ACTION_STATUS_LABELS,
+    OPEN_ACTION_STATUSES,
+    PRIORITY_LABELS,
+    ActionStatus,
+    Priority,
+)
 
 UNASSIGNED = "none"
 
