@@ -234,6 +234,9 @@ API_BODIES = {
     "api.mark_rest_not_met": lambda site: {"note": "Not done in time."},
     "api.accept_items": lambda site: {},
     "api.start_next_quarter": lambda site: {},
+    "api.create_action": lambda site: {"title": "Check PO-box addresses",
+                                       "audit_item_id": site.item.id},
+    "api.update_action": lambda site: {"priority": "high"},
 }
 
 

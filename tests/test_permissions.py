@@ -145,6 +145,9 @@ MATRIX = {
     "GET api.report_pdf":                (401,   404,  404,  404,  404,  404),
     "GET api.list_signals":              (401,   200,  200,  200,  200,  200),
     "POST api.create_signal":            (401,   201,  201,  201,  201,  201),
+    "GET api.list_actions":              (401,   200,  200,  200,  200,  200),
+    "POST api.create_action":            (401,   201,  201,  201,  403,  404),
+    "PATCH api.update_action":           (401,   200,  200,  200,  403,  404),
     # no q sent: 400 saying what to send (tests/api/test_search.py searches)
     "GET api.search":                    (401,   400,  400,  400,  400,  400),
 }

@@ -74,9 +74,11 @@ def for_item(item: AuditItem) -> tuple[list[CorrectiveAction], list[CorrectiveAc
 
 
 def visible_actions(user: User, *, team_id: int | None = None, mine: bool = False,
-                    today: date) -> list[CorrectiveAction]:
+                    only_open: bool = False, today: date) -> list[CorrectiveAction]:
     """The API's list: the person's own, or a team's (members, auditors, admins)."""
-    stmt = sa.select(CorrectiveAction)
+    stmt = sa.select(CorrectiveAction).options(joinedload(CorrectiveAction.created_by))
+    if only_open:
+        stmt = stmt.where(CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
     if mine:
         stmt = stmt.where(CorrectiveAction.owner_id == user.id)
     if team_id is not None:
