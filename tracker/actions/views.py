@@ -16,6 +16,7 @@ from tracker.auth.permissions import can_create_action, can_edit_action, member_
 from tracker.extensions import db
 from tracker.forms import attach_error
 from tracker.rules import Forbidden, Refusal, RuleViolation
+from tracker.security.input import MAX_ID
 
 bp = Blueprint("actions", __name__)
 
@@ -38,7 +39,7 @@ def _source_item(raw):
         item_id = int(raw or 0)
     except ValueError:
         item_id = 0
-    if not item_id:
+    if not 0 < item_id <= MAX_ID:
         return None
     item = db.session.get(AuditItem, item_id)
     if item is None:
@@ -71,7 +72,9 @@ def new():
              "Only a team's lead and operators (or an admin) can create its actions.")
     form = ActionForm()
     form.team_id.choices = [(t.id, t.name) for t in teams]
-    team_id = item.audit.team_id if item else (form.team_id.data or teams[0].id)
+    # Only a team offered in the form: anything else typed in falls back to the first.
+    chosen = next((t.id for t in teams if t.id == form.team_id.data), teams[0].id)
+    team_id = item.audit.team_id if item else chosen
     members = audit_queries.team_members(team_id)
     form.set_owners(members)
     if request.method == "GET":
