@@ -79,6 +79,7 @@ class Site:
     comment: object
     beta_audit: object
     signal: object = None
+    action: object = None
     tokens: dict = field(default_factory=dict)  # role → API bearer token
     token_ids: dict = field(default_factory=dict)  # role → ApiToken id
     domain_code: str = "DV"
@@ -102,6 +103,7 @@ class Site:
             "period": self.audit.period,
             "domain_code": self.domain_code,
             "signal_id": self.signal.id,
+            "action_id": self.action.id,
             "token_id": self.token_ids["operator"],  # the operator's own token
             "fmt": "csv",
             "notification_id": 1,
@@ -131,6 +133,7 @@ class Site:
 def build_site() -> dict:
     """The data of a Site on top of the library and make_people's (the `site` seed): returns
     its keys, from which load_site finds it in each test's own session."""
+    from tracker.actions.service import create_action
     from tracker.audits import service as audits
     from tracker.audits.models import AuditItem
     from tracker.auth.service import create_token
@@ -159,6 +162,9 @@ def build_site() -> dict:
     signal = report_signal(people["operator"], summary="Label purchase fails for PO boxes",
                            source="support_ticket", severity="high", observed_at=utcnow(),
                            domain=domains[0], details="Seen in 14 tickets today.")
+    # No owner: an assignment notice would change what the notification tests count.
+    action = create_action(people["lead"], title="Validate addresses before label purchase",
+                           audit_item=item)
     tokens, token_ids = {}, {}
     for role in ROLES[1:]:
         row, tokens[role] = create_token(people[role], f"{role} script")
@@ -166,13 +172,14 @@ def build_site() -> dict:
     db.session.commit()
     return {"audit": audit.id, "item": item.id, "evidence": evidence.id,
             "file_evidence": file_evidence.id, "comment": comment.id,
-            "beta_audit": beta_audit.id, "signal": signal.id, "tokens": tokens,
+            "beta_audit": beta_audit.id, "signal": signal.id, "action": action.id, "tokens": tokens,
             "token_ids": token_ids, "failure_code": failure or "",
             "content_code": content or ""}
 
 
 def load_site(keys: dict) -> Site:
     """build_site's Site, its objects loaded in the current session."""
+    from tracker.actions.models import CorrectiveAction
     from tracker.audits.models import Audit, AuditItem, Comment, Evidence
     from tracker.signals.models import Signal
 
@@ -185,6 +192,7 @@ def load_site(keys: dict) -> Site:
                 item=get(AuditItem, "item"), evidence=get(Evidence, "evidence"),
                 file_evidence=get(Evidence, "file_evidence"), comment=get(Comment, "comment"),
                 beta_audit=get(Audit, "beta_audit"), signal=get(Signal, "signal"),
+                action=get(CorrectiveAction, "action"),
                 tokens=dict(keys["tokens"]), token_ids=dict(keys["token_ids"]),
                 failure_code=keys["failure_code"], content_code=keys["content_code"])
 
@@ -231,6 +239,9 @@ API_BODIES = {
     "api.bulk_update": lambda site: {"item_ids": [site.item.id], "status": "in_progress"},
     "api.acknowledge_signal": lambda site: {"note": "Looking into it today."},
     "api.resolve_signal": lambda site: {"note": "Fixed the bounce handling."},
+    "api.create_action": lambda site: {"title": "Check PO-box addresses",
+                                       "audit_item_id": site.item.id},
+    "api.update_action": lambda site: {"priority": "high"},
 }
 
 

@@ -114,6 +114,14 @@ MATRIX = {
     "POST notifications.unsubscribe":    (404,   404,  404,  404,  404,  404),
     "GET notifications.outbox":          ADMIN_ONLY_GET,
     "POST notifications.retry":          (LOGIN, 404,  403,  403,  403,  403),
+    # corrective actions — site.action is on Alpha's item; the outsider (Beta) gets 404, the
+    # auditor (in no team) reads but cannot create or change
+    "GET actions.mine":                  (LOGIN, 200,  200,  200,  200,  200),
+    "GET actions.new":                   (LOGIN, 200,  200,  200,  403,  200),
+    "POST actions.new":                  (LOGIN, 422,  422,  422,  403,  422),
+    "GET actions.detail":                (LOGIN, 200,  200,  200,  200,  404),
+    "POST actions.update":               (LOGIN, 422,  422,  422,  403,  404),
+    "POST actions.close":                (LOGIN, 422,  422,  422,  403,  404),
     # API: the role's bearer token, no cookie; a valid body (tests/routes.py api_body)
     "GET api.openapi":                   (200,   200,  200,  200,  200,  200),
     "GET api.whoami":                    (401,   200,  200,  200,  200,  200),
@@ -144,6 +152,9 @@ MATRIX = {
     # the lead asks first (ROLE_ORDER): the others are then told it is already done
     "POST api.acknowledge_signal":       (401,   422,  200,  403,  422,  422),
     "POST api.resolve_signal":           (401,   422,  200,  403,  422,  422),
+    "GET api.list_actions":              (401,   200,  200,  200,  200,  200),
+    "POST api.create_action":            (401,   201,  201,  201,  403,  404),
+    "PATCH api.update_action":           (401,   200,  200,  200,  403,  404),
     # no q sent: 400 saying what to send (tests/api/test_search.py searches)
     "GET api.search":                    (401,   400,  400,  400,  400,  400),
 }

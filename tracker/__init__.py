@@ -82,6 +82,7 @@ def _register_sign_in(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from tracker.actions.views import bp as actions_bp
     from tracker.api.sessions import WebOnlySessions
     from tracker.api.views import bp as api_bp
     from tracker.audits.views import bp as audits_bp
@@ -97,7 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.signals.views import bp as signals_bp
 
     for bp in (auth_bp, home_bp, library_bp, audits_bp, dashboard_bp, signals_bp, reports_bp,
-               exchange_bp, notifications_bp, search_bp, api_bp):
+               actions_bp, exchange_bp, notifications_bp, search_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, never cookies: nothing for a forged form to ride on
     app.session_interface = WebOnlySessions()

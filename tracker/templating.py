@@ -63,6 +63,7 @@ NAV = [
     ("dashboard.overview", "Dashboard", "dashboard", lambda u: True),
     ("audits.index", "Audits", "audits", lambda u: True),
     ("audits.my_items", "My items", "my_items", lambda u: bool(u.memberships)),
+    ("actions.mine", "My actions", "actions", lambda u: bool(u.memberships)),
     ("audits.review_queue", "Review", "review", lambda u: u.is_auditor),
     ("signals.index", "Signals", "signals", lambda u: True),
     ("library.index", "Library", "library", lambda u: True),

@@ -14,7 +14,7 @@ GENESIS = "0" * 64
 AUDIT_CHAIN_PREFIX = "audit:"
 # The chains every team's pages read besides their audits': people and teams, the library
 # (domain names), signals.
-SHARED_CHAINS = ("admin", "library", "signals")
+SHARED_CHAINS = ("admin", "library", "signals", "actions")
 
 _HASHED = ("chain", "seq", "audit_id", "audit_item_id", "actor_id", "action", "subject",
            "before", "after")

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from tracker.actions.models import ActionStatus, Priority
 from tracker.audits.models import AuditState, EvidenceKind, ItemStatus, Verdict
 from tracker.audits.vocabulary import WEIGHTS_TEXT
 from tracker.library.models import Criticality
@@ -370,6 +371,61 @@ class SignalCreate(Request):
     domain: Code | None = None
     failures: list[Code] = Field(default_factory=list, max_length=50,
                                  description="Codes of the failure patterns it points to.")
+
+
+# --- corrective actions ---------------------------------------------------------------
+
+class ActionOut(Response):
+    id: int
+    title: str
+    team_id: int
+    audit_item_id: int | None = Field(description="The audit item it comes from; null when "
+                                      "made by hand.")
+    audit_id: int | None
+    period: str | None = Field(description="The quarter of the audit it comes from.")
+    item_code: str | None
+    owner: str | None = Field(description="The owner's e-mail address.")
+    due_on: date | None
+    priority: Priority
+    status: ActionStatus
+    overdue: bool
+    closing_note: str | None
+    wont_do_reason: str | None
+    created_by: str
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class ActionList(Response):
+    actions: list[ActionOut]
+
+
+class ActionQuery(Request):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    mine: Literal["0", "1"] = Field("0", description="1: only the actions you own.")
+    team_id: Id | None = None
+    open: Literal["0", "1"] = Field("0", description="1: only open and in-progress ones.")
+
+
+class ActionCreate(Request):
+    title: text(200, 1)
+    audit_item_id: Id | None = Field(None, description="The audit item it fixes (its team "
+                                     "and library item come with it).")
+    team_id: Id | None = Field(None, description="For an action made by hand.")
+    owner_email: text(320) | None = None
+    due_on: date | None = None
+    priority: Priority = Priority.MEDIUM
+
+
+class ActionPatch(Request):
+    title: text(200, 1) | None = None
+    owner_email: text(320) | None = None
+    due_on: date | None = None
+    priority: Priority | None = None
+    status: ActionStatus | None = Field(None, description="done needs `note` (the closing "
+                                        "evidence), wont_do needs `note` (the reason).")
+    note: text(10_000) | None = None
 
 
 # --- search ---------------------------------------------------------------------------

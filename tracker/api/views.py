@@ -12,6 +12,10 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
 from sqlalchemy.exc import IntegrityError
 
+from tracker import clock
+from tracker.actions import queries as action_queries
+from tracker.actions import service as actions
+from tracker.actions.models import CorrectiveAction
 from tracker.api import queries, schemas
 from tracker.api.errors import ApiError, error_response, init_api_errors
 from tracker.api.signals import report_signal
@@ -44,6 +48,7 @@ init_api_errors(bp)
 PUBLIC = {"api.openapi"}
 FIELD_NAMES = {"owner": "owner_email"}  # service field → API field
 AUDITS, ITEMS, LIBRARY, SIGNALS, META = "audits", "items", "library", "signals", "meta"
+ACTIONS = "actions"
 SEARCH = "search"
 
 
@@ -613,6 +618,94 @@ def _triage(signal_id: int, body: schemas.SignalNote, action):
               "resolve signals; you can still read and report them.")
     committed(action(me(), signal, body.note))
     return send(queries.signal_out(signal_queries.signal_or_404(signal_id)))
+
+
+# --- corrective actions ---------------------------------------------------------------
+
+def action_out(action: CorrectiveAction) -> schemas.ActionOut:
+    item = action.audit_item
+    return schemas.ActionOut(
+        id=action.id, title=action.title, team_id=action.team_id,
+        audit_item_id=action.audit_item_id, audit_id=item.audit_id if item else None,
+        period=item.audit.period if item else None, item_code=item.code if item else None,
+        owner=action.owner.email if action.owner else None, due_on=action.due_on,
+        priority=action.priority, status=action.status,
+        overdue=action_queries.is_overdue(action, clock.today()),
+        closing_note=action.closing_note, wont_do_reason=action.wont_do_reason,
+        created_by=action.created_by.email, created_at=queries.utc(action.created_at),
+        closed_at=queries.utc(action.closed_at))
+
+
+def action_or_404(action_id: int) -> CorrectiveAction:
+    action = db.session.get(CorrectiveAction, action_id)
+    if action is None or not perm.can_view_action(me(), action):
+        raise NotFound(f"There is no action {action_id}, or it belongs to a team you are not "
+                       "in. GET /api/v1/actions lists yours.")
+    return action
+
+
+@operation(bp, "GET", "/actions", summary="Corrective actions you can see", tag=ACTIONS,
+           query=schemas.ActionQuery, responses={200: schemas.ActionList})
+def list_actions(query: schemas.ActionQuery):
+    """Your teams' actions (every team's for admins and auditors), overdue first; `mine=1`
+    for the ones you own, `team_id` for one team's."""
+    rows = action_queries.visible_actions(me(), team_id=query.team_id, mine=query.mine == "1",
+                                          only_open=query.open == "1", today=clock.today())
+    return send(schemas.ActionList(actions=[action_out(a) for a in rows]))
+
+
+@operation(bp, "POST", "/actions", summary="Create a corrective action", tag=ACTIONS,
+           body=schemas.ActionCreate, responses={201: schemas.ActionOut},
+           errors=(403, 404, 422))
+def create_action(body: schemas.ActionCreate):
+    """From an audit item (`audit_item_id`) or by hand for a team (`team_id`): the team's
+    lead and operators, and admins."""
+    item = team = None
+    if body.audit_item_id is not None:
+        item = db.session.get(AuditItem, body.audit_item_id)
+        if item is None or not perm.can_view_audit(me(), item.audit):
+            raise NotFound(f"There is no audit item {body.audit_item_id}, or it belongs to a "
+                           "team you are not in.")
+    if body.team_id is not None:
+        team = db.session.get(Team, body.team_id)
+        if team is None or not (me().is_admin or me().is_auditor
+                                or perm.is_member(me(), team.id)):
+            raise NotFound(f"There is no team {body.team_id} of yours. GET /api/v1/teams "
+                           "lists them.")
+    action = actions.create_action(me(), title=body.title, team=team, audit_item=item,
+                                   owner=_owner(body.owner_email), due_on=body.due_on,
+                                   priority=body.priority)
+    answer = action_out(action)
+    db.session.commit()
+    return send(answer, 201)
+
+
+@operation(bp, "PATCH", "/actions/{action_id}", summary="Update or close an action",
+           tag=ACTIONS, body=schemas.ActionPatch, responses={200: schemas.ActionOut},
+           errors=(403, 409, 422))
+def update_action(action_id: int, body: schemas.ActionPatch):
+    """Change what you send. `status` done or wont_do closes the action and needs `note`:
+    the closing evidence, or the reason."""
+    action = action_or_404(action_id)
+    authorize(perm.can_edit_action(me(), action),
+              f"Only members of {action.team.name} (or an admin) can change its actions.")
+    sent = body.model_fields_set
+    closing = body.status is not None and not body.status.is_open
+    changes = {name: getattr(body, name) for name in ("title", "due_on") if name in sent}
+    if body.priority is not None:
+        changes["priority"] = body.priority
+    if body.status is not None and not closing:
+        changes["status"] = body.status
+    if "owner_email" in sent:
+        changes["owner"] = _owner(body.owner_email)
+    if changes:
+        actions.update_action(me(), action, **changes)
+    if closing:
+        actions.close_action(me(), action, outcome=body.status, note=body.note)
+    db.session.flush()
+    answer = action_out(db.session.get(CorrectiveAction, action_id))
+    db.session.commit()
+    return send(answer)
 
 
 # --- search ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice
 
 from tracker import cache, clock
+from tracker.actions import queries as action_queries
+from tracker.actions import service as action_service
 from tracker.audits import queries, service, vocabulary
 from tracker.audits.forms import (
     NO_CHANGE,
@@ -499,8 +501,11 @@ def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | No
     forms.setdefault("verdict_form", VerdictForm(
         formdata=None, verdict=item.verdict.value if item.verdict else None,
         note=item.verdict_note))
+    item_actions, carried_actions = action_queries.for_item(item)
     return render_template(
         "audits/item.html", audit=audit, item=item, history=queries.item_history(item),
+        item_actions=item_actions, carried_actions=carried_actions,
+        action_called_for=action_service.is_called_for(item),
         conflict=conflict, version=item.version if version is None else version,
         max_size=format_size(current_app.config["MAX_EVIDENCE_BYTES"]),
         today=clock.today(), open_statuses=service.OPEN_STATUSES, **forms,

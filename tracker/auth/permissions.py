@@ -166,6 +166,24 @@ def can_triage_signal(user: User) -> bool:
     )
 
 
+# --- corrective actions ---------------------------------------------------------------
+# An action is the team's work: its members and admins make and change them; auditors and
+# admins read every team's (as they read every audit); another team's members see nothing.
+
+def can_view_action(user: User, action) -> bool:
+    return user.is_authenticated and (
+        user.is_admin or user.is_auditor or is_member(user, action.team_id))
+
+
+def can_create_action(user: User, team_id: int) -> bool:
+    """The team's lead and operators, and admins."""
+    return user.is_authenticated and (user.is_admin or is_member(user, team_id))
+
+
+def can_edit_action(user: User, action) -> bool:
+    return can_create_action(user, action.team_id)
+
+
 PERMISSIONS = {
     name: fn for name, fn in globals().items() if name.startswith("can_") and callable(fn)
 }

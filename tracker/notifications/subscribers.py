@@ -115,6 +115,23 @@ def mentions(text: str, people: list[User]) -> list[User]:
             if any(re.search(rf"@{re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names(p))]
 
 
+@reacts_to("action.create", "action.update")
+def _action_assigned(event, after):
+    if not after.get("owner"):  # no new owner: nothing to tell
+        return
+    from tracker.actions.models import CorrectiveAction
+
+    action = db.session.get(CorrectiveAction, after["action_id"])
+    if action.owner is None:
+        return
+    notify("assigned", [action.owner], key=_key("assigned", event), actor=event.actor,
+           title=f"Corrective action for you: {action.title}",
+           body=(f"{event.actor.name if event.actor else 'Someone'} made you the owner of a "
+                 f"corrective action for {action.team.name}"
+                 + (f", due {action.due_on.isoformat()}." if action.due_on else ".")),
+           link=path_for("actions.detail", action_id=action.id))
+
+
 # --- audits -----------------------------------------------------------------------------------
 
 @reacts_to("audit.submit")

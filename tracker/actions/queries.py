@@ -1,0 +1,97 @@
+"""Reads for corrective actions: one query per list, eager loaded for the templates."""
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import abort
+from sqlalchemy.orm import joinedload
+
+from tracker.actions.models import OPEN_ACTION_STATUSES, CorrectiveAction
+from tracker.audits.models import Audit, AuditItem
+from tracker.auth.models import User
+from tracker.auth.permissions import can_view_action, member_team_ids
+from tracker.extensions import db
+
+
+def is_overdue(action: CorrectiveAction, today: date) -> bool:
+    """Overdue: still open and its due day has passed (the one definition)."""
+    return action.is_open and action.due_on is not None and action.due_on < today
+
+
+def _loaded(stmt):
+    return stmt.options(
+        joinedload(CorrectiveAction.owner), joinedload(CorrectiveAction.team),
+        joinedload(CorrectiveAction.audit_item).joinedload(AuditItem.audit))
+
+
+def action_or_404(user: User, action_id: int) -> CorrectiveAction:
+    """404 for another team's action too: knowing it exists would leak."""
+    action = db.session.execute(
+        _loaded(sa.select(CorrectiveAction).where(CorrectiveAction.id == action_id))
+    ).unique().scalar_one_or_none()
+    if action is None or not can_view_action(user, action):
+        abort(404)
+    return action
+
+
+def _overdue_first(today: date):
+    late = sa.and_(CorrectiveAction.due_on.is_not(None), CorrectiveAction.due_on < today)
+    return (sa.case((late, 0), else_=1), CorrectiveAction.due_on.is_(None),
+            CorrectiveAction.due_on, CorrectiveAction.id)
+
+
+def my_open_actions(user: User, today: date) -> list[CorrectiveAction]:
+    """The person's open actions, overdue first, then by due date (none last)."""
+    return db.session.execute(_loaded(
+        sa.select(CorrectiveAction)
+        .where(CorrectiveAction.owner_id == user.id,
+               CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+        .order_by(*_overdue_first(today)))).unique().scalars().all()
+
+
+def for_item(item: AuditItem) -> tuple[list[CorrectiveAction], list[CorrectiveAction]]:
+    """This item's actions, and the team's actions still open on the same library item from
+    earlier audits (or made by hand): what last quarter left to fix."""
+    audit = item.audit
+    own = CorrectiveAction.audit_item_id == item.id
+    clauses = [own]
+    if item.readiness_item_id is not None:
+        earlier_items = (sa.select(AuditItem.id).join(Audit)
+                         .where(Audit.team_id == audit.team_id, Audit.period < audit.period,
+                                AuditItem.readiness_item_id == item.readiness_item_id))
+        clauses.append(sa.and_(
+            CorrectiveAction.team_id == audit.team_id,
+            CorrectiveAction.readiness_item_id == item.readiness_item_id,
+            CorrectiveAction.status.in_(OPEN_ACTION_STATUSES),
+            sa.or_(CorrectiveAction.audit_item_id.in_(earlier_items),
+                   CorrectiveAction.audit_item_id.is_(None))))
+    rows = db.session.execute(_loaded(
+        sa.select(CorrectiveAction).where(sa.or_(*clauses))
+        .order_by(CorrectiveAction.created_at, CorrectiveAction.id))).unique().scalars().all()
+    mine = [a for a in rows if a.audit_item_id == item.id]
+    carried = [a for a in rows if a.audit_item_id != item.id]
+    return mine, carried
+
+
+def visible_actions(user: User, *, team_id: int | None = None, mine: bool = False,
+                    only_open: bool = False, today: date) -> list[CorrectiveAction]:
+    """The API's list: the person's own, or a team's (members, auditors, admins)."""
+    stmt = sa.select(CorrectiveAction).options(joinedload(CorrectiveAction.created_by))
+    if only_open:
+        stmt = stmt.where(CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+    if mine:
+        stmt = stmt.where(CorrectiveAction.owner_id == user.id)
+    if team_id is not None:
+        stmt = stmt.where(CorrectiveAction.team_id == team_id)
+    if not (user.is_admin or user.is_auditor):
+        stmt = stmt.where(CorrectiveAction.team_id.in_(member_team_ids(user) or [-1]))
+    return db.session.execute(_loaded(stmt.order_by(*_overdue_first(today)))
+                              ).unique().scalars().all()
+
+
+def team_member_choices(team_id: int) -> list[User]:
+    from tracker.audits.queries import team_members
+
+    return team_members(team_id)
+
+
