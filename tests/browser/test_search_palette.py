@@ -29,6 +29,7 @@ def test_slash_then_the_item_code_then_enter_opens_the_item(page, site, screensh
     sign_in(page, site.people["operator"].email, PASSWORD)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     box = _box(page)
+    expect(box).to_have_attribute("role", "combobox")  # palette.js (deferred) has run
     page.keyboard.press("/")
     expect(box).to_be_focused()
     assert box.input_value() == ""  # the key focused the box; it typed nothing
@@ -83,8 +84,9 @@ def test_the_palette_fits_a_phone(browser, live_server, site):
         sign_in(page, site.people["lead"].email, PASSWORD)
         # on a phone Sign out sits behind the top bar's Menu button
         expect(page.get_by_role("button", name="Menu")).to_be_visible()
-        page.keyboard.press("Control+k")
         box = _box(page)
+        expect(box).to_have_attribute("role", "combobox")  # palette.js (deferred) has run
+        page.keyboard.press("Control+k")
         box.press_sequentially("d")
         listbox = page.get_by_role("listbox", name="Suggestions")
         expect(listbox.get_by_role("option").filter(has_text="Audit items").first).to_be_visible()
