@@ -553,18 +553,20 @@ def _set_verdict(actor: User, item: AuditItem, verdict: Verdict, note: str | Non
                     after={"verdict": verdict.value, "note": note})
 
 
-def accept_items(actor: User, audit: Audit, item_ids: Iterable[int] | None = None) -> int:
-    """Accept many items in one step: the given ones, or every item not reviewed yet. Items
-    sent back for rework are left as they are (each needs its own look). Returns how many."""
+def accept_items(actor: User, audit: Audit, item_ids: Iterable[int] | None = None,
+                 domain_id: int | None = None) -> int:
+    """Accept many items in one step: the given ones, or every item not reviewed yet (of one
+    domain, when given). Items sent back for rework are left as they are (each needs its own
+    look). Returns how many."""
     lock_audit(audit, (AuditState.IN_REVIEW,), not_in_review_message)
-    chosen = AuditItem.verdict.is_(None)
+    chosen = vocabulary.not_reviewed_clause()
     if item_ids is not None:
         ids = set(item_ids)
         if not ids:
             raise RuleViolation("Select at least one item to accept.", "item_ids")
-        chosen = sa.and_(AuditItem.id.in_(ids),
-                         sa.or_(AuditItem.verdict.is_(None),
-                                AuditItem.verdict != Verdict.ACCEPTED))
+        chosen = sa.and_(AuditItem.id.in_(ids), vocabulary.unreviewed_clause())
+    if domain_id is not None:
+        chosen = sa.and_(chosen, AuditItem.domain_id == domain_id)
     items = db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id, chosen)
         .order_by(AuditItem.code)).scalars().all()

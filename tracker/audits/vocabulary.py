@@ -82,6 +82,20 @@ def unassessed_clause(item=AuditItem):
     return item.status.in_(OPEN)
 
 
+def not_reviewed_clause(item=AuditItem):
+    """SQL: items the auditor has given no verdict yet (what "accept all not reviewed" takes;
+    items sent back for rework each need their own look)."""
+    return item.verdict.is_(None)
+
+
+# The review page's verdict filter: key → (label, SQL clause).
+VERDICT_FILTERS = {
+    "not_reviewed": ("Not reviewed", not_reviewed_clause),
+    "needs_rework": ("Needs rework", lambda item=AuditItem: item.verdict == Verdict.NEEDS_REWORK),
+    "accepted": ("Accepted", lambda item=AuditItem: item.verdict == Verdict.ACCEPTED),
+}
+
+
 def unreviewed_clause(item=AuditItem):
     """SQL: items without the auditor's acceptance (none yet, or needs rework still standing),
     which stop an audit being signed off."""
