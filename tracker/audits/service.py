@@ -575,6 +575,19 @@ def accept_items(actor: User, audit: Audit, item_ids: Iterable[int] | None = Non
     return len(items)
 
 
+def audit_domain_id(audit: Audit, code: str | None) -> int | None:
+    """The id of the audit's domain with this code (None for no code); a code not in the
+    audit's scope is refused."""
+    if code is None:
+        return None
+    domain_id = db.session.execute(
+        sa.select(AuditItem.domain_id).join(AuditItem.domain)
+        .where(AuditItem.audit_id == audit.id, Domain.code == code).limit(1)).scalar()
+    if domain_id is None:
+        raise RuleViolation(f"This audit has no domain {code}.", "domain")
+    return domain_id
+
+
 def return_audit(actor: User, audit: Audit, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
