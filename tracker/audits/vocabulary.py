@@ -146,6 +146,16 @@ def overdue_clause(today: date, item=AuditItem):
                    item.audit_id.in_(sa.select(Audit.id).where(working_audit_clause())))
 
 
+def is_exception(status: ItemStatus | str) -> bool:
+    """An item a "ready with exceptions" sign-off lists: not met."""
+    return status == ItemStatus.NOT_MET
+
+
+def exception_clause(item=AuditItem):
+    """is_exception as SQL."""
+    return item.status == ItemStatus.NOT_MET
+
+
 def critical_not_met_clause(item=AuditItem):
     return sa.and_(item.status == ItemStatus.NOT_MET, item.criticality == Criticality.CRITICAL)
 
