@@ -271,6 +271,7 @@ class MarkRestNotMet(Request):
 class AcceptItems(Request):
     item_ids: list[Id] | None = Field(None, description="The items to accept; without it, "
                                                         "every item not reviewed yet.")
+    domain: Code | None = Field(None, description="A domain's code: only that domain's items.")
 
 
 class Changed(Response):

@@ -494,7 +494,8 @@ def accept_items(audit_id: int, body: schemas.AcceptItems):
     authorize(perm.can_review(me(), audit), "Only an auditor from outside the team reviews "
               "its audit.", state_rule=review_rule(audit) if outside_auditor(audit) else None)
     return send(schemas.Changed(changed=committed(
-        audits.accept_items(me(), audit, body.item_ids))))
+        audits.accept_items(me(), audit, body.item_ids,
+                            domain_id=audits.audit_domain_id(audit, body.domain)))))
 
 
 # --- exports --------------------------------------------------------------------------

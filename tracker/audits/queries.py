@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import cache
 from tracker.activity import AUDIT_CHAIN_PREFIX, ActivityEvent, audit_chain
+from tracker.audits import vocabulary
 from tracker.audits.models import (
     STATUS_LABELS,
     Audit,
@@ -503,3 +504,54 @@ def own_team_reviews(user: User) -> list[Audit]:
         sa.select(Audit).where(Audit.state == AuditState.IN_REVIEW, Audit.team_id.in_(ids))
         .order_by(Audit.submitted_at).options(selectinload(Audit.team))
     ).scalars().all()
+
+
+# --- the auditor's review list ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """The review list's filters, from the query string (unknown values are ignored)."""
+    verdict: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def from_args(cls, args) -> "ReviewFilter":
+        verdict = args.get("verdict")
+        status = args.get("status")
+        return cls(verdict if verdict in vocabulary.VERDICT_FILTERS else None,
+                   status if status in {s.value for s in ItemStatus} else None)
+
+    def args(self) -> dict:
+        """The filter as query-string arguments, for links that keep it."""
+        return {k: v for k, v in (("verdict", self.verdict), ("status", self.status)) if v}
+
+
+def review_list(audit, flt: ReviewFilter) -> list:
+    """The audit's items for review in the list's order: by domain, then not reviewed first,
+    then code. Domain, owner and evidence are loaded with it (the query count stays flat)."""
+    query = (sa.select(AuditItem).join(AuditItem.domain)
+             .where(AuditItem.audit_id == audit.id)
+             .options(joinedload(AuditItem.domain), joinedload(AuditItem.owner),
+                      selectinload(AuditItem.evidence))
+             .order_by(Domain.position, Domain.code,
+                       sa.case((vocabulary.not_reviewed_clause(), 0), else_=1), AuditItem.code))
+    if flt.verdict:
+        query = query.where(vocabulary.VERDICT_FILTERS[flt.verdict][1]())
+    if flt.status:
+        query = query.where(AuditItem.status == ItemStatus(flt.status))
+    return db.session.execute(query).unique().scalars().all()
+
+
+def review_neighbours(audit, item, flt: ReviewFilter):
+    """The items before and after `item` in the filtered review list (None at either end)."""
+    ids = db.session.execute(
+        sa.select(AuditItem.id).join(AuditItem.domain).where(AuditItem.audit_id == audit.id,
+            *([vocabulary.VERDICT_FILTERS[flt.verdict][1]()] if flt.verdict else []),
+            *([AuditItem.status == ItemStatus(flt.status)] if flt.status else []))
+        .order_by(Domain.position, Domain.code,
+                  sa.case((vocabulary.not_reviewed_clause(), 0), else_=1), AuditItem.code)
+    ).scalars().all()
+    if item.id not in ids:
+        return None, None
+    at = ids.index(item.id)
+    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None)

@@ -553,24 +553,39 @@ def _set_verdict(actor: User, item: AuditItem, verdict: Verdict, note: str | Non
                     after={"verdict": verdict.value, "note": note})
 
 
-def accept_items(actor: User, audit: Audit, item_ids: Iterable[int] | None = None) -> int:
-    """Accept many items in one step: the given ones, or every item not reviewed yet. Items
-    sent back for rework are left as they are (each needs its own look). Returns how many."""
+def accept_items(actor: User, audit: Audit, item_ids: Iterable[int] | None = None,
+                 domain_id: int | None = None) -> int:
+    """Accept many items in one step: the given ones, or every item not reviewed yet (of one
+    domain, when given). Items sent back for rework are left as they are (each needs its own
+    look). Returns how many."""
     lock_audit(audit, (AuditState.IN_REVIEW,), not_in_review_message)
-    chosen = AuditItem.verdict.is_(None)
+    chosen = vocabulary.not_reviewed_clause()
     if item_ids is not None:
         ids = set(item_ids)
         if not ids:
             raise RuleViolation("Select at least one item to accept.", "item_ids")
-        chosen = sa.and_(AuditItem.id.in_(ids),
-                         sa.or_(AuditItem.verdict.is_(None),
-                                AuditItem.verdict != Verdict.ACCEPTED))
+        chosen = sa.and_(AuditItem.id.in_(ids), vocabulary.unreviewed_clause())
+    if domain_id is not None:
+        chosen = sa.and_(chosen, AuditItem.domain_id == domain_id)
     items = db.session.execute(
         sa.select(AuditItem).where(AuditItem.audit_id == audit.id, chosen)
         .order_by(AuditItem.code)).scalars().all()
     for item in items:
         _set_verdict(actor, item, Verdict.ACCEPTED, item.verdict_note)
     return len(items)
+
+
+def audit_domain_id(audit: Audit, code: str | None) -> int | None:
+    """The id of the audit's domain with this code (None for no code); a code not in the
+    audit's scope is refused."""
+    if code is None:
+        return None
+    domain_id = db.session.execute(
+        sa.select(AuditItem.domain_id).join(AuditItem.domain)
+        .where(AuditItem.audit_id == audit.id, Domain.code == code).limit(1)).scalar()
+    if domain_id is None:
+        raise RuleViolation(f"This audit has no domain {code}.", "domain")
+    return domain_id
 
 
 def return_audit(actor: User, audit: Audit, reason: str) -> None:

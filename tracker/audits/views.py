@@ -1,5 +1,7 @@
 """Audit pages: thin views — load (or 404) → authorize → validate → service → commit once."""
 
+from itertools import groupby
+
 from flask import (
     Blueprint,
     abort,
@@ -36,7 +38,14 @@ from tracker.audits.forms import (
     SubmitForm,
     VerdictForm,
 )
-from tracker.audits.models import STATUS_LABELS, Audit, AuditItem, AuditState, EvidenceKind
+from tracker.audits.models import (
+    STATUS_LABELS,
+    Audit,
+    AuditItem,
+    AuditState,
+    EvidenceKind,
+    ItemStatus,
+)
 from tracker.audits.service import StaleItem
 from tracker.audits.storage import evidence_path, format_size, size_limit_message
 from tracker.auth.models import User
@@ -398,11 +407,15 @@ def mark_rest_not_met(audit_id):
 
 
 def _render_review(audit: Audit, *, return_form=None, status=200):
-    return render_template("audits/review.html", audit=audit,
+    flt = queries.ReviewFilter.from_args(request.args)
+    items = queries.review_list(audit, flt)
+    groups = [(domain, list(group)) for domain, group in groupby(items, lambda i: i.domain)]
+    return render_template("audits/review.html", audit=audit, flt=flt, items=items, groups=groups,
+                           verdict_filters=vocabulary.VERDICT_FILTERS, statuses=list(ItemStatus),
                            summary=queries.audit_summary(audit),
                            verdicts=queries.verdict_counts(audit),
                            rework=queries.items_needing_rework(audit),
-                           unreviewed=service.items_where(audit, AuditItem.verdict.is_(None)),
+                           unreviewed=service.items_where(audit, vocabulary.not_reviewed_clause()),
                            accept_form=SubmitForm(formdata=None),
                            return_form=return_form or ReturnForm(formdata=None)), status
 
@@ -413,12 +426,15 @@ def accept_unreviewed(audit_id):
     audit = queries.audit_or_404(current_user, audit_id)
     _require_in_review(audit)
     _require(can_review(current_user, audit), "Only an auditor can review audits.")
+    # An optional domain id: "accept all not reviewed of this domain".
+    domain_id = request.form.get("domain_id", type=int)
     if SubmitForm().validate_on_submit():
-        count = service.accept_items(current_user, audit)
+        count = service.accept_items(current_user, audit, domain_id=domain_id)
         db.session.commit()
         flash(f"Accepted {count} item{'s' if count != 1 else ''}." if count else
               "Every item was already reviewed.", "success" if count else "info")
-    return redirect(url_for("audits.review", audit_id=audit.id))
+    return redirect(url_for("audits.review", audit_id=audit.id,
+                            **queries.ReviewFilter.from_args(request.args).args()))
 
 
 @bp.get("/audits/<int:audit_id>/review")
@@ -491,6 +507,11 @@ def _item_form(item: AuditItem, members, manage: bool, *, submitted: bool) -> It
 def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | None = None,
                  version: int | None = None, **forms):
     audit = item.audit
+    reviewing = audit.state == AuditState.IN_REVIEW and can_review(current_user, audit)
+    walk = None
+    if reviewing:  # an auditor walks the review list in its filtered order
+        flt = queries.ReviewFilter.from_args(request.args)
+        walk = (flt, *queries.review_neighbours(audit, item, flt))
     manage = can_manage_audit(current_user, audit)
     members = queries.team_members(audit.team_id) if manage else []
     forms.setdefault("item_form", _item_form(item, members, manage, submitted=False))
@@ -508,7 +529,8 @@ def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | No
         action_called_for=action_service.is_called_for(item),
         conflict=conflict, version=item.version if version is None else version,
         max_size=format_size(current_app.config["MAX_EVIDENCE_BYTES"]),
-        today=clock.today(), open_statuses=service.OPEN_STATUSES, **forms,
+        today=clock.today(), open_statuses=service.OPEN_STATUSES, walk=walk,
+        reviewing=reviewing, **forms,
     ), status
 
 

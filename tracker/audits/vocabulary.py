@@ -82,6 +82,20 @@ def unassessed_clause(item=AuditItem):
     return item.status.in_(OPEN)
 
 
+def not_reviewed_clause(item=AuditItem):
+    """SQL: items the auditor has given no verdict yet (what "accept all not reviewed" takes;
+    items sent back for rework each need their own look)."""
+    return item.verdict.is_(None)
+
+
+# The review page's verdict filter: key → (label, SQL clause).
+VERDICT_FILTERS = {
+    "not_reviewed": ("Not reviewed", not_reviewed_clause),
+    "needs_rework": ("Needs rework", lambda item=AuditItem: item.verdict == Verdict.NEEDS_REWORK),
+    "accepted": ("Accepted", lambda item=AuditItem: item.verdict == Verdict.ACCEPTED),
+}
+
+
 def unreviewed_clause(item=AuditItem):
     """SQL: items without the auditor's acceptance (none yet, or needs rework still standing),
     which stop an audit being signed off."""
@@ -130,6 +144,16 @@ def overdue_clause(today: date, item=AuditItem):
     without a join (a subquery of the working audits)."""
     return sa.and_(late_clause(today, item),
                    item.audit_id.in_(sa.select(Audit.id).where(working_audit_clause())))
+
+
+def is_exception(status: ItemStatus | str) -> bool:
+    """An item a "ready with exceptions" sign-off lists: not met."""
+    return status == ItemStatus.NOT_MET
+
+
+def exception_clause(item=AuditItem):
+    """is_exception as SQL."""
+    return item.status == ItemStatus.NOT_MET
 
 
 def critical_not_met_clause(item=AuditItem):

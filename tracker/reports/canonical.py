@@ -12,8 +12,8 @@ keys sorted, no whitespace.
 
 import sqlalchemy as sa
 
-from tracker.audits import readmodel
-from tracker.audits.models import Audit, ItemStatus
+from tracker.audits import readmodel, vocabulary
+from tracker.audits.models import Audit
 from tracker.canonical import canonical_json, sha256_hex
 from tracker.extensions import db
 from tracker.reports.models import SignOff
@@ -56,7 +56,7 @@ def audit_results(audit: Audit) -> dict:
     if signoff is not None:  # sign-offs from before opinions keep their exact bytes
         results["sign_off"] = {
             "opinion": signoff.value,
-            "exceptions": [i.code for i in items if i.status == ItemStatus.NOT_MET],
+            "exceptions": [i.code for i in items if vocabulary.is_exception(i.status)],
         }
     return results
 

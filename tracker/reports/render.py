@@ -22,7 +22,8 @@ from flask import current_app, render_template
 from tracker import clock
 from tracker.activity.checkpoints import ATTACHMENT as CHECKPOINT_ATTACHMENT
 from tracker.activity.checkpoints import FORMAT as CHECKPOINT_FORMAT
-from tracker.audits.models import Audit, ItemStatus
+from tracker.audits import vocabulary
+from tracker.audits.models import Audit
 from tracker.audits.vocabulary import DIFF_CATEGORIES
 from tracker.charts import Series, line_chart, progress_bar, status_bar
 from tracker.db import utcnow
@@ -129,7 +130,7 @@ def report_context(audit: Audit, signoff: SignOff | None, *, results_sha256: str
         "status_chart": status_bar(counts, title="Items by status", width=640, table=False),
         "history_chart": history_chart,
         "opinion": OPINION_LABELS.get(signoff.opinion) if signoff and signoff.opinion else None,
-        "exceptions": [i for i in items if i.status == ItemStatus.NOT_MET]
+        "exceptions": [i for i in items if vocabulary.is_exception(i.status)]
         if signoff and signoff.opinion == Opinion.READY_WITH_EXCEPTIONS else [],
     }
 

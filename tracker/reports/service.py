@@ -20,7 +20,8 @@ from flask import current_app
 
 from tracker.activity import record
 from tracker.audits import service as audits
-from tracker.audits.models import Audit, AuditItem, ItemStatus
+from tracker.audits import vocabulary
+from tracker.audits.models import Audit
 from tracker.auth.models import User
 from tracker.canonical import sha256_hex
 from tracker.db import utcnow
@@ -82,7 +83,7 @@ def _opinion(opinion) -> Opinion:
 def exceptions_of(audit: Audit) -> list:
     """The items not met (id, code, title, status, verdict): a "ready with exceptions"
     sign-off's exceptions."""
-    return audits.items_where(audit, AuditItem.status == ItemStatus.NOT_MET)
+    return audits.items_where(audit, vocabulary.exception_clause())
 
 
 def retry_report(actor: User, signoff: SignOff) -> SignOff:
