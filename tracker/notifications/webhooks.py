@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from tracker.rules import RuleViolation
 
-SECRET_PREFIX = "whsec_"  # nosec B105 - the spec's fixed prefix, not a secret
+# The spec's fixed prefix, not a secret.
+SECRET_PREFIX = "whsec_"  # nosec B105
 
 
 def new_secret() -> str:
