@@ -32,8 +32,10 @@ class ActionForm(FlaskForm):
     priority = SelectField("Priority", default=Priority.MEDIUM.value,
                            choices=[SelectChoice(p.value, label)
                                     for p, label in PRIORITY_LABELS.items()])
-    status = SelectField("Status", choices=[SelectChoice(s.value, ACTION_STATUS_LABELS[s])
-                                            for s in OPEN_ACTION_STATUSES])
+    # Only the edit form shows it; a new action starts open.
+    status = SelectField("Status", default=ActionStatus.OPEN.value,
+                         choices=[SelectChoice(s.value, ACTION_STATUS_LABELS[s])
+                                  for s in OPEN_ACTION_STATUSES])
     audit_item_id = HiddenField()
 
     def set_owners(self, members) -> None:

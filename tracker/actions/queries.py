@@ -1,5 +1,7 @@
 """Reads for corrective actions: one query per list, eager loaded for the templates."""
 
+import statistics
+from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
@@ -87,6 +89,49 @@ def visible_actions(user: User, *, team_id: int | None = None, mine: bool = Fals
         stmt = stmt.where(CorrectiveAction.team_id.in_(member_team_ids(user) or [-1]))
     return db.session.execute(_loaded(stmt.order_by(*_overdue_first(today)))
                               ).unique().scalars().all()
+
+
+@dataclass
+class ActionTotals:
+    """A team's corrective actions at a glance: open, overdue (open past due) and the
+    median days from creation to closing over the closed ones (None: none closed yet)."""
+
+    open: int = 0
+    overdue: int = 0
+    median_days_to_close: float | None = None
+
+
+def action_totals(team_ids: list[int], today: date) -> dict[int, ActionTotals]:
+    """Per team, counted in SQL; the median from the closed actions' two timestamps."""
+    if not team_ids:
+        return {}
+    is_open = CorrectiveAction.status.in_(OPEN_ACTION_STATUSES)
+    late = sa.and_(is_open, CorrectiveAction.due_on < today)
+    rows = db.session.execute(
+        sa.select(CorrectiveAction.team_id,
+                  sa.func.count().filter(is_open), sa.func.count().filter(late))
+        .where(CorrectiveAction.team_id.in_(team_ids))
+        .group_by(CorrectiveAction.team_id)).all()
+    totals = {team_id: ActionTotals(open_count, overdue) for team_id, open_count, overdue in rows}
+    durations: dict[int, list[float]] = {}
+    for team_id, created, closed in db.session.execute(
+            sa.select(CorrectiveAction.team_id, CorrectiveAction.created_at,
+                      CorrectiveAction.closed_at)
+            .where(CorrectiveAction.team_id.in_(team_ids),
+                   CorrectiveAction.closed_at.is_not(None))):
+        durations.setdefault(team_id, []).append((closed - created).total_seconds() / 86400)
+    for team_id, days in durations.items():
+        totals[team_id].median_days_to_close = statistics.median(days)
+    return totals
+
+
+def team_open_actions(team_id: int, today: date, limit: int) -> list[CorrectiveAction]:
+    """A team's open actions, overdue first: what its page lists."""
+    return db.session.execute(_loaded(
+        sa.select(CorrectiveAction)
+        .where(CorrectiveAction.team_id == team_id,
+               CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+        .order_by(*_overdue_first(today)).limit(limit))).unique().scalars().all()
 
 
 def team_member_choices(team_id: int) -> list[User]:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from tracker import charts, clock
+from tracker.actions import queries as action_queries
 from tracker.audits import readmodel
 from tracker.audits.models import AuditState
 from tracker.auth.models import Team
@@ -23,6 +24,7 @@ from tracker.signals import queries as signal_queries
 
 bp = Blueprint("dashboard", __name__)
 TEAMS_PER_PAGE = 25
+TEAM_PAGE_ACTIONS = 10  # the most urgent open actions the team page lists
 TREND_SERIES = 8  # lines on the trend chart beyond which it stops being readable
 
 
@@ -144,6 +146,7 @@ def _quarter_view(period: str, available: list[str], scope) -> dict:
         "teams": teams, "page": page, "summaries": summaries, "heatmap": heatmap,
         "trend": trend, "trend_note": len(series) > TREND_SERIES,
         "state_counts": state_counts, "states": list(AuditState),
+        "action_totals": action_queries.action_totals(on_page, today),
         "totals": {"overdue": overdue, "critical_not_met": critical,
                    "audits": sum(state_counts.values()), "score": organisation},
     }
@@ -198,10 +201,15 @@ def team(team_id):
 
 def _team_body(team: Team, audits: list, available: list[str], period: str | None) -> Markup:
     """The team page below its header."""
+    today = clock.today()
     context = {"team": team, "period": period, "formula": queries.SCORE_FORMULA,
                "not_scored": queries.NOT_SCORED_NOTE,
                "as_tables": as_tables(), "can_open": can_open_team_audits(current_user, team.id),
-               "categories": queries.DIFF_CATEGORIES}
+               "categories": queries.DIFF_CATEGORIES, "today": today,
+               "open_actions": action_queries.team_open_actions(team.id, today,
+                                                                TEAM_PAGE_ACTIONS),
+               "action_totals": action_queries.action_totals([team.id], today).get(
+                   team.id, action_queries.ActionTotals())}
     if period is not None:
         current = next(a for a in audits if a.period == period)
         older = [a for a in audits if a.period < period]
