@@ -39,7 +39,10 @@ lint: install-test
 	$(VENV)/bin/bandit -q -c pyproject.toml -r tracker app.py
 
 # Lint first; then SQLite always, PostgreSQL too when TEST_DATABASE_URL is set
-# (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test).
+# (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test). One worker process per core
+# (pytest-xdist), a test file to a worker: a file's tests share its module fixtures and its
+# Redis database. `make test PYTEST_ARGS=` runs in one process.
+PYTEST_ARGS ?= -n auto --dist loadfile
 test: install-test lint
 	env -u TEST_DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \

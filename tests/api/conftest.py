@@ -10,6 +10,14 @@ from tracker.auth import service as accounts
 from tracker.extensions import db
 
 
+def pytest_collection_modifyitems(items):
+    # Schemathesis gives every operation's test the function's node id; pytest-xdist tells
+    # tests apart by node id and would run only one of them. The item's name has the label.
+    for item in items:
+        if type(item).__name__ == "SchemathesisFunction" and not item.nodeid.endswith("]"):
+            item._nodeid = f"{item.parent.nodeid}::{item.name}"
+
+
 class ApiClient:
     def __init__(self, client, token: str | None):
         self.client, self.token = client, token
