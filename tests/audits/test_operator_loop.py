@@ -251,3 +251,17 @@ def test_the_api_removes_evidence(client, audit, people):
     refused = api_as("lead").call("DELETE", f"/audits/{audit.id}/items/{item.id}/evidence/"
                                             f"{other_id}")
     assert refused.status_code == 409 and refused.get_json()["error"]["message"]
+
+
+def test_save_and_next_from_an_item_that_left_the_list(client, login_as, audit, people):
+    """Saved as not met earlier, an item is no longer among the open ones: its "next" is the
+    list's first item, and the page does not call it the last."""
+    items = _owned_items(audit, people)
+    service.update_item(people["operator"], items[0], expected_version=items[0].version,
+                        status="not_met")
+    db.session.commit()
+    login_as("operator")
+    page = client.get(item_url(items[0]) + "?mine=open").get_data(as_text=True)
+    assert "Last item of the list" not in page
+    response = work(client, items[0], query="?mine=open", then="next")
+    assert response.headers["Location"].endswith(f"/items/{items[1].id}?mine=open")

@@ -479,18 +479,20 @@ def my_items(user: User, today: date, *, view: str, page: int, per_page: int = 5
 
 
 def my_items_neighbours(user: User, today: date, item: AuditItem, view: str):
-    """The items before and after `item` in the user's My items view (None at either end,
-    and both None when the item is not in that list)."""
+    """The items before and after `item` in the user's My items view, and whether it is in
+    it (_neighbours)."""
     return _neighbours(db.session.execute(
         _my_items_query(user, today, view).with_only_columns(AuditItem.id)).scalars().all(),
         item)
 
 
-def _neighbours(ids: list[int], item: AuditItem) -> tuple[int | None, int | None]:
+def _neighbours(ids: list[int], item: AuditItem) -> tuple[int | None, int | None, bool]:
+    """(previous, next, listed): None at either end. An item that has left the list (saved
+    as met, say) has no previous, and the list's first item as its next."""
     if item.id not in ids:
-        return None, None
+        return None, (ids[0] if ids else None), False
     at = ids.index(item.id)
-    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None)
+    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None), True
 
 
 def _my_items_query(user: User, today: date, view: str) -> sa.Select:
@@ -570,7 +572,7 @@ def review_list(audit, flt: ReviewFilter) -> list:
 
 
 def review_neighbours(audit, item, flt: ReviewFilter):
-    """The items before and after `item` in the filtered review list (None at either end)."""
+    """The items before and after `item` in the filtered review list (_neighbours)."""
     ids = db.session.execute(
         sa.select(AuditItem.id).join(AuditItem.domain).where(AuditItem.audit_id == audit.id,
             *([vocabulary.VERDICT_FILTERS[flt.verdict][1]()] if flt.verdict else []),

@@ -517,6 +517,7 @@ class Walk:
     back: str
     previous: int | None
     next: int | None
+    listed: bool  # whether the item is in the list now
 
 
 def _walk(item: AuditItem, reviewing: bool) -> Walk | None:
