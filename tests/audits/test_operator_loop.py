@@ -10,11 +10,11 @@ from tests import factories
 from tests.api.conftest import ApiClient
 from tests.audits.conftest import PNG, first_item
 from tests.audits.test_rules import events, item_url, snapshot
+from tracker import clock
 from tracker.activity import ActivityEvent
 from tracker.audits import queries, service
 from tracker.audits.models import AuditItem, Evidence, ItemStatus
 from tracker.auth import service as accounts
-from tracker import clock
 from tracker.extensions import db
 
 
