@@ -179,7 +179,7 @@ def test_two_people_editing_the_same_item(browser, live_server, people, library,
     lead.get_by_label("Status").select_option("blocked")
     lead.get_by_label("Justification").fill("Waiting for the peak calendar.")
     lead.get_by_role("button", name="Save", exact=True).click()
-    expect(lead.get_by_text("Saved")).to_be_visible()
+    expect(lead.get_by_role("status").get_by_text("Saved")).to_be_visible()
     other.close()
 
     page.get_by_label("Status").select_option("in_progress")
