@@ -53,6 +53,7 @@ def test_the_operators_loop(page, people, my_items, tmp_path):
     drill.write_bytes(PNG)
     sign_in(page, people["operator"].email, factories.PASSWORD)
     page.goto("/my-items")
+    expect(page.locator(".keys-hint")).to_be_visible()  # said only where the keys work
 
     # j and k move through the rows; Enter opens the focused one.
     page.keyboard.press("j")
@@ -120,6 +121,7 @@ def test_the_loop_works_without_javascript(browser, live_server, people, my_item
     try:
         sign_in(page, people["operator"].email, factories.PASSWORD)
         page.goto("/my-items")
+        expect(page.locator(".keys-hint")).to_be_hidden()
         page.locator("table.table tbody tr").first.get_by_role("link").first.click()
         page.get_by_label("Evidence note").fill("Walked the cut-off drill with the shift lead.")
         page.get_by_label("Status").select_option("met")

@@ -6,6 +6,7 @@
   "use strict";
 
   if (!document.querySelector("table[data-rows]")) { return; }
+  document.querySelectorAll(".keys-hint").forEach(function (hint) { hint.hidden = false; });
 
   function rows() {
     // Rows in a collapsed domain group (or otherwise hidden) are skipped.
