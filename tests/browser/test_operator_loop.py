@@ -64,6 +64,15 @@ def test_the_operators_loop(page, people, my_items, tmp_path):
     assert current_row_link(page).endswith(f"/items/{ids[0]}?mine=open")
     assert page.locator("tr.is-current").count() == 1
     shoot(page, "my-items-j-k")
+    search = page.locator(".topbar input[name=q]")
+    search.focus()
+    page.keyboard.press("j")  # typed into a field: a letter, not a move
+    assert search.input_value() == "j"
+    assert page.locator("tr.is-current a").first.get_attribute("href").endswith(
+        f"/items/{ids[0]}?mine=open")  # the row did not move
+    page.keyboard.press("Escape")
+    search.fill("")
+    page.locator("tr.is-current a").first.focus()
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{page.url.split('/my-items')[0]}/audits/{audit_id}/items/"
                              f"{ids[0]}?mine=open")
