@@ -77,6 +77,10 @@ MATRIX = {
     "POST audits.update_item":           (LOGIN, 403,  422,  422,  403,  404),
     "POST audits.add_evidence":          (LOGIN, 403,  400,  400,  403,  404),
     "GET audits.download_evidence":      (LOGIN, 200,  200,  200,  200,  404),
+    # the operator added it; the lead asks first (ROLE_ORDER) and removes it: gone for the
+    # operator (tests/audits/test_evidence_removal.py has each role on evidence still there)
+    "POST audits.remove_evidence":       (LOGIN, 403,  302,  404,  403,  404),
+    "POST audits.replace_evidence":      (LOGIN, 403,  422,  422,  403,  404),
     "POST audits.comment":               (LOGIN, 403,  422,  422,  422,  404),
     "POST audits.verdict":               (LOGIN, 409,  409,  409,  409,  404),
     "GET dashboard.overview":            (LOGIN, 200,  200,  200,  200,  200),
@@ -134,6 +138,7 @@ MATRIX = {
     "PATCH api.update_item":             (401,   403,  200,  200,  403,  404),
     "POST api.add_evidence":             (401,   403,  201,  201,  403,  404),
     "GET api.download_evidence":         (401,   200,  200,  200,  200,  404),
+    "DELETE api.remove_evidence":        (401,   403,  204,  404,  403,  404),
     "GET api.list_comments":             (401,   200,  200,  200,  200,  404),
     "POST api.add_comment":              (401,   403,  201,  201,  201,  404),
     "POST api.bulk_update":              (401,   403,  200,  403,  403,  404),

@@ -308,7 +308,7 @@ def test_item_page_shows_guidance_history_and_verdict(client, login_as, people, 
     url = f"/audits/{audit.id}/items/{item.id}"
     page = client.get(url).get_data(as_text=True)
     assert item.guidance[:40] in page and "Drill went fine." in page
-    assert "Your verdict" in page and "Upload file" not in page
+    assert "Your verdict" in page and "Attach a file" not in page
     assert "Not started</span>" in page and "Met</span>" in page  # history, as labels
     response = client.post(f"{url}/verdict", data={"verdict": "needs_rework",
                                                    "note": "The photo is unreadable."})

@@ -85,13 +85,12 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
     screenshot("05-my-items")
     for item in items[:2]:
         page.goto(f"/audits/{audit_id}/items/{item.id}")
-        page.get_by_label("File").set_input_files(str(evidence))
-        page.get_by_role("button", name="Upload file").click()
-        expect(page.get_by_text("Evidence added")).to_be_visible()
-        expect(page.get_by_role("link", name="carrier-cutoff-drill.png")).to_be_visible()
+        # The evidence and the status in one form, one request.
+        page.get_by_label("Attach a file").set_input_files(str(evidence))
         page.get_by_label("Status").select_option("met")
         page.get_by_role("button", name="Save", exact=True).click()
-        expect(page.get_by_text(f"Saved {item.code}")).to_be_visible()
+        expect(page.get_by_text(f"Saved {item.code} with 1 new piece of evidence")).to_be_visible()
+        expect(page.get_by_role("link", name="carrier-cutoff-drill.png")).to_be_visible()
     screenshot("06-item-met-with-evidence")
     page.goto(f"/audits/{audit_id}/items/{items[2].id}")
     page.get_by_label("Status").select_option("not_applicable")
@@ -152,7 +151,7 @@ def test_quarterly_audit_journey(page, library, screenshot, tmp_path):
         assert page.get_by_role("link", name="Submit for review").count() == 0
         page.goto(f"/audits/{audit_id}/items/{items[0].id}")
         assert page.get_by_role("button", name="Save", exact=True).count() == 0
-        assert page.get_by_role("button", name="Upload file").count() == 0
+        assert page.get_by_label("Attach a file").count() == 0
         assert page.get_by_role("button", name="Comment").count() == 0
     screenshot("13-signed-off-item")
 
@@ -180,7 +179,7 @@ def test_two_people_editing_the_same_item(browser, live_server, people, library,
     lead.get_by_label("Status").select_option("blocked")
     lead.get_by_label("Justification").fill("Waiting for the peak calendar.")
     lead.get_by_role("button", name="Save", exact=True).click()
-    expect(lead.get_by_text("Saved")).to_be_visible()
+    expect(lead.get_by_role("status").get_by_text("Saved")).to_be_visible()
     other.close()
 
     page.get_by_label("Status").select_option("in_progress")

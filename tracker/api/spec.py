@@ -18,7 +18,8 @@ JSON = "application/json"
 MULTIPART = "multipart/form-data"
 
 STATUS_TEXT = {
-    200: "OK", 201: "Created", 400: "Malformed JSON, or a field is missing or of the wrong type",
+    200: "OK", 201: "Created", 204: "Done; nothing to send back",
+    400: "Malformed JSON, or a field is missing or of the wrong type",
     401: "Missing, unknown or revoked token", 403: "Your role does not allow this",
     404: "Not found, or not visible to you", 409: "Your version is stale: the body holds the "
     "current item", 413: "Too large", 415: "Wrong content type",

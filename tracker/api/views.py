@@ -398,6 +398,28 @@ def download_evidence(audit_id: int, item_id: int, evidence_id: int):
     return response
 
 
+@operation(bp, "DELETE", "/audits/{audit_id}/items/{item_id}/evidence/{evidence_id}",
+           summary="Remove evidence", tag=ITEMS, responses={204: None}, errors=(403, 409, 422))
+def remove_evidence(audit_id: int, item_id: int, evidence_id: int):
+    """Whoever added it, or the team's lead, while the audit is open. The history keeps a
+    record of it; a met item keeps enough evidence to stay met (422 otherwise)."""
+    user = me()
+    item = item_or_404(audit_id, item_id)
+    audit = item.audit
+    authorize(perm.can_add_evidence(user, item),
+              f"Only members of {audit.team.name} can change the evidence of its items.",
+              state_rule=editable_rule(audit) if perm.is_member(user, audit.team_id) else None)
+    evidence = next((e for e in item.evidence if e.id == evidence_id), None)
+    if evidence is None:
+        raise NotFound(f"Item {item_id} has no evidence {evidence_id}. GET /api/v1/audits/"
+                       f"{audit_id} lists each item's evidence.")
+    authorize(perm.can_remove_evidence(user, evidence),
+              f"Only {evidence.created_by.name}, who added this evidence, or a lead of "
+              f"{audit.team.name} can remove it.")
+    committed(audits.remove_evidence(user, evidence))
+    return "", 204
+
+
 @operation(bp, "GET", "/audits/{audit_id}/items/{item_id}/comments", summary="An item's "
            "comments, oldest first", tag=ITEMS, responses={200: schemas.CommentList})
 def list_comments(audit_id: int, item_id: int):

@@ -54,8 +54,15 @@ class StartAuditForm(FlaskForm):
         self.previous_id.data = str(previous.id) if previous else ""
 
 
+def effective_date_field(field_id: str) -> DateField:
+    """When the evidence's thing was done; each evidence form's own id, as they share a page."""
+    return DateField("Effective date", validators=[Optional()], id=field_id,
+                     description="When it was done; leave empty for today.")
+
+
 class ItemForm(FlaskForm):
-    """The item's status form; carries the version the page was loaded with."""
+    """The item page's one form: status (and, for the lead, owner and due date) with optional
+    new evidence, saved together or not at all. Carries the version the page was loaded with."""
 
     status = SelectField("Status", choices=STATUS_CHOICES)
     justification = TextAreaField(
@@ -63,13 +70,42 @@ class ItemForm(FlaskForm):
         description="Required for “N/A”: say why this item does not apply to the team.")
     owner_id = SelectField("Owner")
     due_date = DateField("Due date", validators=[Optional()])
+    evidence_file = FileField("Attach a file")
+    evidence_url = URLField("Link", validators=[Optional(), Length(max=2048)],
+                            description="Where the evidence is kept, starting with https://")
+    evidence_note = TextAreaField("Evidence note", validators=[Optional(), Length(max=20_000)],
+                                  description="What you checked and what you found.")
+    evidence_date = effective_date_field("evidence-date")
     version = IntegerField(validators=[InputRequired()])
 
+    # The service's names for the evidence fields (its refusals name them).
+    EVIDENCE_FIELDS = {"file": "evidence_file", "url": "evidence_url", "note": "evidence_note",
+                       "effective_date": "evidence_date"}
 
-def effective_date_field(field_id: str) -> DateField:
-    """When the evidence's thing was done; each evidence form's own id, as they share a page."""
-    return DateField("Effective date", validators=[Optional()], id=field_id,
-                     description="When it was done; leave empty for today.")
+    def evidence(self) -> list[dict]:
+        """The new evidence given, as add_evidence's arguments: a file, a link and a note,
+        each when filled in."""
+        given = []
+        upload = self.evidence_file.data
+        if upload and upload.filename:
+            given.append({"upload": upload.stream, "filename": upload.filename})
+        if (self.evidence_url.data or "").strip():
+            given.append({"url": self.evidence_url.data})
+        if (self.evidence_note.data or "").strip():
+            given.append({"note": self.evidence_note.data})
+        for one in given:
+            one["effective_date"] = self.evidence_date.data
+        return given
+
+
+class EvidenceReplaceForm(FlaskForm):
+    """The new evidence in place of one piece: of the same kind, the view says which."""
+
+    file = FileField("New file")
+    url = URLField("New link", validators=[Optional(), Length(max=2048)])
+    note = TextAreaField("New note", validators=[Optional(), Length(max=20_000)])
+    effective_date = DateField("Effective date", validators=[Optional()],
+                               description="When it was done; leave empty for today.")
 
 
 class EvidenceFileForm(FlaskForm):

@@ -294,6 +294,8 @@ ACTION_LABELS = {
     "item.update": "changed",
     "item.review": "reviewed",
     "evidence.add": "added evidence",
+    "evidence.remove": "removed evidence",
+    "evidence.replace": "replaced evidence",
     "comment.add": "commented",
 }
 
@@ -463,26 +465,53 @@ def my_items_view(args) -> str:
     return args.get("show") if args.get("show") in MY_ITEMS_VIEWS else "open"
 
 
-def my_items(user: User, today: date, *, view: str, page: int, per_page: int = 50):
-    """Items the user owns, overdue first, then by due date (soonest first, undated last).
+def my_items_args(view: str) -> dict:
+    """The query-string arguments that ask for a view of My items (my_items_view's inverse)."""
+    return {"open": {}, "overdue": {"overdue": 1}, "soon": {"due": "soon"}}.get(
+        view, {"show": view})
 
-    open: work still to do in audits being worked (draft, in progress); overdue and soon:
-    the open ones past their due date or due within vocabulary.DUE_SOON_DAYS; all: every item of the
-    user's audits that are not signed off, whatever its status."""
+
+def my_items(user: User, today: date, *, view: str, page: int, per_page: int = 50):
+    """Items the user owns, overdue first, then by due date (soonest first, undated last)."""
+    return db.paginate(_my_items_query(user, today, view)
+                       .options(selectinload(AuditItem.audit).selectinload(Audit.team)),
+                       page=page, per_page=per_page, error_out=False)
+
+
+def my_items_neighbours(user: User, today: date, item: AuditItem, view: str):
+    """The items before and after `item` in the user's My items view, and whether it is in
+    it (_neighbours)."""
+    return _neighbours(db.session.execute(
+        _my_items_query(user, today, view).with_only_columns(AuditItem.id)).scalars().all(),
+        item)
+
+
+def _neighbours(ids: list[int], item: AuditItem) -> tuple[int | None, int | None, bool]:
+    """(previous, next, listed): None at either end. An item that has left the list (saved
+    as met, say) has no previous, and the list's first item as its next."""
+    if item.id not in ids:
+        return None, (ids[0] if ids else None), False
+    at = ids.index(item.id)
+    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None), True
+
+
+def _my_items_query(user: User, today: date, view: str) -> sa.Select:
+    """My items in their order. open: work still to do in audits being worked (draft, in
+    progress); overdue and soon: the open ones past their due date or due within
+    vocabulary.DUE_SOON_DAYS; all: every item of the user's audits that are not signed off,
+    whatever its status."""
     working = Audit.state.in_(WORKING_STATES)
     late = sa.and_(working, late_clause(today))
     undated = sa.case((AuditItem.due_date.is_(None), 1), else_=0)
     query = (sa.select(AuditItem).join(Audit)
              .where(AuditItem.owner_id == user.id, Audit.team_id.in_(member_team_ids(user)))
              .order_by(sa.case((late, 0), else_=1), undated, AuditItem.due_date, Audit.period,
-                       AuditItem.code)
-             .options(selectinload(AuditItem.audit).selectinload(Audit.team)))
-    query = query.where({
+                       AuditItem.code, AuditItem.id))
+    return query.where({
         "open": sa.and_(working, AuditItem.status.in_(OPEN)),
         "overdue": late,
         "soon": sa.and_(working, due_soon_clause(today)),
     }.get(view, Audit.state != AuditState.SIGNED_OFF))
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 
 def review_queue(user: User) -> list[Audit]:
@@ -543,7 +572,7 @@ def review_list(audit, flt: ReviewFilter) -> list:
 
 
 def review_neighbours(audit, item, flt: ReviewFilter):
-    """The items before and after `item` in the filtered review list (None at either end)."""
+    """The items before and after `item` in the filtered review list (_neighbours)."""
     ids = db.session.execute(
         sa.select(AuditItem.id).join(AuditItem.domain).where(AuditItem.audit_id == audit.id,
             *([vocabulary.VERDICT_FILTERS[flt.verdict][1]()] if flt.verdict else []),
@@ -551,7 +580,4 @@ def review_neighbours(audit, item, flt: ReviewFilter):
         .order_by(Domain.position, Domain.code,
                   sa.case((vocabulary.not_reviewed_clause(), 0), else_=1), AuditItem.code)
     ).scalars().all()
-    if item.id not in ids:
-        return None, None
-    at = ids.index(item.id)
-    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None)
+    return _neighbours(ids, item)

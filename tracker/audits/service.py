@@ -2,6 +2,7 @@
 DESIGN.md, records an activity event, flushes, and never commits: the caller commits once,
 or rolls back when a RuleViolation is raised, so a refusal changes nothing."""
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -412,6 +413,32 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
     """Attach exactly one of: an uploaded file stream, a URL, or a note. `effective_date` is
     when the thing was done: the upload day (the organisation's) unless given, never later."""
     lock_audit(item.audit, EDITABLE)
+    evidence = _new_evidence(actor, item, upload=upload, filename=filename, url=url, note=note,
+                             effective_date=effective_date)
+    activity.record(
+        actor, "evidence.add", chain=activity.audit_chain(item.audit_id), audit_id=item.audit_id,
+        audit_item_id=item.id, subject=f"{item.code} {item.title}",
+        after=_evidence_state(evidence),
+    )
+    return evidence
+
+
+def _evidence_state(evidence: Evidence) -> dict:
+    """A piece of evidence as the activity log records it: its name, link or the start of
+    its note."""
+    described = evidence.filename or evidence.url or (evidence.note or "")[:80]
+    return {"kind": evidence.kind.value, "evidence": described, "sha256": evidence.sha256,
+            "effective_date": evidence.effective_date.isoformat()}
+
+
+def _removed_state(evidence: Evidence) -> dict:
+    """What a removal or a replacement records of the evidence that goes: who had added it."""
+    return {**_evidence_state(evidence), "added_by": evidence.created_by.email}
+
+
+def _new_evidence(actor: User, item: AuditItem, *, upload, filename, url, note,
+                  effective_date) -> Evidence:
+    """add_evidence's work under the audit's lock, without its event: the evidence, flushed."""
     today = clock.today()
     effective_date = effective_date or today
     if (problem := validity.future_message(effective_date, today)):
@@ -424,14 +451,12 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
         evidence = Evidence(kind=EvidenceKind.FILE, filename=stored.filename,
                             content_type=stored.content_type, size=stored.size,
                             sha256=stored.sha256)
-        described = stored.filename
     elif url:
         url = url.strip()
         if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url, re.I) or len(url) > 2048:
             raise RuleViolation("Enter a full web address starting with https:// or http://.",
                                 "url")
         evidence = Evidence(kind=EvidenceKind.URL, url=url, sha256=sha256_hex(url))
-        described = url
     else:
         note = note.strip()
         if not note:
@@ -440,19 +465,77 @@ def add_evidence(actor: User, item: AuditItem, *, upload=None, filename: str | N
             raise RuleViolation("Keep a note under 20,000 characters; upload longer text as "
                                 "a file.", "note")
         evidence = Evidence(kind=EvidenceKind.NOTE, note=note, sha256=sha256_hex(note))
-        described = note[:80]
     evidence.created_by_id, evidence.effective_date = actor.id, effective_date
     db.session.add(evidence)  # before it joins item.evidence, which would flush it half-made
     evidence.audit_item = item
     _open_for_work(actor, item.audit)
     db.session.flush()
-    activity.record(
-        actor, "evidence.add", chain=activity.audit_chain(item.audit_id), audit_id=item.audit_id,
-        audit_item_id=item.id, subject=f"{item.code} {item.title}",
-        after={"kind": evidence.kind.value, "evidence": described, "sha256": evidence.sha256,
-               "effective_date": effective_date.isoformat()},
-    )
     return evidence
+
+
+def remove_evidence(actor: User, evidence: Evidence) -> None:
+    """Take a piece of evidence off its item while the audit is open. The row goes; the
+    history keeps both its "added" event and this one, with what it was. A met item that
+    needs evidence keeps enough to stay met: replace it, or change the status first."""
+    item = evidence.audit_item
+    lock_audit(item.audit, EDITABLE)
+    _check_still_met(item, without=evidence)
+    before = _removed_state(evidence)
+    _drop(item, evidence)
+    activity.record(actor, "evidence.remove", chain=activity.audit_chain(item.audit_id),
+                    audit_id=item.audit_id, audit_item_id=item.id,
+                    subject=f"{item.code} {item.title}", before=before)
+
+
+def replace_evidence(actor: User, evidence: Evidence, **given) -> Evidence:
+    """Put new evidence (add_evidence's arguments) in the place of `evidence`, in one step:
+    one event with the old and the new, the old row gone."""
+    item = evidence.audit_item
+    lock_audit(item.audit, EDITABLE)
+    new = _new_evidence(actor, item, **{"upload": None, "filename": None, "url": None,
+                                        "note": None, "effective_date": None, **given})
+    _check_still_met(item, without=evidence)
+    before = _removed_state(evidence)
+    _drop(item, evidence)
+    activity.record(actor, "evidence.replace", chain=activity.audit_chain(item.audit_id),
+                    audit_id=item.audit_id, audit_item_id=item.id,
+                    subject=f"{item.code} {item.title}", before=before,
+                    after=_evidence_state(new))
+    return new
+
+
+def _check_still_met(item: AuditItem, *, without: Evidence) -> None:
+    """A met item that requires evidence must still be met by what remains (the rule of
+    update_item, validity.met_refusal)."""
+    db.session.refresh(item, ["status"])
+    if item.status != ItemStatus.MET or not item.evidence_required:
+        return
+    every = _evidence_dates(item)
+    remaining = [e for e in every if e.id != without.id]
+    refusal = functools.partial(validity.met_refusal, item.code, item.cadence, item.audit.period)
+    if refusal(remaining) and not refusal(every):  # already short: no worse for this
+        raise RuleViolation(
+            f"{item.code} is met, and this is the evidence it rests on: removing it would "
+            "leave a met item without valid evidence. Replace it instead, or change the "
+            "status first.", "evidence")
+
+
+def _drop(item: AuditItem, evidence: Evidence) -> None:
+    if evidence in item.evidence:
+        item.evidence.remove(evidence)
+    db.session.delete(evidence)
+    db.session.flush()
+
+
+def update_item_with_evidence(actor: User, item: AuditItem, *, evidence: Iterable[dict] = (),
+                              expected_version: int | None, **changes) -> tuple[bool, int]:
+    """The item page's one form: attach each piece of `evidence` (add_evidence's arguments)
+    and change the item, together — a refusal of either raises, and the caller's rollback
+    leaves both unsaved. The evidence goes first, so that "met" counts it.
+    Returns (whether the item changed, how much evidence was attached)."""
+    attached = [add_evidence(actor, item, **given) for given in evidence]
+    changed = update_item(actor, item, expected_version=expected_version, **changes)
+    return changed, len(attached)
 
 
 def add_comment(actor: User, item: AuditItem, body: str) -> Comment:

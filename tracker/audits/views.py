@@ -1,5 +1,6 @@
 """Audit pages: thin views — load (or 404) → authorize → validate → service → commit once."""
 
+from dataclasses import dataclass
 from itertools import groupby
 
 from flask import (
@@ -30,6 +31,7 @@ from tracker.audits.forms import (
     EvidenceFileForm,
     EvidenceLinkForm,
     EvidenceNoteForm,
+    EvidenceReplaceForm,
     ItemForm,
     MarkRestForm,
     ReturnForm,
@@ -53,6 +55,7 @@ from tracker.auth.permissions import (
     can_add_evidence,
     can_comment,
     can_manage_audit,
+    can_remove_evidence,
     can_return,
     can_review,
     can_sign_off,
@@ -146,7 +149,8 @@ def my_items():
     view = queries.my_items_view(request.args)
     page = queries.my_items(current_user, today, view=view, page=_page())
     return render_template("audits/my_items.html", page=page, view=view,
-                           views=queries.MY_ITEMS_VIEWS, today=today,
+                           views=queries.MY_ITEMS_VIEWS, my_items_args=queries.my_items_args,
+                           today=today,
                            due_soon=queries.due_soon_limit(today),
                            open_statuses=service.OPEN_STATUSES)
 
@@ -504,20 +508,45 @@ def _item_form(item: AuditItem, members, manage: bool, *, submitted: bool) -> It
     return form
 
 
-def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | None = None,
-                 version: int | None = None, **forms):
+@dataclass(frozen=True)
+class Walk:
+    """The list an item page was opened from: its query-string arguments (kept by the page's
+    links and forms), the way back to it, and the items before and after this one."""
+    label: str
+    args: dict
+    back: str
+    previous: int | None
+    next: int | None
+    listed: bool  # whether the item is in the list now
+
+
+def _walk(item: AuditItem, reviewing: bool) -> Walk | None:
     audit = item.audit
-    reviewing = audit.state == AuditState.IN_REVIEW and can_review(current_user, audit)
-    walk = None
     if reviewing:  # an auditor walks the review list in its filtered order
         flt = queries.ReviewFilter.from_args(request.args)
-        walk = (flt, *queries.review_neighbours(audit, item, flt))
+        return Walk("Review list", flt.args(),
+                    url_for("audits.review", audit_id=audit.id, **flt.args()),
+                    *queries.review_neighbours(audit, item, flt))
+    view = _mine_view()
+    if view:  # an operator works down their My items
+        return Walk("My items", {"mine": view},
+                    url_for("audits.my_items", **queries.my_items_args(view)),
+                    *queries.my_items_neighbours(current_user, clock.today(), item, view))
+    return None
+
+
+def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | None = None,
+                 version: int | None = None, evidence_errors: dict | None = None, **forms):
+    audit = item.audit
+    reviewing = audit.state == AuditState.IN_REVIEW and can_review(current_user, audit)
+    walk = _walk(item, reviewing)
     manage = can_manage_audit(current_user, audit)
     members = queries.team_members(audit.team_id) if manage else []
     forms.setdefault("item_form", _item_form(item, members, manage, submitted=False))
-    forms.setdefault("file_form", EvidenceFileForm(formdata=None))
-    forms.setdefault("link_form", EvidenceLinkForm(formdata=None))
-    forms.setdefault("note_form", EvidenceNoteForm(formdata=None))
+    replace_forms = forms.pop("replace_forms", {})
+    for evidence in item.evidence:
+        replace_forms.setdefault(evidence.id, EvidenceReplaceForm(formdata=None,
+                                                                  prefix=f"e{evidence.id}"))
     forms.setdefault("comment_form", CommentForm(formdata=None))
     forms.setdefault("verdict_form", VerdictForm(
         formdata=None, verdict=item.verdict.value if item.verdict else None,
@@ -530,7 +559,8 @@ def _render_item(item: AuditItem, *, status: int = 200, conflict: StaleItem | No
         conflict=conflict, version=item.version if version is None else version,
         max_size=format_size(current_app.config["MAX_EVIDENCE_BYTES"]),
         today=clock.today(), open_statuses=service.OPEN_STATUSES, walk=walk,
-        reviewing=reviewing, **forms,
+        walk_args=walk.args if walk else {}, reviewing=reviewing, replace_forms=replace_forms,
+        evidence_errors=evidence_errors or {}, **forms,
     ), status
 
 
@@ -543,6 +573,8 @@ def item(audit_id, item_id):
 @bp.post("/audits/<int:audit_id>/items/<int:item_id>")
 @login_required
 def update_item(audit_id, item_id):
+    """The item page's one form: status and new evidence, saved together or not at all; with
+    "Save and next", then the next item of the list the page was opened from."""
     item = _load_item(audit_id, item_id)
     audit = item.audit
     service.require_editable(audit)
@@ -550,20 +582,34 @@ def update_item(audit_id, item_id):
              f"Only members of {audit.team.name} can update its items.")
     manage = can_manage_audit(current_user, audit)
     members = queries.team_members(audit.team_id) if manage else []
-    form = _item_form(item, members, manage, submitted=True)
+    try:
+        form = _item_form(item, members, manage, submitted=True)
+    except RequestEntityTooLarge:
+        form = _item_form(item, members, manage, submitted=False)
+        attach_error(form, "evidence_file",
+                     size_limit_message(current_app.config["MAX_EVIDENCE_BYTES"]))
+        return _render_item(item, item_form=form, status=413)
     if not form.validate_on_submit():
         return _render_item(item, item_form=form, version=form.version.data, status=422)
+    evidence = form.evidence()
+    if evidence:
+        _require(can_add_evidence(current_user, item),
+                 "Only members of the team, other than auditors, can attach evidence.")
     changes = {"status": form.status.data, "justification": form.justification.data}
     if manage:
         changes["due_date"] = form.due_date.data
         if form.owner_id.data != str(item.owner_id):  # kept: may have left the team since
             changes["owner"] = next((u for u in members if str(u.id) == form.owner_id.data),
                                     None)
-    seen, verdict, was_draft = item.version, item.verdict, audit.state == AuditState.DRAFT
+    walk = _walk(item, reviewing=False)  # the list as it was: a saved item may leave it
+    verdict, was_draft = item.verdict, audit.state == AuditState.DRAFT
     try:
-        service.update_item(current_user, item, expected_version=form.version.data, **changes)
+        changed, attached = service.update_item_with_evidence(
+            current_user, item, evidence=evidence, expected_version=form.version.data,
+            **changes)
     except StaleItem as exc:
         db.session.rollback()
+        _file_not_kept(form)
         current = _load_item(audit_id, item_id)
         # What they typed stays in the form; the version becomes the one now shown, so saving
         # again is a deliberate choice made after seeing the newer values.
@@ -571,24 +617,49 @@ def update_item(audit_id, item_id):
                             status=409)
     except RuleViolation as exc:
         db.session.rollback()
-        attach_error(form, exc.field, exc.message)
+        attach_error(form, ItemForm.EVIDENCE_FIELDS.get(exc.field, exc.field), exc.message)
+        _file_not_kept(form)
         return _render_item(_load_item(audit_id, item_id), item_form=form,
                             version=form.version.data, status=422)
     db.session.commit()
-    if item.version == seen:  # the form held what the item already had: nothing written
-        flash(f"Nothing to save: {item.code} already had these values.", "info")
-    elif verdict and item.verdict is None:
-        flash(f"Saved {item.code}; the auditor’s verdict ({verdict.value.replace('_', ' ')}) "
-              "is cleared: they look at the item again when the audit is submitted.",
-              "success")
-    else:
-        flash(f"Saved {item.code}.{_opened(was_draft, audit)}", "success")
-    return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id))
+    flash(_saved_message(item, changed, attached, verdict) + _opened(was_draft, audit),
+          "success" if changed or attached else "info")
+    if request.form.get("then") == "next" and walk is not None:
+        if walk.next is None:
+            flash(f"That was the last item of {walk.label}.", "info")
+            return redirect(walk.back)
+        return redirect(url_for("audits.item", audit_id=audit.id, item_id=walk.next,
+                                **walk.args))
+    return redirect(url_for("audits.item", audit_id=audit.id, item_id=item.id, **_list_args()))
+
+
+def _file_not_kept(form: ItemForm) -> None:
+    """A refused form comes back with what was typed, but a browser never refills a file
+    field: say so next to it."""
+    upload = form.evidence_file.data
+    if upload and upload.filename and not form.evidence_file.errors:
+        attach_error(form, "evidence_file", f"{upload.filename} was not saved: choose it "
+                                            "again (browsers do not keep a chosen file).")
+
+
+def _saved_message(item: AuditItem, changed: bool, attached: int, verdict) -> str:
+    evidence = (f" with {attached} new piece{'s' if attached != 1 else ''} of evidence"
+                if attached else "")
+    if not changed:
+        return (f"Evidence added to {item.code}." if attached else
+                f"Nothing to save: {item.code} already had these values.")
+    if verdict and item.verdict is None:
+        return (f"Saved {item.code}{evidence}; the auditor’s verdict "
+                f"({verdict.value.replace('_', ' ')}) is cleared: they look at the item again "
+                "when the audit is submitted.")
+    return f"Saved {item.code}{evidence}."
 
 
 @bp.post("/audits/<int:audit_id>/items/<int:item_id>/evidence")
 @login_required
 def add_evidence(audit_id, item_id):
+    """Evidence alone, one piece (scripts and older pages post here); the item page itself
+    sends evidence with its status form (update_item)."""
     item = _load_item(audit_id, item_id)
     audit = item.audit
     service.require_editable(audit)
@@ -599,13 +670,13 @@ def add_evidence(audit_id, item_id):
     except RequestEntityTooLarge:
         form = EvidenceFileForm(formdata=None)
         attach_error(form, "file", size_limit_message(current_app.config["MAX_EVIDENCE_BYTES"]))
-        return _render_item(item, file_form=form, status=413)
+        return _render_item(item, item_form=_in_item_form(item, form, "file"), status=413)
     if kind == EvidenceKind.FILE:
-        form, name = EvidenceFileForm(), "file_form"
+        form = EvidenceFileForm()
     elif kind == EvidenceKind.URL:
-        form, name = EvidenceLinkForm(), "link_form"
+        form = EvidenceLinkForm()
     elif kind == EvidenceKind.NOTE:
-        form, name = EvidenceNoteForm(), "note_form"
+        form = EvidenceNoteForm()
     else:
         abort(400)
     if form.validate_on_submit():
@@ -617,7 +688,24 @@ def add_evidence(audit_id, item_id):
             flash(f"Evidence added to {item.code}.{_opened(was_draft, audit)}", "success")
             return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,
                                     _anchor="evidence"))
-    return _render_item(_load_item(audit_id, item_id), status=422, **{name: form})
+    item = _load_item(audit_id, item_id)
+    return _render_item(item, item_form=_in_item_form(item, form, kind), status=422)
+
+
+def _in_item_form(item: AuditItem, form, kind: str) -> ItemForm:
+    """A refused piece of evidence shown in the item page's one form: what was typed and why
+    it was refused, beside the evidence fields."""
+    manage = can_manage_audit(current_user, item.audit)
+    shown = _item_form(item, queries.team_members(item.audit.team_id) if manage else [],
+                       manage, submitted=False)
+    field = shown[ItemForm.EVIDENCE_FIELDS[kind]]
+    if kind != EvidenceKind.FILE:
+        field.data = form[kind].data
+    field.errors = list(form[kind].errors)
+    shown.evidence_date.data = form.effective_date.data
+    shown.evidence_date.errors = list(form.effective_date.errors)
+    shown.form_errors.extend(form.form_errors)
+    return shown
 
 
 @bp.get("/audits/<int:audit_id>/items/<int:item_id>/evidence/<int:evidence_id>")
@@ -635,6 +723,89 @@ def download_evidence(audit_id, item_id, evidence_id):
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _changeable_evidence(audit_id: int, item_id: int, evidence_id: int):
+    """The item and its evidence, when the current user may remove or replace it now."""
+    item = _load_item(audit_id, item_id)
+    service.require_editable(item.audit)
+    _require(can_add_evidence(current_user, item),
+             "Only members of the team, other than auditors, can change its evidence.")
+    evidence = queries.evidence_or_404(item, evidence_id)
+    _require(can_remove_evidence(current_user, evidence),
+             f"Only {evidence.created_by.name}, who added this evidence, or a lead of "
+             f"{item.audit.team.name} can remove or replace it.")
+    return item, evidence
+
+
+def _back_to_evidence(item: AuditItem):
+    return redirect(url_for("audits.item", audit_id=item.audit_id, item_id=item.id,
+                            _anchor="evidence", **_list_args()))
+
+
+def _list_args() -> dict:
+    """The list the page was opened from (Walk.args), kept across a form's round trip."""
+    view = _mine_view()
+    return {"mine": view} if view else {}
+
+
+def _mine_view() -> str | None:
+    """The view of My items an item page was opened from (?mine=open), if any."""
+    view = request.args.get("mine")
+    return view if view in queries.MY_ITEMS_VIEWS else None
+
+
+@bp.post("/audits/<int:audit_id>/items/<int:item_id>/evidence/<int:evidence_id>/remove")
+@login_required
+def remove_evidence(audit_id, item_id, evidence_id):
+    item, evidence = _changeable_evidence(audit_id, item_id, evidence_id)
+    if SubmitForm().validate_on_submit():
+        name = evidence.filename or evidence.url or "the note"
+        try:
+            service.remove_evidence(current_user, evidence)
+        except RuleViolation as exc:
+            db.session.rollback()
+            return _render_item(_load_item(audit_id, item_id), status=422,
+                                evidence_errors={evidence_id: exc.message})
+        db.session.commit()
+        flash(f"Removed {name} from {item.code}. The history keeps a record of it.", "success")
+    return _back_to_evidence(item)
+
+
+NOTHING_TO_REPLACE_WITH = {"file": "Choose the new file first.",
+                           "url": "Enter the new link first.", "note": "Write the new note first."}
+
+
+def _replacement(form: EvidenceReplaceForm, kind: str) -> dict | None:
+    """add_evidence's arguments for the new evidence, or None when none was given."""
+    if kind == EvidenceKind.FILE:
+        upload = form.file.data
+        return {"upload": upload.stream, "filename": upload.filename} if (
+            upload and upload.filename) else None
+    return {kind: form[kind].data} if (form[kind].data or "").strip() else None
+
+
+@bp.post("/audits/<int:audit_id>/items/<int:item_id>/evidence/<int:evidence_id>/replace")
+@login_required
+def replace_evidence(audit_id, item_id, evidence_id):
+    item, evidence = _changeable_evidence(audit_id, item_id, evidence_id)
+    try:
+        form = EvidenceReplaceForm(prefix=f"e{evidence_id}")
+    except RequestEntityTooLarge:
+        form = EvidenceReplaceForm(formdata=None, prefix=f"e{evidence_id}")
+        attach_error(form, "file", size_limit_message(current_app.config["MAX_EVIDENCE_BYTES"]))
+        return _render_item(item, replace_forms={evidence_id: form}, status=413)
+    if form.validate_on_submit():
+        kind = evidence.kind.value  # the new evidence is of the kind it replaces
+        given = _replacement(form, kind)
+        if given is None:
+            attach_error(form, kind, NOTHING_TO_REPLACE_WITH[kind])
+        elif _attempt(form, service.replace_evidence, evidence, **given,
+                      effective_date=form.effective_date.data) is not REFUSED:
+            flash(f"Replaced the evidence of {item.code}. The history keeps both.", "success")
+            return _back_to_evidence(item)
+    return _render_item(_load_item(audit_id, item_id), replace_forms={evidence_id: form},
+                        status=422)
 
 
 @bp.post("/audits/<int:audit_id>/items/<int:item_id>/comments")

@@ -69,6 +69,13 @@ def can_add_evidence(user: User, item) -> bool:
     return can_update_item(user, item) and not user.is_auditor
 
 
+def can_remove_evidence(user: User, evidence) -> bool:
+    """Remove or replace: whoever added it, and the team's lead, while work is open."""
+    item = evidence.audit_item
+    return can_add_evidence(user, item) and (
+        evidence.created_by_id == user.id or is_lead(user, item.audit.team_id))
+
+
 def can_comment(user: User, item) -> bool:
     audit = item.audit
     if audit.is_frozen:
