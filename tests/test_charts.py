@@ -25,8 +25,17 @@ def test_bar_chart_writes_each_value_and_links_it():
 
     html = str(bar_chart(["Data & Visibility", "Support"], [3, 1], title="Open signals",
                          links=["/signals/?domain=DV", None]))
-    assert 'role="img"' in html and "Data &amp; Visibility 3, Support 1" in html
-    assert '<a href="/signals/?domain=DV">' in html and "<table" in html
+    assert "Data &amp; Visibility 3, Support 1" in html and "<table" in html
+    # Linked marks make the chart a group: an image's links are out of reach.
+    assert 'role="group"' in html and 'role="img"' not in html
+    assert '<a href="/signals/?domain=DV">' in html
+    assert 'role="img"' in str(bar_chart(["Support"], [1], title="Open signals"))
+
+
+def test_a_linked_mark_without_text_is_named():
+    html = str(status_bar({"met": 3, "not_met": 1}, links={"met": "/items?status=met"}))
+    assert 'role="group"' in html
+    assert '<a href="/items?status=met" aria-label="Met: 3">' in html
 
 
 def test_as_table_puts_the_numbers_first():

@@ -1,9 +1,9 @@
 """Server-side SVG charts: the same markup on the page and in the PDF report.
 
-Every chart is a <figure> holding an accessible SVG (role="img", <title>, <desc>) and,
-behind a <details> toggle that works without JavaScript, the table of its numbers. Colours
-are SVG presentation attributes (no inline style, so the page CSP holds), and every colour
-comes with a text label.
+Every chart is a <figure> holding an accessible SVG (role="img", or "group" when its marks
+are links; <title>, <desc>) and, behind a <details> toggle that works without JavaScript, the
+table of its numbers. Colours are SVG presentation attributes (no inline style, so the page
+CSP holds), and every colour comes with a text label.
 """
 
 import itertools
@@ -35,6 +35,22 @@ def _uid(prefix: str) -> str:
 
 def _e(text) -> str:
     return escape(str(text), quote=True)
+
+
+def _svg(uid: str, width: int, height: int, font_size: int, *, linked: bool) -> str:
+    """The chart's opening tag. A chart whose marks are links is a group, not an image: an
+    image's parts are hidden from assistive technology, so its links would be unreachable."""
+    role = "group" if linked else "img"
+    return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="{role}" aria-labelledby="{uid}t {uid}d" '
+            f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="{font_size}">')
+
+
+def _link(href: str, body: str, label: str | None = None) -> str:
+    """A linked mark; one without text of its own is named by `label` (an SVG shape's
+    <title> does not name its link)."""
+    name = f' aria-label="{_e(label)}"' if label else ""
+    return f'<a href="{_e(href)}"{name}>{body}</a>'
 
 
 def _figure(svg: str, caption: str, table: str, *, show_table_toggle: bool = True,
@@ -75,9 +91,7 @@ def status_bar(counts: dict[str, int], *, title: str = "Items by status", width:
     uid = _uid("sb")
     bar_h, legend_h = 28, 22
     height = bar_h + 12 + legend_h * ((len(STATUS_ORDER) + 2) // 3)
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-labelledby="{uid}t {uid}d" '
-             f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="12">',
+    parts = [_svg(uid, width, height, 12, linked=bool(links)),
              f'<title id="{uid}t">{_e(title)}</title>']
     desc = ", ".join(f"{STATUS_LABELS[s]} {counts.get(s, 0)}" for s in STATUS_ORDER)
     parts.append(f'<desc id="{uid}d">{_e(desc)} (total {total})</desc>')
@@ -95,7 +109,7 @@ def status_bar(counts: dict[str, int], *, title: str = "Items by status", width:
         rect = (f'<rect x="{x:.2f}" y="0" width="{w:.2f}" height="{bar_h}" fill="{fill}">'
                 f'<title>{_e(STATUS_LABELS[status])}: {n}</title></rect>')
         if links and status in links:
-            rect = f'<a href="{_e(links[status])}">{rect}</a>'
+            rect = _link(links[status], rect, f"{STATUS_LABELS[status]}: {n}")
         parts.append(rect)
         if w > 26:
             colour = "#1f2328" if status in ("not_applicable", "not_started") else "#ffffff"
@@ -143,9 +157,7 @@ def line_chart(x_labels: list[str], series: list[Series], *, title: str, width: 
     def xy(i, v):
         return left + (i * step if len(x_labels) > 1 else plot_w / 2), top + plot_h * (1 - v)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {total_h}" width="{width}" '
-             f'height="{total_h}" role="img" aria-labelledby="{uid}t {uid}d" '
-             f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="11">',
+    parts = [_svg(uid, width, total_h, 11, linked=False),
              f'<title id="{uid}t">{_e(title)}</title>']
     desc = "; ".join(
         f"{s.name}: " + ", ".join(f"{x} {'—' if v is None else f'{v * 100:.0f}%'}"
@@ -197,9 +209,8 @@ def heatmap(row_labels: list[str], col_labels: list[str],
     uid = _uid("hm")
     width = label_w + cell_w * len(col_labels)
     height = 26 + cell_h * len(row_labels)
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-labelledby="{uid}t {uid}d" '
-             f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="11">',
+    linked = bool(links) and any(href for row in links for href in row)
+    parts = [_svg(uid, width, height, 11, linked=linked),
              f'<title id="{uid}t">{_e(title)}</title>',
              f'<desc id="{uid}d">{_e(title)}; the table below lists every value.</desc>',
              _hatch(f"{uid}h")]
@@ -221,7 +232,7 @@ def heatmap(row_labels: list[str], col_labels: list[str],
                     f'</title></rect><text x="{x + cell_w / 2}" y="{y + cell_h / 2 + 4}" '
                     f'text-anchor="middle" fill="#1f2328">{text}</text>')
             href = links[i][j] if links else None
-            parts.append(f'<a href="{_e(href)}">{cell}</a>' if href else cell)
+            parts.append(_link(href, cell, f"{row} · {col_labels[j]}: {text}") if href else cell)
     parts.append("</svg>")
     head = "".join(f'<th scope="col" class="num">{_e(c)}</th>' for c in col_labels)
     body = []
@@ -257,9 +268,7 @@ def bar_chart(labels: list[str], values: list[int], *, title: str, value_label: 
     plot_w = width - label_w - 48
     top = max(values, default=0) or 1
     desc = ", ".join(f"{label} {v}" for label, v in zip(labels, values, strict=True))
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-labelledby="{uid}t {uid}d" '
-             f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="12">',
+    parts = [_svg(uid, width, height, 12, linked=bool(links) and any(links)),
              f'<title id="{uid}t">{_e(title)}</title>', f'<desc id="{uid}d">{_e(desc)}</desc>']
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         y = gap + i * (bar_h + gap)
@@ -271,7 +280,7 @@ def bar_chart(labels: list[str], values: list[int], *, title: str, value_label: 
                f'<text x="{label_w + max(w, 2) + 6:.1f}" y="{y + bar_h / 2 + 4}" '
                f'fill="#1f2328" font-weight="bold">{v}</text>')
         href = links[i] if links else None
-        parts.append(f'<a href="{_e(href)}">{bar}</a>' if href else bar)
+        parts.append(_link(href, bar) if href else bar)  # named by its label and number
     parts.append("</svg>")
     rows = []
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):

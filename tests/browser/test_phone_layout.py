@@ -1,6 +1,7 @@
 """The operator's pages on a phone (390×844) and on a desktop, on the demo data: nothing
 overflows sideways, the top bar's menu opens, item lists read as cards and the item page puts
-the status form near the top. Screenshots of both widths go to test-output/."""
+the status form near the top; the admin, signals and library pages' tables read as cards too.
+Screenshots of both widths go to test-output/."""
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,8 @@ from tracker.audits.models import Audit, AuditItem, AuditState
 from tracker.auth.models import User
 from tracker.demo import DEMO_PASSWORD
 from tracker.extensions import db
+from tracker.library.models import Domain, ReadinessItem
+from tracker.signals.models import Signal
 
 pytestmark = pytest.mark.usefixtures("demo_data")
 
@@ -34,6 +37,24 @@ def operator_item():
 def pages(audit_id, item_id):
     return [("home", "/"), ("my-items", "/my-items"), ("audit", f"/audits/{audit_id}"),
             ("item", f"/audits/{audit_id}/items/{item_id}")]
+
+
+def reference_pages():
+    """The admin, signals and library pages with a table, as (name, URL)."""
+    def first(column):
+        return db.session.execute(sa.select(column).order_by(column).limit(1)).scalar_one()
+
+    team = db.session.execute(sa.select(Audit.team_id).limit(1)).scalar_one()
+    pages = [("users", "/admin/users"), ("teams", "/admin/teams"),
+             ("team-members", f"/admin/teams/{team}"), ("tokens", "/account"),
+             ("outbox", "/notifications/outbox?status=sent"),
+             ("notification-settings", "/notifications/settings"), ("signals", "/signals/"),
+             ("signal", f"/signals/{first(Signal.id)}"), ("library", "/library/"),
+             ("library-domain", f"/library/{first(Domain.code)}"),
+             ("library-item", f"/library/items/{first(ReadinessItem.code)}"),
+             ("review-queue", "/review"), ("audits", "/audits/")]
+    db.session.rollback()
+    return pages
 
 
 def shoot(page, name):
@@ -120,3 +141,27 @@ def test_desktop_layout_keeps_its_columns(page):
     # Tables stay tables, the item page keeps its two columns.
     assert page.locator("#status-form").evaluate(
         "el => el.getBoundingClientRect().left") > DESKTOP["width"] / 3
+
+
+def test_admin_signals_and_library_tables_are_cards_on_a_phone(phone):
+    sign_in(phone, "admin@example.com", DEMO_PASSWORD)
+    phone.goto("/account")  # a token, so the account page has its table of tokens
+    phone.locator("form.token-form").get_by_label("Name").fill("monitoring job")
+    phone.get_by_role("button", name="Create token").click()
+    expect(phone.get_by_text("shown only this once")).to_be_visible()
+    tables = 0
+    for name, url in reference_pages():
+        phone.goto(url)
+        shoot(phone, f"390-{name}")
+        assert overflow(phone) <= PHONE["width"], f"{name} overflows sideways at 390 px"
+        for table in phone.locator("table.table").all():
+            assert table.evaluate("t => t.classList.contains('stack')"), \
+                f"{name}: a table that is not cards on a phone"
+            row = table.locator("tbody tr").first
+            assert row.evaluate("tr => getComputedStyle(tr).display") in ("block", "flex")
+            labels = [cell.evaluate("td => getComputedStyle(td, '::before').content")
+                      for cell in row.locator("td[data-label]").all()]
+            assert labels and all(label not in ("none", '""') for label in labels), \
+                f"{name}: a card's cells do not say what they are"
+            tables += 1
+    assert tables >= 10
