@@ -229,3 +229,11 @@ def test_my_actions_lists_overdue_first(data, people, client, login_as):
     assert page.index("Already late") < page.index("Due in two days")
     assert "Overdue" in page
     assert 'href="/actions/mine"' in page  # in the nav
+
+
+def test_empty_action_lists_say_where_actions_come_from(client, login_as, people):
+    login_as("operator")
+    mine = client.get("/actions/mine").get_data(as_text=True)
+    team = client.get(f"/teams/{people['alpha'].id}").get_data(as_text=True)
+    for page in (mine, team):
+        assert "Actions are created from an item that is not met or needs rework" in page

@@ -14,8 +14,8 @@ from tracker.audits.models import AuditItem
 from tracker.auth.models import Team
 from tracker.auth.permissions import can_create_action, can_edit_action, member_team_ids
 from tracker.extensions import db
-from tracker.forms import attach_error
-from tracker.rules import Forbidden, Refusal, RuleViolation
+from tracker.forms import REFUSED, attempt
+from tracker.rules import Forbidden, Refusal
 from tracker.security.input import MAX_ID
 
 bp = Blueprint("actions", __name__)
@@ -86,17 +86,11 @@ def new():
             form.audit_item_id.data = str(item.id)
         form.due_on.data = service.suggested_due(item, today)
     elif form.validate_on_submit():
-        team = db.session.get(Team, team_id)
-        try:
-            action = service.create_action(
-                current_user, title=form.title.data, team=team, audit_item=item,
-                owner=form.chosen_owner(members), due_on=form.due_on.data,
-                priority=form.priority.data)
-        except RuleViolation as exc:
-            db.session.rollback()
-            attach_error(form, exc.field, exc.message)
-        else:
-            db.session.commit()
+        action = attempt(form, service.create_action, title=form.title.data,
+                         team=db.session.get(Team, team_id), audit_item=item,
+                         owner=form.chosen_owner(members), due_on=form.due_on.data,
+                         priority=form.priority.data)
+        if action is not REFUSED:
             flash("Action created.", "success")
             return redirect(url_for("actions.detail", action_id=action.id))
     return render_template("actions/new.html", form=form, item=item), \
@@ -140,16 +134,12 @@ def update(action_id):
     form.set_owners(members)
     if not form.validate_on_submit():
         return _render_detail(action, form=form, status=422)
-    try:
-        changed = service.update_action(
-            current_user, action, title=form.title.data, owner=form.chosen_owner(members),
-            due_on=form.due_on.data, priority=form.priority.data, status=form.status.data)
-    except RuleViolation as exc:
-        db.session.rollback()
-        attach_error(form, exc.field, exc.message)
+    changed = attempt(form, service.update_action, action, title=form.title.data,
+                      owner=form.chosen_owner(members), due_on=form.due_on.data,
+                      priority=form.priority.data, status=form.status.data)
+    if changed is REFUSED:
         return _render_detail(queries.action_or_404(current_user, action_id), form=form,
                               status=422)
-    db.session.commit()
     flash("Saved." if changed else "Nothing to save: the action already had these values.",
           "success" if changed else "info")
     return redirect(url_for("actions.detail", action_id=action_id))
@@ -164,14 +154,9 @@ def close(action_id):
     form = CloseForm()
     if not form.validate_on_submit():
         return _render_detail(action, close_form=form, status=422)
-    try:
-        service.close_action(current_user, action, outcome=form.outcome.data,
-                             note=form.note.data)
-    except RuleViolation as exc:
-        db.session.rollback()
-        attach_error(form, exc.field, exc.message)
+    if attempt(form, service.close_action, action, outcome=form.outcome.data,
+               note=form.note.data) is REFUSED:
         return _render_detail(queries.action_or_404(current_user, action_id),
                               close_form=form, status=422)
-    db.session.commit()
     flash("Action closed.", "success")
     return redirect(url_for("actions.detail", action_id=action_id))
