@@ -9,6 +9,7 @@ from flask import abort
 from sqlalchemy.orm import joinedload
 
 from tracker.actions.models import OPEN_ACTION_STATUSES, CorrectiveAction
+from tracker.audits import vocabulary
 from tracker.audits.models import Audit, AuditItem
 from tracker.auth.models import User
 from tracker.auth.permissions import can_view_action, member_team_ids
@@ -18,6 +19,21 @@ from tracker.extensions import db
 def is_overdue(action: CorrectiveAction, today: date) -> bool:
     """Overdue: still open and its due day has passed (the one definition)."""
     return action.is_open and action.due_on is not None and action.due_on < today
+
+
+def open_clause():
+    return CorrectiveAction.status.in_(OPEN_ACTION_STATUSES)
+
+
+def overdue_clause(today: date):
+    """is_overdue as SQL."""
+    return sa.and_(open_clause(), CorrectiveAction.due_on < today)
+
+
+def due_soon_clause(today: date):
+    """SQL: still open and due from today to the vocabulary's due-soon limit."""
+    return sa.and_(open_clause(), CorrectiveAction.due_on >= today,
+                   CorrectiveAction.due_on <= vocabulary.due_soon_limit(today))
 
 
 def _loaded(stmt):
@@ -47,7 +63,7 @@ def my_open_actions(user: User, today: date) -> list[CorrectiveAction]:
     return db.session.execute(_loaded(
         sa.select(CorrectiveAction)
         .where(CorrectiveAction.owner_id == user.id,
-               CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+               open_clause())
         .order_by(*_overdue_first(today)))).unique().scalars().all()
 
 
@@ -64,7 +80,7 @@ def for_item(item: AuditItem) -> tuple[list[CorrectiveAction], list[CorrectiveAc
         clauses.append(sa.and_(
             CorrectiveAction.team_id == audit.team_id,
             CorrectiveAction.readiness_item_id == item.readiness_item_id,
-            CorrectiveAction.status.in_(OPEN_ACTION_STATUSES),
+            open_clause(),
             sa.or_(CorrectiveAction.audit_item_id.in_(earlier_items),
                    CorrectiveAction.audit_item_id.is_(None))))
     rows = db.session.execute(_loaded(
@@ -80,7 +96,7 @@ def visible_actions(user: User, *, team_id: int | None = None, mine: bool = Fals
     """The API's list: the person's own, or a team's (members, auditors, admins)."""
     stmt = sa.select(CorrectiveAction).options(joinedload(CorrectiveAction.created_by))
     if only_open:
-        stmt = stmt.where(CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+        stmt = stmt.where(open_clause())
     if mine:
         stmt = stmt.where(CorrectiveAction.owner_id == user.id)
     if team_id is not None:
@@ -105,11 +121,9 @@ def action_totals(team_ids: list[int], today: date) -> dict[int, ActionTotals]:
     """Per team, counted in SQL; the median from the closed actions' two timestamps."""
     if not team_ids:
         return {}
-    is_open = CorrectiveAction.status.in_(OPEN_ACTION_STATUSES)
-    late = sa.and_(is_open, CorrectiveAction.due_on < today)
     rows = db.session.execute(
-        sa.select(CorrectiveAction.team_id,
-                  sa.func.count().filter(is_open), sa.func.count().filter(late))
+        sa.select(CorrectiveAction.team_id, sa.func.count().filter(open_clause()),
+                  sa.func.count().filter(overdue_clause(today)))
         .where(CorrectiveAction.team_id.in_(team_ids))
         .group_by(CorrectiveAction.team_id)).all()
     totals = {team_id: ActionTotals(open_count, overdue) for team_id, open_count, overdue in rows}
@@ -130,7 +144,7 @@ def team_open_actions(team_id: int, today: date, limit: int) -> list[CorrectiveA
     return db.session.execute(_loaded(
         sa.select(CorrectiveAction)
         .where(CorrectiveAction.team_id == team_id,
-               CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+               open_clause())
         .order_by(*_overdue_first(today)).limit(limit))).unique().scalars().all()
 
 
