@@ -154,3 +154,24 @@ def team_member_choices(team_id: int) -> list[User]:
     return team_members(team_id)
 
 
+
+
+def signal_audit_item(signal_id: int, team_ids: list[int]) -> AuditItem | None:
+    """The item an action from a signal is for: a control guarding against the signal in
+    one of these teams' latest audits — unmet first, then the most critical, by team and
+    code. None when no such audit covers a guarding control."""
+    from tracker.dashboard.queries import latest_audits
+    from tracker.signals.queries import guard_pairs
+
+    if not team_ids:
+        return None
+    guards = guard_pairs()
+    latest = latest_audits(team_ids)
+    return db.session.execute(
+        sa.select(AuditItem)
+        .join(latest, latest.c.audit_id == AuditItem.audit_id)
+        .join(guards, guards.c.item_id == AuditItem.readiness_item_id)
+        .where(guards.c.signal_id == signal_id)
+        .order_by(sa.case((AuditItem.status.in_(vocabulary.UNMET), 0), else_=1),
+                  vocabulary.weight_sql().desc(), latest.c.team_id, AuditItem.code)
+        .limit(1)).scalars().first()
