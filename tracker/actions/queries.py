@@ -92,19 +92,27 @@ def for_item(item: AuditItem) -> tuple[list[CorrectiveAction], list[CorrectiveAc
 
 
 def visible_actions(user: User, *, team_id: int | None = None, mine: bool = False,
-                    only_open: bool = False, today: date) -> list[CorrectiveAction]:
-    """The API's list: the person's own, or a team's (members, auditors, admins)."""
-    stmt = sa.select(CorrectiveAction).options(joinedload(CorrectiveAction.created_by))
+                    only_open: bool = False, today: date, page: int = 1,
+                    per_page: int = 50) -> tuple[list[CorrectiveAction], int]:
+    """The API's list, a page of it and the total: the person's own, or a team's (members,
+    auditors, admins)."""
+    where = []
     if only_open:
-        stmt = stmt.where(open_clause())
+        where.append(open_clause())
     if mine:
-        stmt = stmt.where(CorrectiveAction.owner_id == user.id)
+        where.append(CorrectiveAction.owner_id == user.id)
     if team_id is not None:
-        stmt = stmt.where(CorrectiveAction.team_id == team_id)
+        where.append(CorrectiveAction.team_id == team_id)
     if not (user.is_admin or user.is_auditor):
-        stmt = stmt.where(CorrectiveAction.team_id.in_(member_team_ids(user) or [-1]))
-    return db.session.execute(_loaded(stmt.order_by(*_overdue_first(today)))
-                              ).unique().scalars().all()
+        where.append(CorrectiveAction.team_id.in_(member_team_ids(user) or [-1]))
+    total = db.session.execute(
+        sa.select(sa.func.count(CorrectiveAction.id)).where(*where)).scalar_one()
+    rows = db.session.execute(_loaded(
+        sa.select(CorrectiveAction).where(*where)
+        .options(joinedload(CorrectiveAction.created_by))
+        .order_by(*_overdue_first(today)).limit(per_page).offset((page - 1) * per_page))
+    ).unique().scalars().all()
+    return rows, total
 
 
 @dataclass
