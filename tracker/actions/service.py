@@ -94,10 +94,11 @@ def create_action(actor: User, *, title: str, team: Team | None = None,
     if not can_create_action(actor, team_id):
         raise Forbidden("Only the team's lead and operators (or an admin) can create its "
                         "actions.")
-    now = now or utcnow()
     title = _title(title)
     _check_owner(owner, team_id)
-    _check_due(due_on, today=clock.today())
+    # Not late on the day it is made (the demo's and imports' backdated ones too).
+    _check_due(due_on, today=clock.local_date(now) if now else clock.today())
+    now = now or utcnow()
     action = CorrectiveAction(
         title=title, team_id=team_id, audit_item_id=audit_item.id if audit_item else None,
         readiness_item_id=audit_item.readiness_item_id if audit_item else None,
