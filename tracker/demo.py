@@ -8,8 +8,10 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from tracker import clock
+from tracker.actions import service as actions
+from tracker.actions.models import CorrectiveAction
 from tracker.audits import service as audits
-from tracker.audits.models import Audit, AuditItem, ItemStatus
+from tracker.audits.models import Audit, AuditItem, AuditState, ItemStatus
 from tracker.auth import service as accounts
 from tracker.auth.models import Team, User
 from tracker.extensions import db
@@ -78,7 +80,7 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
     if not domains:
         raise audits.RuleViolation("Load the library first: flask --app app seed library")
     periods = last_quarters(today, 4)
-    created = 0
+    created = actions_made = 0
     for t_index, (name, description, lead_email, operator_emails, scope) in enumerate(TEAMS):
         team = _ensure_team(name, description, users[lead_email],
                             [users[e] for e in operator_emails])
@@ -106,6 +108,8 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
                         finish=not current, today=today)
             if not current:
                 audits.submit_for_review(lead, audit)
+                if q_index == len(periods) - 2:  # last quarter's gaps get corrective actions
+                    actions_made += _actions_for(audit, lead, today)
                 _review_and_sign_off(users["auditor@example.com"], audit)
             elif t_index == 2:  # one team is waiting for the auditor right now
                 audits.mark_rest_not_met(lead, audit, "Not done by the submission date: "
@@ -115,8 +119,9 @@ def seed_demo_data(progress=print, today: date | None = None) -> str:
             created += 1
             db.session.flush()
     logged = _ensure_signals(users, today)
+    made = actions_made + _ensure_actions(users, periods, today)
     return (f"Demo data ready: {len(users)} people, {len(TEAMS)} teams, {created} new audits, "
-            f"{logged} new signals.")
+            f"{logged} new signals, {made} new corrective actions.")
 
 
 def _review_and_sign_off(auditor: User, audit: Audit) -> None:
@@ -267,3 +272,84 @@ def _po_box_gap(lead: User) -> None:
     audits.add_comment(lead, item, "The PO-box rule only covers the main storefront; the "
                                    "wholesale checkout still accepts PO boxes for courier "
                                    "services.")
+
+
+# Corrective actions for last quarter's items not met, in words a lead would write. Which
+# items, owners, dates and outcomes follow from the items themselves (their codes and ids),
+# never from the demo's rng: drawing from it here would shift every value generated after.
+ACTION_TITLES = [
+    "Write the runbook and walk the team through it: {title}",
+    "Automate the check and alert on failures: {title}",
+    "Fix the gap found in the audit and re-test: {title}",
+]
+ACTIONS_PER_TEAM = 3
+
+
+def _actions_for(audit: Audit, lead: User, today: date) -> int:
+    """Actions on the audit's first items (by code) not met, where they have none yet: the
+    first already overdue, the others due in the coming weeks. Made before the sign-off, so
+    the signed report lists them."""
+    items = db.session.execute(
+        sa.select(AuditItem).where(AuditItem.audit_id == audit.id,
+                                   AuditItem.status == ItemStatus.NOT_MET)
+        .order_by(AuditItem.code).limit(ACTIONS_PER_TEAM)).scalars().all()
+    taken = set(db.session.execute(sa.select(CorrectiveAction.audit_item_id).where(
+        CorrectiveAction.audit_item_id.in_([i.id for i in items]))).scalars())
+    for n, item in enumerate(items):
+        if item.id in taken:
+            continue
+        due = (today - timedelta(days=3 + item.id % 10) if n == 0
+               else today + timedelta(days=5 + item.id % 30))
+        made_on = min(audits.quarter_end(audit.period), due - timedelta(days=14))
+        actions.create_action(
+            lead, title=ACTION_TITLES[item.id % len(ACTION_TITLES)].format(
+                title=item.title)[:200], audit_item=item, owner=item.owner, due_on=due,
+            priority=("high", "medium", "low")[n], now=datetime.combine(made_on, time(10)))
+    return len(items) - len(taken)
+
+
+def _ensure_actions(users: dict[str, User], periods: list[str], today: date) -> int:
+    """Actions on last quarter's signed-off audits made before this demo had actions, one of
+    Fulfillment's done since, and the fix the first signal called for."""
+    made = 0
+    last_quarter = {a.team.name: a for a in db.session.execute(
+        sa.select(Audit).where(Audit.period == periods[-2],
+                               Audit.state == AuditState.SIGNED_OFF)).scalars()}
+    for name, _, lead_email, _, _ in TEAMS:
+        if name in last_quarter:
+            made += _actions_for(last_quarter[name], users[lead_email], today)
+    fulfillment = last_quarter.get(TEAMS[0][0])
+    if fulfillment is not None:
+        own = db.session.execute(
+            sa.select(CorrectiveAction).join(AuditItem)
+            .where(AuditItem.audit_id == fulfillment.id)
+            .order_by(AuditItem.code.desc())).scalars().all()
+        if own and all(a.is_open for a in own):
+            done = own[0]
+            actions.close_action(
+                done.owner or users[TEAMS[0][2]], done, outcome="done",
+                note=f"Fixed and re-tested; the proof is on {done.audit_item.code} of the "
+                     f"{periods[-1]} audit.",
+                now=datetime.combine(min(today - timedelta(days=1),
+                                         clock.local_date(done.created_at)
+                                         + timedelta(days=9)), time(15)))
+    return made + _po_box_action(users)
+
+
+def _po_box_action(users: dict[str, User]) -> int:
+    """The fix the first signal called for, on Fulfillment's current DV-02."""
+    item = db.session.execute(
+        sa.select(AuditItem).join(Audit).join(Team, Team.id == Audit.team_id)
+        .where(Team.name == TEAMS[0][0], AuditItem.code == "DV-02")
+        .order_by(Audit.period.desc()).limit(1)).scalar_one_or_none()
+    if item is None or item.status != ItemStatus.NOT_MET or db.session.execute(
+            sa.select(CorrectiveAction.id).where(CorrectiveAction.audit_item_id == item.id)
+    ).first():
+        return 0
+    signal_id = db.session.execute(
+        sa.select(Signal.id).where(Signal.summary == SIGNALS[0][0])).scalar()
+    actions.create_action(
+        users[TEAMS[0][2]], title="Block PO boxes for courier services on the wholesale "
+        "checkout", audit_item=item, owner=users["operator@example.com"],
+        due_on=clock.today() + timedelta(days=10), priority="high", signal_id=signal_id)
+    return 1

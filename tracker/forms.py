@@ -1,5 +1,10 @@
 """Shared form helpers."""
 
+from flask_login import current_user
+
+from tracker.extensions import db
+from tracker.rules import RuleViolation
+
 
 def attach_error(form, field_name: str | None, message: str) -> None:
     """Show a service's refusal next to the field it concerns (or above the form)."""
@@ -10,3 +15,19 @@ def attach_error(form, field_name: str | None, message: str) -> None:
         field.errors.append(message)
     else:
         form.form_errors.append(message)
+
+
+REFUSED = object()
+
+
+def attempt(form, action, *args, **kwargs):
+    """Call a service as the current user for a validated form, and commit; on a refusal roll
+    back and put the message next to its field. Returns the service's result, or REFUSED."""
+    try:
+        result = action(current_user, *args, **kwargs)
+    except RuleViolation as exc:
+        db.session.rollback()
+        attach_error(form, exc.field, exc.message)
+        return REFUSED
+    db.session.commit()
+    return result

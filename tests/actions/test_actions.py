@@ -1,7 +1,7 @@
 """Corrective actions: the closing rules, team isolation, and last quarter's open actions on
 this quarter's item — on SQLite and PostgreSQL alike (the suite runs on both)."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -229,3 +229,22 @@ def test_my_actions_lists_overdue_first(data, people, client, login_as):
     assert page.index("Already late") < page.index("Due in two days")
     assert "Overdue" in page
     assert 'href="/actions/mine"' in page  # in the nav
+
+
+def test_empty_action_lists_say_where_actions_come_from(client, login_as, people):
+    login_as("operator")
+    mine = client.get("/actions/mine").get_data(as_text=True)
+    team = client.get(f"/teams/{people['alpha'].id}").get_data(as_text=True)
+    for page in (mine, team):
+        assert "Actions are created from an item that is not met or needs rework" in page
+
+
+def test_a_backdated_action_is_not_late_on_the_day_it_was_made(data, people):
+    made = datetime.combine(clock.today() - timedelta(days=30), time(10))
+    late = service.create_action(people["lead"], title="Made last month", team=people["alpha"],
+                                 due_on=clock.today() - timedelta(days=20), now=made)
+    assert queries.is_overdue(late, clock.today())
+    with pytest.raises(RuleViolation, match="That day has passed"):
+        service.create_action(people["lead"], title="Late from the start",
+                              team=people["alpha"], now=made,
+                              due_on=clock.today() - timedelta(days=31))

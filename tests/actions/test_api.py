@@ -48,3 +48,33 @@ def test_another_team_cannot_create_or_change(api, actions_two_quarters):
                                               "owner_email": "operator@test.example"})
     assert made.status_code == 201, made.get_json()
     assert made.get_json()["item_code"] == item.code
+
+
+def test_the_list_is_paginated_like_the_other_lists(api, app, people):
+    from tracker import clock
+    from tracker.actions import service
+
+    for n in range(5):
+        service.create_action(people["lead"], title=f"Fix {n}", team=people["alpha"],
+                              due_on=clock.today())
+    db.session.commit()
+    lead = api("lead")
+    everything = lead.get("/actions").get_json()
+    total = everything["total"]
+    assert total == len(everything["actions"]) >= 7  # the seed's two and these five
+    assert (everything["page"], everything["per_page"]) == (1, 50)
+    pages = [lead.get(f"/actions?per_page=3&page={p}").get_json() for p in (1, 2, 3)]
+    assert all(p["total"] == total and p["per_page"] == 3 for p in pages)
+    assert [a["id"] for p in pages for a in p["actions"]] == [
+        a["id"] for a in everything["actions"]][:9]
+    assert [len(p["actions"]) for p in pages][:2] == [3, 3]
+    assert lead.get("/actions?per_page=201").status_code == 400  # as every list answers
+
+    document = lead.get("/openapi.json").get_json()
+    params = {p["name"] for p in document["paths"]["/actions"]["get"]["parameters"]}
+    assert {"page", "per_page"} <= params
+    listed = document["paths"]["/actions"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    name = listed["$ref"].rsplit("/", 1)[1]
+    assert {"page", "per_page", "total"} <= set(document["components"]["schemas"][name][
+        "required"])

@@ -5,7 +5,6 @@ unsubscribe."""
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from tests import factories
@@ -17,14 +16,6 @@ from tracker.extensions import db
 from tracker.notifications import delivery
 from tracker.notifications.models import Delivery, DeliveryStatus, Notification
 from tracker.signals import service as signals
-
-
-@pytest.fixture
-def mail(app, smtp_server):
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
-                      MAIL_DEFAULT_SENDER="tracker@test.example",
-                      BASE_URL="https://readiness.test.example")
-    return smtp_server
 
 
 def inbox(user) -> list[tuple[str, str]]:

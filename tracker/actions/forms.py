@@ -37,6 +37,7 @@ class ActionForm(FlaskForm):
                          choices=[SelectChoice(s.value, ACTION_STATUS_LABELS[s])
                                   for s in OPEN_ACTION_STATUSES])
     audit_item_id = HiddenField()
+    signal_id = HiddenField()
 
     def set_owners(self, members) -> None:
         self.owner_id.choices = [SelectChoice(UNASSIGNED, "Unassigned")] + [

@@ -9,6 +9,7 @@ from flask import abort
 from sqlalchemy.orm import joinedload
 
 from tracker.actions.models import OPEN_ACTION_STATUSES, CorrectiveAction
+from tracker.audits import vocabulary
 from tracker.audits.models import Audit, AuditItem
 from tracker.auth.models import User
 from tracker.auth.permissions import can_view_action, member_team_ids
@@ -18,6 +19,21 @@ from tracker.extensions import db
 def is_overdue(action: CorrectiveAction, today: date) -> bool:
     """Overdue: still open and its due day has passed (the one definition)."""
     return action.is_open and action.due_on is not None and action.due_on < today
+
+
+def open_clause():
+    return CorrectiveAction.status.in_(OPEN_ACTION_STATUSES)
+
+
+def overdue_clause(today: date):
+    """is_overdue as SQL."""
+    return sa.and_(open_clause(), CorrectiveAction.due_on < today)
+
+
+def due_soon_clause(today: date):
+    """SQL: still open and due from today to the vocabulary's due-soon limit."""
+    return sa.and_(open_clause(), CorrectiveAction.due_on >= today,
+                   CorrectiveAction.due_on <= vocabulary.due_soon_limit(today))
 
 
 def _loaded(stmt):
@@ -47,7 +63,7 @@ def my_open_actions(user: User, today: date) -> list[CorrectiveAction]:
     return db.session.execute(_loaded(
         sa.select(CorrectiveAction)
         .where(CorrectiveAction.owner_id == user.id,
-               CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+               open_clause())
         .order_by(*_overdue_first(today)))).unique().scalars().all()
 
 
@@ -64,7 +80,7 @@ def for_item(item: AuditItem) -> tuple[list[CorrectiveAction], list[CorrectiveAc
         clauses.append(sa.and_(
             CorrectiveAction.team_id == audit.team_id,
             CorrectiveAction.readiness_item_id == item.readiness_item_id,
-            CorrectiveAction.status.in_(OPEN_ACTION_STATUSES),
+            open_clause(),
             sa.or_(CorrectiveAction.audit_item_id.in_(earlier_items),
                    CorrectiveAction.audit_item_id.is_(None))))
     rows = db.session.execute(_loaded(
@@ -76,19 +92,27 @@ def for_item(item: AuditItem) -> tuple[list[CorrectiveAction], list[CorrectiveAc
 
 
 def visible_actions(user: User, *, team_id: int | None = None, mine: bool = False,
-                    only_open: bool = False, today: date) -> list[CorrectiveAction]:
-    """The API's list: the person's own, or a team's (members, auditors, admins)."""
-    stmt = sa.select(CorrectiveAction).options(joinedload(CorrectiveAction.created_by))
+                    only_open: bool = False, today: date, page: int = 1,
+                    per_page: int = 50) -> tuple[list[CorrectiveAction], int]:
+    """The API's list, a page of it and the total: the person's own, or a team's (members,
+    auditors, admins)."""
+    where = []
     if only_open:
-        stmt = stmt.where(CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+        where.append(open_clause())
     if mine:
-        stmt = stmt.where(CorrectiveAction.owner_id == user.id)
+        where.append(CorrectiveAction.owner_id == user.id)
     if team_id is not None:
-        stmt = stmt.where(CorrectiveAction.team_id == team_id)
+        where.append(CorrectiveAction.team_id == team_id)
     if not (user.is_admin or user.is_auditor):
-        stmt = stmt.where(CorrectiveAction.team_id.in_(member_team_ids(user) or [-1]))
-    return db.session.execute(_loaded(stmt.order_by(*_overdue_first(today)))
-                              ).unique().scalars().all()
+        where.append(CorrectiveAction.team_id.in_(member_team_ids(user) or [-1]))
+    total = db.session.execute(
+        sa.select(sa.func.count(CorrectiveAction.id)).where(*where)).scalar_one()
+    rows = db.session.execute(_loaded(
+        sa.select(CorrectiveAction).where(*where)
+        .options(joinedload(CorrectiveAction.created_by))
+        .order_by(*_overdue_first(today)).limit(per_page).offset((page - 1) * per_page))
+    ).unique().scalars().all()
+    return rows, total
 
 
 @dataclass
@@ -105,11 +129,9 @@ def action_totals(team_ids: list[int], today: date) -> dict[int, ActionTotals]:
     """Per team, counted in SQL; the median from the closed actions' two timestamps."""
     if not team_ids:
         return {}
-    is_open = CorrectiveAction.status.in_(OPEN_ACTION_STATUSES)
-    late = sa.and_(is_open, CorrectiveAction.due_on < today)
     rows = db.session.execute(
-        sa.select(CorrectiveAction.team_id,
-                  sa.func.count().filter(is_open), sa.func.count().filter(late))
+        sa.select(CorrectiveAction.team_id, sa.func.count().filter(open_clause()),
+                  sa.func.count().filter(overdue_clause(today)))
         .where(CorrectiveAction.team_id.in_(team_ids))
         .group_by(CorrectiveAction.team_id)).all()
     totals = {team_id: ActionTotals(open_count, overdue) for team_id, open_count, overdue in rows}
@@ -130,7 +152,7 @@ def team_open_actions(team_id: int, today: date, limit: int) -> list[CorrectiveA
     return db.session.execute(_loaded(
         sa.select(CorrectiveAction)
         .where(CorrectiveAction.team_id == team_id,
-               CorrectiveAction.status.in_(OPEN_ACTION_STATUSES))
+               open_clause())
         .order_by(*_overdue_first(today)).limit(limit))).unique().scalars().all()
 
 
@@ -140,3 +162,24 @@ def team_member_choices(team_id: int) -> list[User]:
     return team_members(team_id)
 
 
+
+
+def signal_audit_item(signal_id: int, team_ids: list[int]) -> AuditItem | None:
+    """The item an action from a signal is for: a control guarding against the signal in
+    one of these teams' latest audits — unmet first, then the most critical, by team and
+    code. None when no such audit covers a guarding control."""
+    from tracker.dashboard.queries import latest_audits
+    from tracker.signals.queries import guard_pairs
+
+    if not team_ids:
+        return None
+    guards = guard_pairs()
+    latest = latest_audits(team_ids)
+    return db.session.execute(
+        sa.select(AuditItem)
+        .join(latest, latest.c.audit_id == AuditItem.audit_id)
+        .join(guards, guards.c.item_id == AuditItem.readiness_item_id)
+        .where(guards.c.signal_id == signal_id)
+        .order_by(sa.case((AuditItem.status.in_(vocabulary.UNMET), 0), else_=1),
+                  vocabulary.weight_sql().desc(), latest.c.team_id, AuditItem.code)
+        .limit(1)).scalars().first()

@@ -79,9 +79,10 @@ def is_called_for(item: AuditItem) -> bool:
 def create_action(actor: User, *, title: str, team: Team | None = None,
                   audit_item: AuditItem | None = None, owner: User | None = None,
                   due_on: date | None = None, priority: Priority | str = Priority.MEDIUM,
-                  now: datetime | None = None) -> CorrectiveAction:
+                  signal_id: int | None = None, now: datetime | None = None
+                  ) -> CorrectiveAction:
     """An action from an audit item (its team and library item come with it) or by hand for
-    a team."""
+    a team; `signal_id` names the frontline signal that called for it, in the event."""
     if audit_item is not None:
         if team is not None and team.id != audit_item.audit.team_id:
             raise RuleViolation("That item belongs to another team's audit.", "team_id")
@@ -93,10 +94,11 @@ def create_action(actor: User, *, title: str, team: Team | None = None,
     if not can_create_action(actor, team_id):
         raise Forbidden("Only the team's lead and operators (or an admin) can create its "
                         "actions.")
-    now = now or utcnow()
     title = _title(title)
     _check_owner(owner, team_id)
-    _check_due(due_on, today=clock.today())
+    # Not late on the day it is made (the demo's and imports' backdated ones too).
+    _check_due(due_on, today=clock.local_date(now) if now else clock.today())
+    now = now or utcnow()
     action = CorrectiveAction(
         title=title, team_id=team_id, audit_item_id=audit_item.id if audit_item else None,
         readiness_item_id=audit_item.readiness_item_id if audit_item else None,
@@ -105,7 +107,8 @@ def create_action(actor: User, *, title: str, team: Team | None = None,
     db.session.add(action)
     db.session.flush()
     activity.record(actor, "action.create", chain=CHAIN, subject=_subject(action),
-                    after={**_facts(action), "owner": bool(owner)})
+                    after={**_facts(action), "owner": bool(owner),
+                           **({"signal_id": signal_id} if signal_id else {})})
     return action
 
 

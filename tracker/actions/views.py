@@ -12,11 +12,17 @@ from tracker.actions.models import CorrectiveAction
 from tracker.audits import queries as audit_queries
 from tracker.audits.models import AuditItem
 from tracker.auth.models import Team
-from tracker.auth.permissions import can_create_action, can_edit_action, member_team_ids
+from tracker.auth.permissions import (
+    can_create_action,
+    can_edit_action,
+    can_view_signals,
+    member_team_ids,
+)
 from tracker.extensions import db
-from tracker.forms import attach_error
-from tracker.rules import Forbidden, Refusal, RuleViolation
+from tracker.forms import REFUSED, attempt
+from tracker.rules import Forbidden, Refusal
 from tracker.security.input import MAX_ID
+from tracker.signals.models import Signal
 
 bp = Blueprint("actions", __name__)
 
@@ -48,6 +54,17 @@ def _source_item(raw):
     return audit_queries.item_or_404(audit, item.id)
 
 
+def _source_signal(raw) -> Signal | None:
+    """The signal an action is made from (?signal_id=), if there is one to see."""
+    try:
+        signal_id = int(raw or 0)
+    except ValueError:
+        return None
+    if not 0 < signal_id <= MAX_ID or not can_view_signals(current_user):
+        return None
+    return db.session.get(Signal, signal_id)
+
+
 def _creatable_teams() -> list[Team]:
     stmt = sa.select(Team).order_by(Team.name)
     if not current_user.is_admin:
@@ -67,6 +84,10 @@ def mine():
 @login_required
 def new():
     item = _source_item(request.values.get("audit_item_id"))
+    signal = _source_signal(request.values.get("signal_id"))
+    if item is None and signal is not None and request.method == "GET":
+        # The control guarding against it in the person's teams' latest audits.
+        item = queries.signal_audit_item(signal.id, [t.id for t in _creatable_teams()])
     teams = [item.audit.team] if item else _creatable_teams()
     _require(any(can_create_action(current_user, t.id) for t in teams),
              "Only a team's lead and operators (or an admin) can create its actions.")
@@ -84,22 +105,21 @@ def new():
             form.title.data = f"{item.code} {item.title}"[:200]
             form.owner_id.data = str(item.owner_id) if item.owner_id else UNASSIGNED
             form.audit_item_id.data = str(item.id)
+        if signal is not None:
+            code = f"{item.code} " if item else ""
+            form.title.data = f"{code}Signal: {signal.summary}"[:200]
+            form.signal_id.data = str(signal.id)
         form.due_on.data = service.suggested_due(item, today)
     elif form.validate_on_submit():
-        team = db.session.get(Team, team_id)
-        try:
-            action = service.create_action(
-                current_user, title=form.title.data, team=team, audit_item=item,
-                owner=form.chosen_owner(members), due_on=form.due_on.data,
-                priority=form.priority.data)
-        except RuleViolation as exc:
-            db.session.rollback()
-            attach_error(form, exc.field, exc.message)
-        else:
-            db.session.commit()
+        action = attempt(form, service.create_action, title=form.title.data,
+                         team=db.session.get(Team, team_id), audit_item=item,
+                         owner=form.chosen_owner(members), due_on=form.due_on.data,
+                         priority=form.priority.data,
+                         signal_id=signal.id if signal else None)
+        if action is not REFUSED:
             flash("Action created.", "success")
             return redirect(url_for("actions.detail", action_id=action.id))
-    return render_template("actions/new.html", form=form, item=item), \
+    return render_template("actions/new.html", form=form, item=item, signal=signal), \
         422 if request.method == "POST" else 200
 
 
@@ -140,16 +160,12 @@ def update(action_id):
     form.set_owners(members)
     if not form.validate_on_submit():
         return _render_detail(action, form=form, status=422)
-    try:
-        changed = service.update_action(
-            current_user, action, title=form.title.data, owner=form.chosen_owner(members),
-            due_on=form.due_on.data, priority=form.priority.data, status=form.status.data)
-    except RuleViolation as exc:
-        db.session.rollback()
-        attach_error(form, exc.field, exc.message)
+    changed = attempt(form, service.update_action, action, title=form.title.data,
+                      owner=form.chosen_owner(members), due_on=form.due_on.data,
+                      priority=form.priority.data, status=form.status.data)
+    if changed is REFUSED:
         return _render_detail(queries.action_or_404(current_user, action_id), form=form,
                               status=422)
-    db.session.commit()
     flash("Saved." if changed else "Nothing to save: the action already had these values.",
           "success" if changed else "info")
     return redirect(url_for("actions.detail", action_id=action_id))
@@ -164,14 +180,9 @@ def close(action_id):
     form = CloseForm()
     if not form.validate_on_submit():
         return _render_detail(action, close_form=form, status=422)
-    try:
-        service.close_action(current_user, action, outcome=form.outcome.data,
-                             note=form.note.data)
-    except RuleViolation as exc:
-        db.session.rollback()
-        attach_error(form, exc.field, exc.message)
+    if attempt(form, service.close_action, action, outcome=form.outcome.data,
+               note=form.note.data) is REFUSED:
         return _render_detail(queries.action_or_404(current_user, action_id),
                               close_form=form, status=422)
-    db.session.commit()
     flash("Action closed.", "success")
     return redirect(url_for("actions.detail", action_id=action_id))

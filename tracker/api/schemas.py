@@ -399,6 +399,9 @@ class ActionOut(Response):
 
 class ActionList(Response):
     actions: list[ActionOut]
+    page: int
+    per_page: int
+    total: int
 
 
 class ActionQuery(Request):
@@ -407,6 +410,8 @@ class ActionQuery(Request):
     mine: Literal["0", "1"] = Field("0", description="1: only the actions you own.")
     team_id: Id | None = None
     open: Literal["0", "1"] = Field("0", description="1: only open and in-progress ones.")
+    page: Annotated[int, Field(ge=1, le=100_000)] = 1
+    per_page: Annotated[int, Field(ge=1, le=200)] = 50
 
 
 class ActionCreate(Request):

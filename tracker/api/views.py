@@ -671,10 +671,12 @@ def action_or_404(action_id: int) -> CorrectiveAction:
            query=schemas.ActionQuery, responses={200: schemas.ActionList})
 def list_actions(query: schemas.ActionQuery):
     """Your teams' actions (every team's for admins and auditors), overdue first; `mine=1`
-    for the ones you own, `team_id` for one team's."""
-    rows = action_queries.visible_actions(me(), team_id=query.team_id, mine=query.mine == "1",
-                                          only_open=query.open == "1", today=clock.today())
-    return send(schemas.ActionList(actions=[action_out(a) for a in rows]))
+    for the ones you own, `team_id` for one team's; a page at a time (`page`, `per_page`)."""
+    rows, total = action_queries.visible_actions(
+        me(), team_id=query.team_id, mine=query.mine == "1", only_open=query.open == "1",
+        today=clock.today(), page=query.page, per_page=query.per_page)
+    return send(schemas.ActionList(actions=[action_out(a) for a in rows], page=query.page,
+                                   per_page=query.per_page, total=total))
 
 
 @operation(bp, "POST", "/actions", summary="Create a corrective action", tag=ACTIONS,

@@ -68,7 +68,7 @@ from tracker.auth.permissions import (
 )
 from tracker.cache import page_cache
 from tracker.extensions import db
-from tracker.forms import attach_error
+from tracker.forms import REFUSED, attach_error, attempt
 from tracker.rules import Forbidden, Refusal, RuleViolation
 from tracker.security.input import page_arg
 
@@ -99,22 +99,6 @@ def _require_in_review(audit: Audit) -> None:
     if current_user.is_auditor and is_member(current_user, audit.team_id):
         raise Forbidden(f"You are a member of {audit.team.name}, so you cannot review or sign "
                         "off its audit. Another auditor must.")
-
-
-REFUSED = object()
-
-
-def _attempt(form, action, *args, **kwargs):
-    """Call a service as the current user for a validated form, and commit; on a refusal roll
-    back and put the message next to its field. Returns the service's result, or REFUSED."""
-    try:
-        result = action(current_user, *args, **kwargs)
-    except RuleViolation as exc:
-        db.session.rollback()
-        attach_error(form, exc.field, exc.message)
-        return REFUSED
-    db.session.commit()
-    return result
 
 
 def _page() -> int:
@@ -199,10 +183,10 @@ def new():
         _require(can_start_audit(current_user, team.id))
         chosen = [d for d in domains if d.id in set(form.domains.data or [])]
         if previous:
-            audit = _attempt(form, service.start_next_quarter, previous, domains=chosen,
+            audit = attempt(form, service.start_next_quarter, previous, domains=chosen,
                              due_date=form.due_date.data)
         else:
-            audit = _attempt(form, service.start_audit, team, form.period.data, chosen,
+            audit = attempt(form, service.start_audit, team, form.period.data, chosen,
                              due_date=form.due_date.data)
         if audit is not REFUSED:
             flash(f"Started the {audit.period} audit of {audit.team.name} with "
@@ -340,7 +324,7 @@ def bulk(audit_id):
         if form.justification.data:
             changes["justification"] = form.justification.data
         was_draft = audit.state == AuditState.DRAFT
-        count = _attempt(form, service.bulk_update, audit, form.item_ids.data or [], **changes)
+        count = attempt(form, service.bulk_update, audit, form.item_ids.data or [], **changes)
         if count is not REFUSED:
             chosen = len(set(form.item_ids.data))
             flash(_bulk_outcome(count, chosen) + _opened(was_draft, audit),
@@ -402,7 +386,7 @@ def mark_rest_not_met(audit_id):
     form = MarkRestForm()
     if form.validate_on_submit():
         was_draft = audit.state == AuditState.DRAFT
-        count = _attempt(form, service.mark_rest_not_met, audit, form.note.data)
+        count = attempt(form, service.mark_rest_not_met, audit, form.note.data)
         if count is not REFUSED:
             flash(f"Marked {count} item{'s' if count != 1 else ''} not met, each with your "
                   f"note.{_opened(was_draft, audit)} The audit can be submitted now.", "success")
@@ -457,7 +441,7 @@ def return_audit(audit_id):
     _require_in_review(audit)
     _require(can_return(current_user, audit), "Only an auditor can send an audit back.")
     form = ReturnForm()
-    if form.validate_on_submit() and _attempt(
+    if form.validate_on_submit() and attempt(
             form, service.return_audit, audit, form.reason.data) is not REFUSED:
         flash(f"Sent back to {audit.team.name} with your reason.", "success")
         return redirect(url_for("audits.detail", audit_id=audit.id))
@@ -473,7 +457,7 @@ def sign_off(audit_id):
     _require_in_review(audit)
     _require(can_sign_off(current_user, audit), "Only an auditor can sign off audits.")
     form = SignOffForm()
-    if form.validate_on_submit() and _attempt(
+    if form.validate_on_submit() and attempt(
             form, reports.sign_off, audit, form.statement.data, form.opinion.data) is not REFUSED:
         flash(f"Signed off the {audit.period} audit of {audit.team.name}. It is now "
               "read-only for everyone.", "success")
@@ -684,7 +668,7 @@ def add_evidence(audit_id, item_id):
                  if kind == EvidenceKind.FILE else {kind: form[kind].data})
         given["effective_date"] = form.effective_date.data
         was_draft = audit.state == AuditState.DRAFT
-        if _attempt(form, service.add_evidence, item, **given) is not REFUSED:
+        if attempt(form, service.add_evidence, item, **given) is not REFUSED:
             flash(f"Evidence added to {item.code}.{_opened(was_draft, audit)}", "success")
             return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,
                                     _anchor="evidence"))
@@ -818,7 +802,7 @@ def comment(audit_id, item_id):
     _require(can_comment(current_user, item),
              "Only the team and auditors can comment on its items.")
     form = CommentForm()
-    if form.validate_on_submit() and _attempt(
+    if form.validate_on_submit() and attempt(
             form, service.add_comment, item, form.body.data) is not REFUSED:
         flash("Comment added.", "success")
         return redirect(url_for("audits.item", audit_id=audit_id, item_id=item_id,
@@ -834,7 +818,7 @@ def verdict(audit_id, item_id):
     _require_in_review(audit)
     _require(can_review(current_user, audit), "Only an auditor can review items.")
     form = VerdictForm()
-    if form.validate_on_submit() and _attempt(
+    if form.validate_on_submit() and attempt(
             form, service.review_item, item, form.verdict.data, form.note.data) is not REFUSED:
         outcome = "accepted" if form.verdict.data == "accepted" else "sent back for rework"
         flash(f"{item.code}: {outcome}.", "success")

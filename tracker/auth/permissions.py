@@ -191,6 +191,12 @@ def can_edit_action(user: User, action) -> bool:
     return can_create_action(user, action.team_id)
 
 
+def can_create_some_action(user: User) -> bool:
+    """Who is offered "Create corrective action" where no team is given (a signal's page):
+    admins, and members of some team."""
+    return user.is_authenticated and (user.is_admin or bool(member_team_ids(user)))
+
+
 PERMISSIONS = {
     name: fn for name, fn in globals().items() if name.startswith("can_") and callable(fn)
 }

@@ -14,8 +14,9 @@ notify_cli = AppGroup("notify", help="Reminders, digests and the e-mail outbox."
 @click.option("--dry-run", is_flag=True, help="Say what would be sent; change nothing.")
 @click.option("--day", help="The day to remind for (default: today in TIMEZONE).")
 def notify_reminders(dry_run, day):
-    """Remind owners of items due in 7 days and tomorrow, owners and leads of overdue
-    items, and send the daily digests. For cron: running it twice a day sends nothing new."""
+    """Remind owners of items due in 7 days and tomorrow and of corrective actions due
+    soon, owners and leads of overdue items and actions, and send the daily digests. For
+    cron: running it twice a day sends nothing new."""
     from tracker.notifications.reminders import run_reminders
 
     try:
@@ -30,6 +31,8 @@ def notify_reminders(dry_run, day):
         db.session.commit()
     verb = "would send" if dry_run else "sent"
     click.echo(f"Reminders {verb}: {counts['due_soon']} due soon, {counts['overdue']} overdue; "
+               f"corrective actions: {counts['action_due_soon']} due soon, "
+               f"{counts['action_overdue']} overdue; "
                f"digests {'to send' if dry_run else 'queued'}: {counts['digests']}.")
 
 

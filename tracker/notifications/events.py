@@ -15,8 +15,10 @@ class EventKind:
 
 EVENTS: tuple[EventKind, ...] = (
     EventKind("assigned", "An item is assigned to you", "the new owner", Channel.EMAIL),
-    EventKind("due_soon", "Your item is due in 7 days, or tomorrow", "the owner", Channel.DIGEST),
-    EventKind("overdue", "Overdue items", "owners, and the lead for the team", Channel.DIGEST),
+    EventKind("due_soon", "Your item is due in 7 days, or tomorrow; your corrective action "
+              "is due soon", "the owner", Channel.DIGEST),
+    EventKind("overdue", "Overdue items and corrective actions",
+              "owners, and the lead for the team", Channel.DIGEST),
     EventKind("review_requested", "An audit is submitted for review", "auditors", Channel.EMAIL),
     EventKind("sent_back", "An audit is sent back, with the reason",
               "the lead, and owners of items needing rework", Channel.EMAIL),

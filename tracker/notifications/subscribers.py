@@ -9,6 +9,7 @@ from collections import Counter
 import sqlalchemy as sa
 
 from tracker import activity
+from tracker.actions.models import CorrectiveAction
 from tracker.activity import ActivityEvent
 from tracker.audits.models import Audit, AuditItem, Comment, Verdict
 from tracker.auth.models import Membership, TeamRole, User
@@ -58,19 +59,28 @@ def _team(team_id: int, *roles: TeamRole) -> list[User]:
 
 # --- items ------------------------------------------------------------------------------------
 
-@reacts_to("item.update")
+@reacts_to("item.update", "action.create", "action.update")
 def _assigned(event, after):
+    """The new owner of an audit item or a corrective action hears of it."""
     if not after.get("owner"):  # no new owner: nothing to tell (the usual status save)
         return
-    item = db.session.get(AuditItem, event.audit_item_id)
-    if item.owner is None:
+    if event.action == "item.update":
+        item = db.session.get(AuditItem, event.audit_item_id)
+        owner, title, due, link = (item.owner, f"{item.code} {item.title} is yours",
+                                   item.due_date, _item_link(item))
+        what = f"{item.code} in {_audit_name(item.audit)}"
+    else:
+        action = db.session.get(CorrectiveAction, after["action_id"])
+        owner, title, due, link = (action.owner, f"Corrective action for you: {action.title}",
+                                   action.due_on,
+                                   path_for("actions.detail", action_id=action.id))
+        what = f"a corrective action for {action.team.name}"
+    if owner is None:
         return
-    notify("assigned", [item.owner], key=_key("assigned", event), actor=event.actor,
-           title=f"{item.code} {item.title} is yours",
+    notify("assigned", [owner], key=_key("assigned", event), actor=event.actor, title=title,
            body=(f"{event.actor.name if event.actor else 'Someone'} made you the owner of "
-                 f"{item.code} in {_audit_name(item.audit)}"
-                 + (f", due {item.due_date.isoformat()}." if item.due_date else ".")),
-           link=_item_link(item))
+                 f"{what}" + (f", due {due.isoformat()}." if due else ".")),
+           link=link)
 
 
 @reacts_to("item.review")
@@ -113,23 +123,6 @@ def mentions(text: str, people: list[User]) -> list[User]:
 
     return [p for p in people
             if any(re.search(rf"@{re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names(p))]
-
-
-@reacts_to("action.create", "action.update")
-def _action_assigned(event, after):
-    if not after.get("owner"):  # no new owner: nothing to tell
-        return
-    from tracker.actions.models import CorrectiveAction
-
-    action = db.session.get(CorrectiveAction, after["action_id"])
-    if action.owner is None:
-        return
-    notify("assigned", [action.owner], key=_key("assigned", event), actor=event.actor,
-           title=f"Corrective action for you: {action.title}",
-           body=(f"{event.actor.name if event.actor else 'Someone'} made you the owner of a "
-                 f"corrective action for {action.team.name}"
-                 + (f", due {action.due_on.isoformat()}." if action.due_on else ".")),
-           link=path_for("actions.detail", action_id=action.id))
 
 
 # --- audits -----------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import abort
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
+from tracker.actions.models import CorrectiveAction
 from tracker.audits import readmodel
 from tracker.audits.models import Audit, AuditItem
 from tracker.audits.readmodel import DomainCount
@@ -107,4 +108,16 @@ def open_signals(audit: Audit, limit: int = 200) -> list[Signal]:
                                 Signal.state != SignalState.RESOLVED)
         .order_by(severity_rank, Signal.observed_at.desc()).limit(limit)
         .options(selectinload(Signal.domain))
+    ).scalars().all()
+
+
+def report_actions(audit: Audit) -> list[CorrectiveAction]:
+    """The corrective actions made from the audit's items, by item code: what the report
+    lists as they stand when it is made (they outlive the sign-off, so they stay out of the
+    signed canonical JSON)."""
+    return db.session.execute(
+        sa.select(CorrectiveAction).join(AuditItem, AuditItem.id == CorrectiveAction.audit_item_id)
+        .where(AuditItem.audit_id == audit.id)
+        .order_by(AuditItem.code, CorrectiveAction.created_at, CorrectiveAction.id)
+        .options(joinedload(CorrectiveAction.owner), joinedload(CorrectiveAction.audit_item))
     ).scalars().all()

@@ -121,6 +121,7 @@ def report_context(audit: Audit, signoff: SignOff | None, *, results_sha256: str
         "as_of": clock.local_date(signoff.signed_at) if signoff else clock.today(),
         "results_sha256": results_sha256,
         "sections": sections, "changes": changes, "signals": queries.open_signals(audit),
+        "actions": queries.report_actions(audit),
         "totals": {"item_count": summary.total, "counts": counts,
                    "weight_met": summary.weight_met,
                    "weight_applicable": summary.weight_applicable, "score": score,
