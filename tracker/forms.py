@@ -1,5 +1,15 @@
 """Shared form helpers."""
 
+from wtforms import SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes (rendered as <ul class="checks">)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
 
 def attach_error(form, field_name: str | None, message: str) -> None:
     """Show a service's refusal next to the field it concerns (or above the form)."""
