@@ -108,6 +108,7 @@ class Site:
             "fmt": "csv",
             "notification_id": 1,
             "delivery_id": 1,
+            "endpoint_id": 1,  # no webhook endpoint in the site: 404 for the admin
             "token": "not-a-signed-token",
             **self.extra,
         }

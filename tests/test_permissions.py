@@ -118,6 +118,14 @@ MATRIX = {
     "POST notifications.unsubscribe":    (404,   404,  404,  404,  404,  404),
     "GET notifications.outbox":          ADMIN_ONLY_GET,
     "POST notifications.retry":          (LOGIN, 404,  403,  403,  403,  403),
+    # webhooks: admins only; the site has no endpoint or webhook delivery 1
+    "GET notifications.webhooks":        ADMIN_ONLY_GET,
+    "POST notifications.webhooks":       (LOGIN, 200,  403,  403,  403,  403),
+    "POST notifications.webhook_active": (LOGIN, 404,  403,  403,  403,  403),
+    "POST notifications.webhook_delete": (LOGIN, 404,  403,  403,  403,  403),
+    "POST notifications.webhook_test":   (LOGIN, 404,  403,  403,  403,  403),
+    "GET notifications.webhook_outbox":  ADMIN_ONLY_GET,
+    "POST notifications.webhook_retry":  (LOGIN, 404,  403,  403,  403,  403),
     # corrective actions — site.action is on Alpha's item; the outsider (Beta) gets 404, the
     # auditor (in no team) reads but cannot create or change
     "GET actions.mine":                  (LOGIN, 200,  200,  200,  200,  200),

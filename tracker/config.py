@@ -83,6 +83,10 @@ def load_config(instance_path: str) -> dict:
         "BASE_URL": os.environ.get("BASE_URL"),
         "REMINDER_HOUR": int(os.environ.get("REMINDER_HOUR", 7)),
         "DELIVERY_RETRY_SECONDS": os.environ.get("DELIVERY_RETRY_SECONDS", "60,300,1800,7200"),
+        # Outgoing webhooks: hosts on internal networks they may reach (comma-separated;
+        # none by default), and how long an endpoint has to answer.
+        "WEBHOOK_ALLOWED_HOSTS": os.environ.get("WEBHOOK_ALLOWED_HOSTS", ""),
+        "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", 10)),
     }
 
 

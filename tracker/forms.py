@@ -1,9 +1,18 @@
 """Shared form helpers."""
 
 from flask_login import current_user
+from wtforms import SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from tracker.extensions import db
 from tracker.rules import RuleViolation
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes (rendered as <ul class="checks">)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 def attach_error(form, field_name: str | None, message: str) -> None:

@@ -44,6 +44,7 @@ _PENDING = "tracker_pending_jobs"
 # Run every PERIODIC_SECONDS by the job thread, or by RQ's scheduler in `flask worker`.
 PERIODIC = ("tracker.reports.jobs.sweep_reports",
             "tracker.notifications.delivery.sweep_deliveries",
+            "tracker.notifications.outgoing.sweep_webhooks",
             "tracker.notifications.reminders.morning_run")
 
 

@@ -89,7 +89,8 @@ def nav_sections():
     return sections
 
 
-ADMIN_TABS = [("library.manage", "Library"), ("notifications.outbox", "E-mail outbox")]
+ADMIN_TABS = [("library.manage", "Library"), ("notifications.outbox", "E-mail outbox"),
+              ("notifications.webhooks", "Webhooks")]
 
 
 def admin_extra_tabs():

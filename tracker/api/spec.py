@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from tracker.api import schemas
 from tracker.api.errors import ApiError
+from tracker.notifications.payloads import WEBHOOK_EVENTS
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -170,6 +171,8 @@ def _models() -> list[tuple[type[BaseModel], str]]:
         for response in op.responses.values():
             if isinstance(response, type):
                 found[(response, "serialization")] = None
+    for event in WEBHOOK_EVENTS:
+        found[(event.data, "serialization")] = None
     return list(found)
 
 
@@ -206,6 +209,37 @@ def _path_parameters(path: str) -> list[dict]:
 def _error_response(status: int) -> dict:
     return {"description": STATUS_TEXT[status],
             "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+WEBHOOK_HEADERS = (
+    ("webhook-id", "The message's id: the same on every attempt, so a receiver can drop a "
+                   "repeat."),
+    ("webhook-timestamp", "When this attempt was signed, in seconds since 1970."),
+    ("webhook-signature", "`v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}"
+                          ".{body}`, keyed with the base64 part of the endpoint's `whsec_` "
+                          "secret (Standard Webhooks)."),
+)
+
+
+def _webhooks(keys) -> dict:
+    """OpenAPI 3.1's `webhooks`: the POST each event type makes to a subscribed endpoint."""
+    found = {}
+    for event in WEBHOOK_EVENTS:
+        body = {"type": "object", "required": ["type", "timestamp", "data"],
+                "properties": {"type": {"const": event.type},
+                               "timestamp": {"type": "string", "format": "date-time"},
+                               "data": _ref(keys, event.data, "serialization")}}
+        found[event.type] = {"post": {
+            "operationId": "webhook_" + event.type.replace(".", "_"), "summary": event.summary,
+            "tags": ["Webhooks"],
+            "parameters": [{"name": name, "in": "header", "required": True,
+                            "description": text, "schema": {"type": "string"}}
+                           for name, text in WEBHOOK_HEADERS],
+            "requestBody": {"required": True, "content": {JSON: {"schema": body}}},
+            "responses": {"2XX": {"description": "Received. Any other answer, or none within "
+                                                 "WEBHOOK_TIMEOUT_SECONDS, is tried again "
+                                                 "later, then marked failed."}}}}
+    return found
 
 
 def build_openapi(title: str, version: str, server_url: str) -> dict:
@@ -263,6 +297,7 @@ def build_openapi(title: str, version: str, server_url: str) -> dict:
                                 "Errors are `{\"error\": {\"code\", \"message\"}}`."},
         "servers": [{"url": server_url}],
         "paths": paths,
+        "webhooks": _webhooks(keys),
         "components": {
             "schemas": components,
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},

@@ -15,18 +15,13 @@ from wtforms import (
     URLField,
 )
 from wtforms.validators import InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from tracker.audits.models import ItemStatus
+from tracker.forms import MultiCheckboxField
 
 STATUS_CHOICES = [SelectChoice(s.value, s.label) for s in ItemStatus]
 NO_CHANGE = ""
 UNASSIGNED = "none"
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class StartAuditForm(FlaskForm):

@@ -784,8 +784,8 @@ def replace_evidence(audit_id, item_id, evidence_id):
         given = _replacement(form, kind)
         if given is None:
             attach_error(form, kind, NOTHING_TO_REPLACE_WITH[kind])
-        elif _attempt(form, service.replace_evidence, evidence, **given,
-                      effective_date=form.effective_date.data) is not REFUSED:
+        elif attempt(form, service.replace_evidence, evidence, **given,
+                     effective_date=form.effective_date.data) is not REFUSED:
             flash(f"Replaced the evidence of {item.code}. The history keeps both.", "success")
             return _back_to_evidence(item)
     return _render_item(_load_item(audit_id, item_id), replace_forms={evidence_id: form},

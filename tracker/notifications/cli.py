@@ -1,5 +1,6 @@
 """`flask --app app notify reminders [--dry-run] [--day YYYY-MM-DD]` and `notify send`."""
 
+from collections import Counter
 from datetime import date
 
 import click
@@ -7,7 +8,7 @@ from flask.cli import AppGroup
 
 from tracker.extensions import db
 
-notify_cli = AppGroup("notify", help="Reminders, digests and the e-mail outbox.")
+notify_cli = AppGroup("notify", help="Reminders, digests and the outbox (e-mail and webhooks).")
 
 
 @notify_cli.command("reminders")
@@ -38,10 +39,12 @@ def notify_reminders(dry_run, day):
 
 @notify_cli.command("send")
 def notify_send():
-    """Send the outbox's e-mails that are due (a failed attempt waits, then is retried)."""
+    """Send the outbox's e-mails and webhooks that are due (a failed attempt waits, then is
+    retried)."""
     from tracker.notifications.delivery import sweep_deliveries
+    from tracker.notifications.outgoing import sweep_webhooks
 
-    counts = sweep_deliveries()
+    counts = Counter(sweep_deliveries()) + Counter(sweep_webhooks())
     db.session.commit()
     click.echo(f"Sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, "
                f"waiting {counts.get('waiting', 0)}.")

@@ -47,9 +47,21 @@ class Notification(db.Model):
     user: Mapped[User] = relationship()
 
 
-class Delivery(db.Model):
-    """An e-mail to send (the outbox), written with the change that caused it: `key` is
-    unique, so a retried run never sends twice; each attempt is counted with its error."""
+class Outbox:
+    """What every outbox row keeps, e-mail or webhook: written with the change that caused
+    it, then tried (delivery.py) until sent or failed, each attempt counted with its error."""
+
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class Delivery(Outbox, db.Model):
+    """An e-mail to send: `key` is unique, so a retried run never sends twice."""
 
     __tablename__ = "deliveries"
     __table_args__ = (sa.Index("ix_deliveries_status_due_at", "status", "due_at"),)
@@ -62,15 +74,46 @@ class Delivery(db.Model):
     text: Mapped[str] = mapped_column(sa.Text)
     html: Mapped[str] = mapped_column(sa.Text)
     unsubscribe_url: Mapped[str | None] = mapped_column(sa.String(500))
-    status: Mapped[DeliveryStatus] = mapped_column(
-        enum_column(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(default=0)
-    due_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
 
     user: Mapped[User | None] = relationship()
+
+
+class WebhookEndpoint(db.Model):
+    """An admin's URL that receives the events of the kinds it subscribes to, signed with
+    its own secret (the Standard Webhooks way)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(500))
+    secret: Mapped[str] = mapped_column(sa.String(100))
+    events: Mapped[list[str]] = mapped_column(sa.JSON)  # webhook event types (payloads.py)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class WebhookDelivery(Outbox, db.Model):
+    """One event for one endpoint: (endpoint, key) is unique, so an event is sent once. The
+    body is fixed when written; each attempt signs it with that attempt's timestamp."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.UniqueConstraint("endpoint_id", "key"),
+                      sa.Index("ix_webhook_deliveries_status_due_at", "status", "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(240))
+    event: Mapped[str] = mapped_column(sa.String(60))
+    message_id: Mapped[str] = mapped_column(sa.String(40), unique=True)  # webhook-id
+    payload: Mapped[str] = mapped_column(sa.Text)
+    response_code: Mapped[int | None]
+
+    endpoint: Mapped[WebhookEndpoint] = relationship()
 
 
 class Preference(db.Model):

@@ -1,6 +1,7 @@
-"""Who hears of what: each activity event that concerns someone becomes notifications, in
-the transaction that recorded it (activity.on_record). Events that concern no one cost
-nothing: the common item save (a status change) returns before any query."""
+"""Who hears of what: each activity event that concerns someone becomes notifications, and
+an event for the webhook endpoints subscribed to its type (outgoing.publish), in the
+transaction that recorded it (activity.on_record). Events that concern no one cost nothing:
+the common item save (a status change) returns before any query."""
 
 import json
 import re
@@ -14,6 +15,9 @@ from tracker.activity import ActivityEvent
 from tracker.audits.models import Audit, AuditItem, Comment, Verdict
 from tracker.auth.models import Membership, TeamRole, User
 from tracker.extensions import db
+from tracker.notifications import payloads
+from tracker.notifications.outgoing import publish
+from tracker.notifications.payloads import audit_ref, item_ref, person
 from tracker.notifications.service import notify, path_for
 from tracker.reports.models import OPINION_LABELS, Opinion
 from tracker.signals import queries as signal_queries
@@ -59,28 +63,41 @@ def _team(team_id: int, *roles: TeamRole) -> list[User]:
 
 # --- items ------------------------------------------------------------------------------------
 
-@reacts_to("item.update", "action.create", "action.update")
-def _assigned(event, after):
-    """The new owner of an audit item or a corrective action hears of it."""
-    if not after.get("owner"):  # no new owner: nothing to tell (the usual status save)
-        return
-    if event.action == "item.update":
-        item = db.session.get(AuditItem, event.audit_item_id)
-        owner, title, due, link = (item.owner, f"{item.code} {item.title} is yours",
-                                   item.due_date, _item_link(item))
-        what = f"{item.code} in {_audit_name(item.audit)}"
-    else:
-        action = db.session.get(CorrectiveAction, after["action_id"])
-        owner, title, due, link = (action.owner, f"Corrective action for you: {action.title}",
-                                   action.due_on,
-                                   path_for("actions.detail", action_id=action.id))
-        what = f"a corrective action for {action.team.name}"
-    if owner is None:
-        return
+def _tell_new_owner(event, owner: User, title: str, what: str, due, link: str) -> None:
     notify("assigned", [owner], key=_key("assigned", event), actor=event.actor, title=title,
            body=(f"{event.actor.name if event.actor else 'Someone'} made you the owner of "
                  f"{what}" + (f", due {due.isoformat()}." if due else ".")),
            link=link)
+
+
+@reacts_to("item.update")
+def _item_assigned(event, after):
+    if not after.get("owner"):  # no new owner: nothing to tell (the usual status save)
+        return
+    item = db.session.get(AuditItem, event.audit_item_id)
+    if item.owner is None:
+        return
+    _tell_new_owner(event, item.owner, f"{item.code} {item.title} is yours",
+                    f"{item.code} in {_audit_name(item.audit)}", item.due_date, _item_link(item))
+    publish("item.assigned", _key("item.assigned", event), payloads.ItemAssigned(
+        audit=audit_ref(item.audit), item=item_ref(item), owner=person(item.owner),
+        due_date=item.due_date, by=person(event.actor)))
+
+
+@reacts_to("action.create", "action.update")
+def _action_assigned(event, after):
+    if not after.get("owner"):
+        return
+    action = db.session.get(CorrectiveAction, after["action_id"])
+    if action.owner is None:
+        return
+    origin = action.audit_item
+    what = (f"a corrective action for {origin.code} in {_audit_name(origin.audit)}" if origin
+            else f"a corrective action for {action.team.name}")
+    _tell_new_owner(event, action.owner, f"Corrective action for you: {action.title}", what,
+                    action.due_on, path_for("actions.detail", action_id=action.id))
+    publish("action.assigned", _key("action.assigned", event), payloads.ActionAssigned(
+        action=payloads.action_ref(action), owner=person(action.owner), by=person(event.actor)))
 
 
 @reacts_to("item.review")
@@ -92,6 +109,9 @@ def _needs_rework(event, after):
            title=f"{item.code} needs rework",
            body=f"{event.actor.name if event.actor else 'The auditor'}: {after.get('note')}",
            link=_item_link(item))
+    publish("item.needs_rework", _key("item.needs_rework", event), payloads.ItemNeedsRework(
+        audit=audit_ref(item.audit), item=item_ref(item), note=after.get("note") or "",
+        by=person(event.actor)))
 
 
 @reacts_to("comment.add")
@@ -111,6 +131,9 @@ def _commented(event, after):
     others = [u for u in [item.owner, *earlier] if u is not None and u.id not in told]
     notify("comment", others, key=_key("comment", event), actor=event.actor,
            title=f"{by} commented on {item.code}", body=text[:500], link=link)
+    publish("item.commented", _key("item.commented", event), payloads.ItemCommented(
+        audit=audit_ref(item.audit), item=item_ref(item), comment=text, by=person(event.actor),
+        mentioned=[person(u) for u in mentioned]))
 
 
 def mentions(text: str, people: list[User]) -> list[User]:
@@ -137,6 +160,8 @@ def _submitted(event, after):
            actor=event.actor, title=f"{_audit_name(audit)} is ready for review",
            body=f"{event.actor.name if event.actor else 'The lead'} submitted it for review.",
            link=path_for("audits.review", audit_id=audit.id))
+    publish("audit.submitted", _key("audit.submitted", event), payloads.AuditEvent(
+        audit=audit_ref(audit), by=person(event.actor)))
 
 
 @reacts_to("audit.return")
@@ -151,6 +176,8 @@ def _sent_back(event, after):
            title=f"{_audit_name(audit)} was sent back",
            body=f"{event.actor.name if event.actor else 'The auditor'}: {after.get('reason')}",
            link=path_for("audits.detail", audit_id=audit.id))
+    publish("audit.sent_back", _key("audit.sent_back", event), payloads.AuditSentBack(
+        audit=audit_ref(audit), reason=after.get("reason") or "", by=person(event.actor)))
 
 
 @reacts_to("audit.sign_off")
@@ -159,6 +186,9 @@ def _signed_off(event, after):
     notify("signed_off", _team(audit.team_id), key=_key("signed_off", event),
            actor=event.actor, title=f"{_audit_name(audit)} is signed off{_opinion(after)}",
            body=after.get("statement", ""), link=path_for("audits.detail", audit_id=audit.id))
+    publish("audit.signed_off", _key("audit.signed_off", event), payloads.AuditSignedOff(
+        audit=audit_ref(audit), opinion=after.get("opinion"),
+        statement=after.get("statement", ""), by=person(event.actor)))
 
 
 def _opinion(after) -> str:
@@ -175,9 +205,12 @@ def report_finished(signoff, ready: bool) -> None:
     else:
         title = f"The signed report of {_audit_name(audit)} failed"
         body = f"{signoff.report_error or ''} Try again from the audit page."
-    notify("report", people, key=f"report:{signoff.id}:{'ready' if ready else 'failed'}:"
-           f"{signoff.report_attempts}", title=title, body=body.strip(),
-           link=path_for("audits.detail", audit_id=audit.id))
+    outcome = "ready" if ready else "failed"
+    notify("report", people, key=f"report:{signoff.id}:{outcome}:{signoff.report_attempts}",
+           title=title, body=body.strip(), link=path_for("audits.detail", audit_id=audit.id))
+    publish(f"report.{outcome}", f"report.{outcome}:{signoff.id}:{signoff.report_attempts}",
+            payloads.ReportFinished(audit=audit_ref(audit), sign_off_id=signoff.id,
+                                    error=None if ready else signoff.report_error))
 
 
 # --- signals ----------------------------------------------------------------------------------
@@ -194,6 +227,9 @@ def _signal_reported(event, after):
            title=f"Signal ({after.get('severity')}): {after.get('summary')}",
            body="It names a control your team has not met yet.",
            link=path_for("signals.detail", signal_id=after["signal_id"]))
+    publish("signal.reported", _key("signal.reported", event), payloads.SignalReported(
+        signal=payloads.signal_ref(db.session.get(Signal, after["signal_id"])),
+        by=person(event.actor)))
 
 
 @reacts_to("signal.acknowledge", "signal.resolve")
@@ -206,3 +242,5 @@ def _signal_update(event, after):
            actor=event.actor, title=f"Your signal was {word}: {signal.summary}",
            body=f"{event.actor.name if event.actor else 'Someone'}: {after.get('note')}",
            link=path_for("signals.detail", signal_id=signal.id))
+    publish(f"signal.{word}", _key(f"signal.{word}", event), payloads.SignalUpdated(
+        signal=payloads.signal_ref(signal), note=after.get("note"), by=person(event.actor)))

@@ -1,20 +1,41 @@
-"""The inbox, each person's choices, one-click unsubscribe, and the admin's outbox."""
+"""The inbox, each person's choices, one-click unsubscribe, and the admin's outboxes and
+webhook endpoints."""
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 
 from tracker.auth.forms import EmptyForm
 from tracker.cache import personal_part
 from tracker.extensions import csrf, db
+from tracker.forms import attach_error
 from tracker.notifications import (
     delivery,
+    outgoing,
     service,
     subscribers,  # noqa: F401 — listens to the activity log
 )
 from tracker.notifications.events import BY_KEY
-from tracker.notifications.models import Channel, Delivery, DeliveryStatus, Notification
+from tracker.notifications.forms import WebhookEndpointForm
+from tracker.notifications.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tracker.rules import Forbidden, NotFound, RuleViolation
 from tracker.security.input import page_arg
 
@@ -118,43 +139,147 @@ def _event_label(event: str) -> str:
     return "the daily digest" if event == "digest" else f"“{BY_KEY[event].label}”"
 
 
-# --- the admin's outbox ---------------------------------------------------------------------
+# --- the admin's outboxes and webhook endpoints ----------------------------------------------
 
 def _require_admin():
     if not current_user.is_admin:
-        raise Forbidden("Only an admin can see the e-mail outbox.")
+        raise Forbidden("Only an admin can see the outboxes and manage webhooks.")
+
+
+def _outbox_page(model, template: str, **context):
+    """An outbox's rows of one status (failed first), newest first, with each status' count."""
+    status = request.args.get("status", "failed")
+    if status not in {s.value for s in DeliveryStatus}:
+        status = "failed"
+    stmt = (sa.select(model).where(model.status == status)
+            .order_by(model.created_at.desc(), model.id.desc()))
+    if model is WebhookDelivery:
+        stmt = stmt.options(selectinload(WebhookDelivery.endpoint))
+    page = db.paginate(stmt, page=page_arg(), per_page=PER_PAGE, error_out=False)
+    counts = dict(db.session.execute(
+        sa.select(model.status, sa.func.count()).group_by(model.status)).all())
+    return render_template(template, page=page, status=status, counts=counts, form=EmptyForm(),
+                           statuses=list(DeliveryStatus), max_attempts=delivery.max_attempts(),
+                           **context)
+
+
+def _retry(model, row_id: int, retry, back: str):
+    _require_admin()
+    row = db.session.get(model, row_id)
+    if row is None:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        if row.status != DeliveryStatus.FAILED:
+            flash(f"Only a failed message can be sent again; this one is {row.status.value}.",
+                  "error")
+        else:
+            retry(row)
+            db.session.commit()
+            flash("Sending again.", "success")
+    return redirect(url_for(back))
 
 
 @bp.get("/outbox")
 @login_required
 def outbox():
     _require_admin()
-    status = request.args.get("status", "failed")
-    if status not in {s.value for s in DeliveryStatus}:
-        status = "failed"
-    stmt = (sa.select(Delivery).where(Delivery.status == status)
-            .order_by(Delivery.created_at.desc(), Delivery.id.desc()))
-    page = db.paginate(stmt, page=page_arg(), per_page=PER_PAGE, error_out=False)
-    counts = dict(db.session.execute(
-        sa.select(Delivery.status, sa.func.count()).group_by(Delivery.status)).all())
-    return render_template("notifications/outbox.html", page=page, status=status,
-                           counts=counts, form=EmptyForm(), statuses=list(DeliveryStatus),
-                           max_attempts=delivery.max_attempts())
+    return _outbox_page(Delivery, "notifications/outbox.html")
 
 
 @bp.post("/outbox/<int:delivery_id>/retry")
 @login_required
 def retry(delivery_id):
+    return _retry(Delivery, delivery_id, delivery.retry, "notifications.outbox")
+
+
+@bp.route("/webhooks", methods=["GET", "POST"])
+@login_required
+def webhooks():
+    """The endpoints, and a form to add one; a new endpoint's secret is shown once, here."""
     _require_admin()
-    message = db.session.get(Delivery, delivery_id)
-    if message is None:
-        abort(404)
-    if EmptyForm().validate_on_submit():
-        if message.status != DeliveryStatus.FAILED:
-            flash("Only a failed e-mail can be sent again; this one is "
-                  f"{message.status.value}.", "error")
+    form = WebhookEndpointForm()
+    created = None
+    if form.validate_on_submit():
+        try:
+            created = outgoing.create_endpoint(current_user, form.url.data, form.events.data)
+        except RuleViolation as exc:
+            db.session.rollback()
+            attach_error(form, exc.field, exc.message)
         else:
-            delivery.retry(message)
             db.session.commit()
-            flash(f"Sending again to {message.recipient}.", "success")
-    return redirect(url_for("notifications.outbox"))
+            form = WebhookEndpointForm(formdata=None)
+    endpoints = db.session.execute(
+        sa.select(WebhookEndpoint).options(selectinload(WebhookEndpoint.created_by))
+        .order_by(WebhookEndpoint.id)).scalars().all()
+    failed = db.session.execute(
+        sa.select(sa.func.count()).select_from(WebhookDelivery)
+        .where(WebhookDelivery.status == DeliveryStatus.FAILED)).scalar_one()
+    return render_template("notifications/webhooks.html", form=form, endpoints=endpoints,
+                           created=created, failed=failed, action_form=EmptyForm(),
+                           allowed=current_app.config.get("WEBHOOK_ALLOWED_HOSTS") or "")
+
+
+def _endpoint_or_404(endpoint_id: int) -> WebhookEndpoint:
+    _require_admin()
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        abort(404)
+    return endpoint
+
+
+@bp.post("/webhooks/<int:endpoint_id>/active")
+@login_required
+def webhook_active(endpoint_id):
+    endpoint = _endpoint_or_404(endpoint_id)
+    if EmptyForm().validate_on_submit():
+        active = request.form.get("active") == "1"
+        outgoing.set_active(current_user, endpoint, active)
+        db.session.commit()
+        flash(f"{endpoint.url} is {'enabled' if active else 'disabled'}.", "success")
+    return redirect(url_for("notifications.webhooks"))
+
+
+@bp.post("/webhooks/<int:endpoint_id>/delete")
+@login_required
+def webhook_delete(endpoint_id):
+    endpoint = _endpoint_or_404(endpoint_id)
+    if EmptyForm().validate_on_submit():
+        if request.form.get("confirm") != "yes":
+            flash("Tick “delete it and its delivery history” to delete the endpoint; to stop "
+                  "it for now, disable it.", "error")
+        else:
+            url = endpoint.url
+            outgoing.delete_endpoint(current_user, endpoint)
+            db.session.commit()
+            flash(f"Deleted {url}.", "success")
+    return redirect(url_for("notifications.webhooks"))
+
+
+@bp.post("/webhooks/<int:endpoint_id>/test")
+@login_required
+def webhook_test(endpoint_id):
+    endpoint = _endpoint_or_404(endpoint_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            outgoing.send_test(current_user, endpoint)
+        except RuleViolation as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"A test event is on its way to {endpoint.url}: see its outcome under "
+                  "Deliveries.", "success")
+    return redirect(url_for("notifications.webhooks"))
+
+
+@bp.get("/webhooks/deliveries")
+@login_required
+def webhook_outbox():
+    _require_admin()
+    return _outbox_page(WebhookDelivery, "notifications/webhook_outbox.html")
+
+
+@bp.post("/webhooks/deliveries/<int:delivery_id>/retry")
+@login_required
+def webhook_retry(delivery_id):
+    return _retry(WebhookDelivery, delivery_id, outgoing.retry, "notifications.webhook_outbox")

@@ -1,10 +1,12 @@
-"""Outgoing webhooks, the pieces that need no database: the Standard Webhooks signature
-and the guard that keeps an endpoint from reaching the tracker's own network (SSRF).
-The endpoint and outbox models, the send job and the admin pages build on these."""
+"""Outgoing webhooks, the pieces that need no database: the Standard Webhooks signature,
+the guard that keeps an endpoint from reaching the tracker's own network (SSRF), and the
+POST to the address the guard checked. The endpoints, their outbox and the send job are in
+outgoing.py."""
 
 import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import secrets
 import socket
@@ -63,3 +65,38 @@ def _internal(address) -> bool:
         address = address.ipv4_mapped
     return (address.is_private or address.is_loopback or address.is_link_local
             or address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+def post(url: str, address: str, body: bytes, headers: dict, timeout: float,
+         max_response: int) -> int:
+    """POST `body` to `url`, connecting to `address` (from checked_address) while the Host
+    header and TLS certificate check use the URL's host. Redirects are not followed: they
+    could lead past the guard. Returns the HTTP status."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    cls = _PinnedHTTPSConnection if https else _PinnedHTTPConnection
+    connection = cls(parts.hostname, parts.port or (443 if https else 80), timeout=timeout)
+    connection.address = address
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(max_response)
+        return response.status
+    finally:
+        connection.close()
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    address = ""
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    address = ""
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)

@@ -3,13 +3,12 @@ from wtforms import (
     DateTimeLocalField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from tracker.forms import MultiCheckboxField
 from tracker.signals.models import Severity, SignalSource
 
 SOURCE_LABELS = {
@@ -20,11 +19,6 @@ SOURCE_LABELS = {
 }
 SEVERITY_LABELS = {Severity.LOW: "Low", Severity.MEDIUM: "Medium", Severity.HIGH: "High",
                    Severity.CRITICAL: "Critical"}
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class SignalForm(FlaskForm):
